@@ -1,0 +1,1 @@
+"""Thin commands: parse arguments, call the core, print, return an exit code."""

@@ -1,0 +1,64 @@
+"""The ``fluxfleet`` command line.
+
+Exit codes (every command): 0 success; 1 the command's own "something to report" result
+(``generate --check`` stale, ``diff`` changes, ``check`` findings); 2 a user error (bad input,
+missing tool), printed with file, line, field and a hint; 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from fluxfleet import __version__
+from fluxfleet.cli import check_cmds, fleet_cmds, promote_cmds, render_cmds, secrets_cmds
+from fluxfleet.cli.common import stderr
+from fluxfleet.errors import FleetError
+
+app = typer.Typer(
+    name="fluxfleet",
+    help="Declare a Flux v2 fleet once; generate, render, check, diff and promote it from git.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    rich_markup_mode="rich",
+)
+
+
+def _version_callback(value: bool) -> None:
+    if value:
+        typer.echo(f"fluxfleet {__version__}")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(
+        False, "--version", help="Print the version and exit.", callback=_version_callback, is_eager=True
+    ),
+) -> None:
+    """fluxfleet: Flux v2 fleets across environments and regions."""
+
+
+for _module in (fleet_cmds, render_cmds, check_cmds, promote_cmds, secrets_cmds):
+    _module.register(app)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the CLI and return its exit code (used by tests and by the console script)."""
+    try:
+        app(args=argv, prog_name="fluxfleet")
+    except SystemExit as exc:
+        code = exc.code
+        return code if isinstance(code, int) else (0 if code is None else 2)
+    except FleetError as exc:
+        stderr().print(f"[bold red]error:[/bold red] {exc}", markup=True, highlight=False)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        stderr().print("interrupted")
+        return 130
+    return 0
+
+
+def run() -> None:
+    sys.exit(main())

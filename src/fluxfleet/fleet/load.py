@@ -1,0 +1,496 @@
+"""Read ``fleet.yaml`` (plus ``fleet.d/*.yaml``) into a validated :class:`Fleet`.
+
+Every problem becomes a :class:`FleetError` naming file, line, column and field, with a
+"did you mean" hint where one helps. All problems of a file are reported together.
+"""
+
+from __future__ import annotations
+
+import types
+import typing
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from fluxfleet import yamlio
+from fluxfleet.errors import FleetError, FleetErrors, did_you_mean
+from fluxfleet.fleet.model import (
+    API_VERSION,
+    REQUIRED_LABELS,
+    App,
+    Cluster,
+    Component,
+    Environment,
+    FleetDocument,
+    FleetFragment,
+    GitSource,
+)
+from fluxfleet.fleet.policy import PolicyConfig
+from fluxfleet.fleet.tenancy import SecretsConfig, Team
+from fluxfleet.fsutil import check_relative, safe_join
+
+FLEET_FILE = "fleet.yaml"
+FLEET_DIR = "fleet.d"
+MAX_FLEET_BYTES = 4 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Origin:
+    file: str
+    line: int | None = None
+
+
+@dataclass(frozen=True)
+class Fleet:
+    """A validated fleet. Pure data: helpers below only look things up."""
+
+    name: str
+    source: GitSource
+    environments: tuple[Environment, ...]
+    clusters: tuple[Cluster, ...]
+    platform: tuple[Component, ...]
+    apps: tuple[App, ...]
+    teams: tuple[Team, ...] = ()
+    sources: dict[str, str] = field(default_factory=dict)
+    policy: PolicyConfig = field(default_factory=PolicyConfig)
+    secrets: SecretsConfig = field(default_factory=SecretsConfig)
+    origins: dict[str, Origin] = field(default_factory=dict, compare=False)
+
+    @property
+    def env_names(self) -> list[str]:
+        return [e.name for e in self.environments]
+
+    def env(self, name: str) -> Environment:
+        for e in self.environments:
+            if e.name == name:
+                return e
+        raise FleetError(f"unknown environment {name!r}", hint=did_you_mean(name, self.env_names))
+
+    def previous_env(self, name: str) -> Environment | None:
+        idx = self.env_names.index(self.env(name).name)
+        return self.environments[idx - 1] if idx > 0 else None
+
+    def cluster(self, name: str) -> Cluster:
+        for c in self.clusters:
+            if c.name == name:
+                return c
+        raise FleetError(
+            f"unknown cluster {name!r}", hint=did_you_mean(name, [c.name for c in self.clusters])
+        )
+
+    def app(self, name: str) -> App:
+        for a in self.apps:
+            if a.name == name:
+                return a
+        raise FleetError(f"unknown app {name!r}", hint=did_you_mean(name, [a.name for a in self.apps]))
+
+    def component(self, name: str) -> Component:
+        for c in self.platform:
+            if c.name == name:
+                return c
+        raise FleetError(
+            f"unknown platform component {name!r}",
+            hint=did_you_mean(name, [c.name for c in self.platform]),
+        )
+
+    @property
+    def workloads(self) -> tuple[App | Component, ...]:
+        """Platform components first (they are reconciled first), then apps."""
+        return (*self.platform, *self.apps)
+
+    def workload(self, name: str) -> App | Component:
+        for w in self.workloads:
+            if w.name == name:
+                return w
+        names = [w.name for w in self.workloads]
+        raise FleetError(f"unknown app or component {name!r}", hint=did_you_mean(name, names))
+
+    def clusters_in(self, env: str) -> list[Cluster]:
+        return [c for c in self.clusters if c.environment == env]
+
+    def team(self, name: str) -> Team | None:
+        return next((t for t in self.teams if t.name == name), None)
+
+
+# ---------------------------------------------------------------- pydantic errors -> FleetError
+
+
+def _unwrap(annotation: Any) -> Any:
+    """The model class behind Optional/tuple/dict/Annotated annotations, if any."""
+    origin = typing.get_origin(annotation)
+    if origin is typing.Annotated:
+        return _unwrap(typing.get_args(annotation)[0])
+    if origin in (tuple, list, dict, typing.Union, types.UnionType):
+        for arg in typing.get_args(annotation):
+            if arg is Ellipsis or arg is type(None) or arg is str:
+                continue
+            found = _unwrap(arg)
+            if isinstance(found, type) and issubclass(found, BaseModel):
+                return found
+        return None
+    return annotation
+
+
+def _model_at(model: type[BaseModel], path: Iterable[str | int]) -> type[BaseModel] | None:
+    current: type[BaseModel] | None = model
+    for part in path:
+        if current is None:
+            return None
+        if isinstance(part, int):
+            continue
+        match = None
+        for name, info in current.model_fields.items():
+            if part in (name, info.alias):
+                match = info
+                break
+        if match is None:
+            return None
+        inner = _unwrap(match.annotation)
+        current = inner if isinstance(inner, type) and issubclass(inner, BaseModel) else None
+    return current
+
+
+def _allowed_keys(model: type[BaseModel]) -> list[str]:
+    return [info.alias or name for name, info in model.model_fields.items()]
+
+
+def _locate(marks: yamlio.Marks, loc: tuple[str | int, ...]) -> tuple[int | None, int | None]:
+    for end in range(len(loc), -1, -1):
+        if loc[:end] in marks:
+            line, col = marks[loc[:end]]
+            return line, col
+    return None, None
+
+
+def _field_name(loc: tuple[str | int, ...]) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def _convert(
+    exc: ValidationError, model: type[BaseModel], marks: yamlio.Marks, file: str
+) -> list[FleetError]:
+    errors: list[FleetError] = []
+    for err in exc.errors():
+        loc = tuple(p for p in err["loc"] if isinstance(p, str | int))
+        line, col = _locate(marks, loc)
+        hint = None
+        message = str(err["msg"]).removeprefix("Value error, ")
+        if err["type"] == "extra_forbidden" and loc and isinstance(loc[-1], str):
+            parent = _model_at(model, loc[:-1])
+            message = f"unknown key `{loc[-1]}`"
+            if parent is not None:
+                allowed = _allowed_keys(parent)
+                hint = did_you_mean(loc[-1], allowed) or f"allowed keys: {', '.join(allowed)}"
+        elif err["type"] == "missing" and loc:
+            message = f"`{loc[-1]}` is required"
+        elif err["type"] == "literal_error" and loc == ("apiVersion",):
+            hint = f"use apiVersion: {API_VERSION}"
+        elif "labels" in loc and "are required" in message:
+            found = err.get("input") or {}
+            if isinstance(found, dict):
+                for req in REQUIRED_LABELS:
+                    if req not in found:
+                        hint = did_you_mean(req, [str(k) for k in found]) or hint
+        errors.append(
+            FleetError(message, file=file, line=line, column=col, field=_field_name(loc), hint=hint)
+        )
+    return errors
+
+
+# ---------------------------------------------------------------- loading
+
+
+@dataclass
+class _Item:
+    """A list entry (cluster, app, ...) with where it was written."""
+
+    value: Any
+    file: str
+    line: int | None
+
+
+def _parse_file(path: Path, display: str) -> list[tuple[Any, yamlio.Marks]]:
+    text = yamlio.read_text(path, display=display, max_bytes=MAX_FLEET_BYTES)
+    docs = yamlio.load_all_with_marks(text, display)
+    if not docs:
+        raise FleetError("the fleet definition is empty", file=display, hint="run `fluxfleet init --example`")
+    for data, _ in docs:
+        if not isinstance(data, dict):
+            raise FleetError("a fleet document must be a mapping", file=display, line=1)
+    return docs
+
+
+def _line(marks: yamlio.Marks, *loc: str | int) -> int | None:
+    return marks.get(tuple(loc), (None, None))[0]
+
+
+def load_fleet(repo: Path, fleet_file: Path | None = None) -> Fleet:
+    """Load and validate the fleet of repository ``repo``."""
+    repo = repo.resolve()
+    path = fleet_file or repo / FLEET_FILE
+    display = _display(path, repo)
+    if not path.is_file():
+        raise FleetError(
+            "no fleet definition found",
+            file=display,
+            hint="run `fluxfleet init --example` to start one, or pass --fleet",
+        )
+    errors: list[FleetError] = []
+    docs = _parse_file(path, display)
+    if len(docs) != 1:
+        raise FleetError(
+            f"{display} holds {len(docs)} documents; put extra ones under {FLEET_DIR}/",
+            file=display,
+            line=1,
+        )
+    data, marks = docs[0]
+    try:
+        doc = FleetDocument.model_validate(data)
+    except ValidationError as exc:
+        raise FleetErrors(_convert(exc, FleetDocument, marks, display)) from None
+
+    items: dict[str, list[_Item]] = {"clusters": [], "platform": [], "apps": [], "teams": []}
+    for section in items:
+        for i, value in enumerate(getattr(doc.spec, section)):
+            items[section].append(_Item(value, display, _line(marks, "spec", section, i)))
+
+    frag_dir = path.parent / FLEET_DIR
+    if frag_dir.is_dir():
+        for frag_path in sorted(frag_dir.glob("*.y*ml")):
+            if frag_path.suffix not in (".yaml", ".yml"):
+                continue
+            frag_display = _display(frag_path, repo)
+            if frag_path.is_symlink():
+                safe_join(repo, frag_display)
+            for fdata, fmarks in _parse_file(frag_path, frag_display):
+                try:
+                    frag = FleetFragment.model_validate(fdata)
+                except ValidationError as exc:
+                    errors.extend(_convert(exc, FleetFragment, fmarks, frag_display))
+                    continue
+                for section in items:
+                    for i, value in enumerate(getattr(frag.spec, section)):
+                        items[section].append(_Item(value, frag_display, _line(fmarks, "spec", section, i)))
+    if errors:
+        raise FleetErrors(errors)
+
+    fleet = Fleet(
+        name=doc.metadata.name,
+        source=doc.spec.source,
+        environments=doc.spec.environments,
+        clusters=tuple(i.value for i in items["clusters"]),
+        platform=tuple(i.value for i in items["platform"]),
+        apps=tuple(i.value for i in items["apps"]),
+        teams=tuple(i.value for i in items["teams"]),
+        sources=dict(doc.spec.sources),
+        policy=doc.spec.policy,
+        secrets=doc.spec.secrets,
+        origins={f"{s}/{i.value.name}": Origin(i.file, i.line) for s, lst in items.items() for i in lst},
+    )
+    errors = validate_references(fleet, items, display, marks)
+    errors += _validate_paths(fleet, repo, items, display, marks)
+    if errors:
+        raise FleetErrors(errors) if len(errors) > 1 else errors[0]
+    return fleet
+
+
+def _display(path: Path, repo: Path) -> str:
+    try:
+        return str(path.resolve().relative_to(repo))
+    except ValueError:
+        return str(path)
+
+
+def _dupes(section: str, lst: list[_Item], errors: list[FleetError], seen: dict[str, _Item]) -> None:
+    for item in lst:
+        name = item.value.name
+        if name in seen:
+            first = seen[name]
+            errors.append(
+                FleetError(
+                    f"duplicate name {name!r} (first defined at {first.file}:{first.line})",
+                    file=item.file,
+                    line=item.line,
+                    field=f"spec.{section}.name",
+                )
+            )
+        else:
+            seen[name] = item
+
+
+def _find_cycle(graph: dict[str, tuple[str, ...]]) -> list[str] | None:
+    state: dict[str, int] = {}
+    stack: list[str] = []
+
+    def visit(node: str) -> list[str] | None:
+        state[node] = 1
+        stack.append(node)
+        for dep in graph.get(node, ()):
+            if state.get(dep) == 1:
+                return [*stack[stack.index(dep) :], dep]
+            if dep in graph and state.get(dep) is None:
+                found = visit(dep)
+                if found:
+                    return found
+        stack.pop()
+        state[node] = 2
+        return None
+
+    for node in sorted(graph):
+        if state.get(node) is None:
+            found = visit(node)
+            if found:
+                return found
+    return None
+
+
+def validate_references(
+    fleet: Fleet, items: dict[str, list[_Item]], display: str, marks: yamlio.Marks
+) -> list[FleetError]:
+    errors: list[FleetError] = []
+    env_seen: set[str] = set()
+    for i, env in enumerate(fleet.environments):
+        if env.name in env_seen:
+            errors.append(
+                FleetError(
+                    f"duplicate environment {env.name!r}",
+                    file=display,
+                    line=_line(marks, "spec", "environments", i),
+                    field="spec.environments.name",
+                )
+            )
+        env_seen.add(env.name)
+    if not fleet.environments:
+        errors.append(
+            FleetError("at least one environment is required", file=display, field="spec.environments")
+        )
+
+    _dupes("clusters", items["clusters"], errors, {})
+    _dupes("teams", items["teams"], errors, {})
+    workloads: dict[str, _Item] = {}
+    _dupes("platform", items["platform"], errors, workloads)
+    _dupes("apps", items["apps"], errors, workloads)
+
+    cluster_names = {c.name for c in fleet.clusters}
+    team_names = {t.name for t in fleet.teams}
+    for item in items["clusters"]:
+        env = item.value.labels.get("environment")
+        if env not in env_seen:
+            errors.append(
+                FleetError(
+                    f"cluster {item.value.name!r} has environment {env!r}, which is not declared",
+                    file=item.file,
+                    line=item.line,
+                    field="spec.clusters.labels.environment",
+                    hint=did_you_mean(str(env), env_seen) or f"declared: {', '.join(fleet.env_names)}",
+                )
+            )
+    components = {c.name for c in fleet.platform}
+    apps = {a.name for a in fleet.apps}
+    for section, lst, allowed in (
+        ("platform", items["platform"], components),
+        ("apps", items["apps"], components | apps),
+    ):
+        for item in lst:
+            for dep in item.value.depends_on:
+                if dep not in allowed or dep == item.value.name:
+                    what = "itself" if dep == item.value.name else f"unknown {dep!r}"
+                    errors.append(
+                        FleetError(
+                            f"{item.value.name!r} depends on {what}",
+                            file=item.file,
+                            line=item.line,
+                            field=f"spec.{section}.dependsOn",
+                            hint=did_you_mean(dep, allowed),
+                        )
+                    )
+    for item in items["apps"]:
+        app: App = item.value
+        for env_key in app.versions:
+            if env_key not in env_seen:
+                errors.append(
+                    FleetError(
+                        f"app {app.name!r} has a version for undeclared environment {env_key!r}",
+                        file=item.file,
+                        line=item.line,
+                        field="spec.apps.versions",
+                        hint=did_you_mean(env_key, env_seen),
+                    )
+                )
+        for cluster in app.pins:
+            if cluster not in cluster_names:
+                errors.append(
+                    FleetError(
+                        f"app {app.name!r} pins a version on unknown cluster {cluster!r}",
+                        file=item.file,
+                        line=item.line,
+                        field="spec.apps.pins",
+                        hint=did_you_mean(cluster, cluster_names),
+                    )
+                )
+        if app.team and team_names and app.team not in team_names:
+            errors.append(
+                FleetError(
+                    f"app {app.name!r} belongs to undeclared team {app.team!r}",
+                    file=item.file,
+                    line=item.line,
+                    field="spec.apps.team",
+                    hint=did_you_mean(app.team, team_names),
+                )
+            )
+    graph = {w.name: w.depends_on for w in fleet.workloads}
+    cycle = _find_cycle(graph)
+    if cycle:
+        origin = fleet.origins.get(f"platform/{cycle[0]}") or fleet.origins.get(f"apps/{cycle[0]}")
+        errors.append(
+            FleetError(
+                f"dependency cycle: {' -> '.join(cycle)}",
+                file=origin.file if origin else display,
+                line=origin.line if origin else None,
+                field="dependsOn",
+                hint="Flux would wait forever on this cycle; remove one of the edges",
+            )
+        )
+    for env_name in (*fleet.secrets.age_recipients, *_policy_envs(fleet.policy)):
+        if env_name not in env_seen:
+            errors.append(
+                FleetError(
+                    f"environment {env_name!r} is not declared",
+                    file=display,
+                    field="spec.secrets/policy",
+                    hint=did_you_mean(env_name, env_seen),
+                )
+            )
+    return errors
+
+
+def _policy_envs(policy: PolicyConfig) -> list[str]:
+    return [env for rule in policy.rules.values() for env in rule.environments]
+
+
+def _validate_paths(
+    fleet: Fleet, repo: Path, items: dict[str, list[_Item]], display: str, marks: yamlio.Marks
+) -> list[FleetError]:
+    errors: list[FleetError] = []
+    checks: list[tuple[str, str, str, int | None]] = []
+    for section in ("platform", "apps"):
+        for item in items[section]:
+            checks.append((item.value.repo_path, f"spec.{section}.path", item.file, item.line))
+    for item in items["clusters"]:
+        if item.value.path:
+            checks.append((item.value.path, "spec.clusters.path", item.file, item.line))
+    for name, rel in fleet.sources.items():
+        checks.append((rel, f"spec.sources.{name}", display, _line(marks, "spec", "sources", name)))
+    for rel, fld, file, line in checks:
+        try:
+            check_relative(rel, field=fld)
+            safe_join(repo, rel, field=fld)
+        except FleetError as exc:
+            errors.append(FleetError(exc.message, file=file, line=line, field=fld, hint=exc.hint))
+    return errors

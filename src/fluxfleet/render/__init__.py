@@ -1,0 +1,1 @@
+"""Offline Flux: what kustomize-controller would apply on every cluster of any Flux repository."""

@@ -1,0 +1,256 @@
+"""Safe, fast YAML for fluxfleet: one module owns every YAML parse and dump.
+
+Why not plain ``yaml.safe_load``:
+- Kubernetes (go-yaml v3, kyaml) reads YAML 1.2 scalars: ``yes``/``on`` and ``1:30`` stay strings and
+  dates are never parsed. PyYAML's defaults are YAML 1.1, so we install 1.2 core-schema resolvers.
+- Alias expansion is bounded ("billion laughs"): documents with anchors are composed node by node and
+  their expanded size is measured before anything is constructed.
+- Files have a size limit and errors name file, line and column.
+Documents without anchors take the libyaml fast path; the result is the same.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from fluxfleet.errors import FleetError
+
+MAX_FILE_BYTES = 16 * 1024 * 1024
+MAX_EXPANDED_NODES = 2_000_000
+
+_CLoader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_CDumper: Any = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+
+_BOOL = re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$")
+_NULL = re.compile(r"^(?:~|null|Null|NULL|)$")
+_INT = re.compile(r"^(?:[-+]?[0-9]+|0o[0-7]+|0x[0-9a-fA-F]+)$")
+_FLOAT = re.compile(
+    r"^(?:[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$"
+)
+
+
+def _install_core_schema(loader: Any) -> None:
+    loader.yaml_implicit_resolvers = {}
+    loader.add_implicit_resolver("tag:yaml.org,2002:bool", _BOOL, list("tTfF"))
+    loader.add_implicit_resolver("tag:yaml.org,2002:null", _NULL, ["~", "n", "N", ""])
+    loader.add_implicit_resolver("tag:yaml.org,2002:int", _INT, list("-+0123456789"))
+    loader.add_implicit_resolver("tag:yaml.org,2002:float", _FLOAT, list("-+0123456789."))
+    loader.add_constructor("tag:yaml.org,2002:int", _construct_int)
+    loader.add_constructor("tag:yaml.org,2002:float", _construct_float)
+
+
+def _construct_int(loader: Any, node: yaml.ScalarNode) -> int:
+    text = str(loader.construct_scalar(node))
+    if text.startswith("0o"):
+        return int(text[2:], 8)
+    if text.startswith("0x"):
+        return int(text[2:], 16)
+    return int(text)
+
+
+def _construct_float(loader: Any, node: yaml.ScalarNode) -> float:
+    text = str(loader.construct_scalar(node)).lower()
+    if text.endswith(".inf"):
+        return float("-inf") if text.startswith("-") else float("inf")
+    if text == ".nan":
+        return float("nan")
+    return float(text)
+
+
+class _FastLoader(_CLoader):  # type: ignore[misc]
+    pass
+
+
+class _SafeLoader(yaml.SafeLoader):
+    pass
+
+
+_install_core_schema(_FastLoader)
+_install_core_schema(_SafeLoader)
+
+
+class _MarkedLoader(_SafeLoader):
+    """Composes nodes so that sizes and positions are known before construction."""
+
+
+def _mark_error(exc: yaml.MarkedYAMLError, file: str) -> FleetError:
+    mark = exc.problem_mark or exc.context_mark
+    problem = exc.problem or exc.context or "invalid YAML"
+    return FleetError(
+        f"malformed YAML: {problem}",
+        file=file,
+        line=mark.line + 1 if mark else None,
+        column=mark.column + 1 if mark else None,
+    )
+
+
+def read_text(path: Path, *, display: str | None = None, max_bytes: int = MAX_FILE_BYTES) -> str:
+    """Read a UTF-8 text file with a size limit."""
+    name = display or str(path)
+    try:
+        size = path.stat().st_size
+    except OSError as exc:
+        raise FleetError(f"cannot read file: {exc.strerror}", file=name) from None
+    if size > max_bytes:
+        raise FleetError(
+            f"file is {size} bytes, over the limit of {max_bytes}",
+            file=name,
+            hint="split it into smaller files",
+        )
+    try:
+        return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise FleetError(f"file is not UTF-8 text ({exc.reason})", file=name) from None
+    except OSError as exc:
+        raise FleetError(f"cannot read file: {exc.strerror}", file=name) from None
+
+
+def _expanded_size(node: yaml.Node, memo: dict[int, int], stack: set[int], file: str) -> int:
+    key = id(node)
+    if key in memo:
+        return memo[key]
+    if key in stack:
+        raise FleetError(
+            "recursive YAML alias",
+            file=file,
+            line=node.start_mark.line + 1,
+            column=node.start_mark.column + 1,
+        )
+    stack.add(key)
+    size = 1
+    if isinstance(node, yaml.SequenceNode):
+        for child in node.value:
+            size += _expanded_size(child, memo, stack, file)
+    elif isinstance(node, yaml.MappingNode):
+        for k, v in node.value:
+            size += _expanded_size(k, memo, stack, file) + _expanded_size(v, memo, stack, file)
+    stack.discard(key)
+    memo[key] = size
+    return size
+
+
+def _compose_checked(text: str, file: str) -> Iterator[yaml.Node]:
+    loader = _MarkedLoader(text)
+    try:
+        while loader.check_node():
+            node = loader.get_node()
+            if node is None:
+                continue
+            size = _expanded_size(node, {}, set(), file)
+            if size > MAX_EXPANDED_NODES:
+                raise FleetError(
+                    f"YAML aliases expand to {size} nodes, over the limit of {MAX_EXPANDED_NODES}",
+                    file=file,
+                    line=node.start_mark.line + 1,
+                    hint="this looks like a YAML bomb; remove the nested aliases",
+                )
+            yield node
+    except yaml.MarkedYAMLError as exc:
+        raise _mark_error(exc, file) from None
+    finally:
+        loader.dispose()
+
+
+def _construct(node: yaml.Node, file: str) -> Any:
+    loader = _MarkedLoader("")
+    try:
+        return loader.construct_document(node)
+    except yaml.MarkedYAMLError as exc:
+        raise _mark_error(exc, file) from None
+
+
+_ANCHOR_HINT = re.compile(r"(?:^|[\s\[\{,:-])[&*][^\s]", re.MULTILINE)
+
+
+def load_all(text: str, file: str = "<input>") -> list[Any]:
+    """Parse every document of a YAML stream (empty documents dropped)."""
+    if not _ANCHOR_HINT.search(text):
+        try:
+            return [d for d in yaml.load_all(text, Loader=_FastLoader) if d is not None]
+        except yaml.MarkedYAMLError as exc:
+            raise _mark_error(exc, file) from None
+        except yaml.YAMLError as exc:
+            raise FleetError(f"malformed YAML: {exc}", file=file) from None
+    docs = [_construct(n, file) for n in _compose_checked(text, file)]
+    return [d for d in docs if d is not None]
+
+
+def load_file(path: Path, display: str | None = None) -> list[Any]:
+    name = display or str(path)
+    return load_all(read_text(path, display=name), name)
+
+
+Marks = dict[tuple[str | int, ...], tuple[int, int]]
+
+
+def _walk_marks(node: yaml.Node, path: tuple[str | int, ...], marks: Marks, file: str) -> None:
+    marks[path] = (node.start_mark.line + 1, node.start_mark.column + 1)
+    if isinstance(node, yaml.MappingNode):
+        seen: dict[str, int] = {}
+        for k, v in node.value:
+            key = str(k.value) if isinstance(k, yaml.ScalarNode) else "?"
+            if key in seen:
+                raise FleetError(
+                    f"duplicate key `{key}` (first at line {seen[key]})",
+                    file=file,
+                    line=k.start_mark.line + 1,
+                    column=k.start_mark.column + 1,
+                    field=".".join(str(p) for p in (*path, key)),
+                )
+            seen[key] = k.start_mark.line + 1
+            _walk_marks(v, (*path, key), marks, file)
+    elif isinstance(node, yaml.SequenceNode):
+        for i, child in enumerate(node.value):
+            _walk_marks(child, (*path, i), marks, file)
+
+
+def load_all_with_marks(text: str, file: str) -> list[tuple[Any, Marks]]:
+    """Parse documents and record the line/column of every key path (for error messages).
+
+    Duplicate mapping keys are an error here: in a hand-written definition they are always a mistake.
+    """
+    out: list[tuple[Any, Marks]] = []
+    for node in _compose_checked(text, file):
+        marks: Marks = {}
+        _walk_marks(node, (), marks, file)
+        data = _construct(node, file)
+        if data is not None:
+            out.append((data, marks))
+    return out
+
+
+class _Dumper(_CDumper):  # type: ignore[misc]
+    pass
+
+
+def _str_representer(dumper: Any, value: str) -> Any:
+    if "\n" in value:
+        return dumper.represent_scalar("tag:yaml.org,2002:str", value, style="|")
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value)
+
+
+_Dumper.add_representer(str, _str_representer)
+
+
+def dump(data: Any) -> str:
+    """Deterministic block-style YAML that keeps key order (what a human would write)."""
+    return str(
+        yaml.dump(
+            data,
+            Dumper=_Dumper,
+            sort_keys=False,
+            default_flow_style=False,
+            allow_unicode=True,
+            width=1_000_000,
+            indent=2,
+        )
+    )
+
+
+def dump_all(docs: list[Any]) -> str:
+    return "".join("---\n" + dump(d) for d in docs)
