@@ -79,14 +79,14 @@ def write_plan(root: Path, plan: FilePlan) -> None:
             os.chmod(tmp, 0o644)
             staged.append((Path(tmp), target))
     except BaseException:
-        for tmp, _ in staged:
-            tmp.unlink(missing_ok=True)
+        for staged_file, _ in staged:
+            staged_file.unlink(missing_ok=True)
         raise
-    for tmp, target in staged:
-        os.replace(tmp, target)
-    for target in deletes:
-        target.unlink(missing_ok=True)
-        _prune_empty_dirs(target.parent, root.resolve())
+    for staged_file, final in staged:
+        os.replace(staged_file, final)
+    for gone in deletes:
+        gone.unlink(missing_ok=True)
+        _prune_empty_dirs(gone.parent, root.resolve())
 
 
 def _prune_empty_dirs(start: Path, root: Path) -> None:

@@ -1,9 +1,206 @@
-"""Commands of this capability (registered on the root app by ``register``)."""
+"""Fleet commands: init, schema, validate, clusters, placement, explain, generate."""
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+from typing import Annotated
+
 import typer
+from rich.table import Table
+
+from fluxfleet import proc
+from fluxfleet.cli.common import FleetOpt, OutputOpt, RepoOpt, echo, stdout, warn
+from fluxfleet.errors import FleetError
+from fluxfleet.fleet.example import MINIMAL_FLEET_YAML, example_fleet_yaml
+from fluxfleet.fleet.load import FLEET_FILE, load_fleet
+from fluxfleet.fleet.model import FleetDocument
+from fluxfleet.fleet.placement import explain_placement, place
+from fluxfleet.generate.apply import Changes
+from fluxfleet.generate.layout import cluster_dirs
+from fluxfleet.generate.run import generate as run_generate
+from fluxfleet.output import Format, structured
+
+
+def _cwd() -> Path:
+    return Path.cwd()
+
+
+def init(
+    directory: Annotated[
+        Path, typer.Argument(help="Folder to create the fleet in.", file_okay=False)
+    ] = Path(),
+    example: Annotated[
+        bool, typer.Option("--example", help="The built-in 3 environments x 3 regions example fleet.")
+    ] = False,
+) -> None:
+    """Start a fleet: write fleet.yaml (and `git init` the folder when it is not a repository)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    target = directory / FLEET_FILE
+    if target.exists():
+        raise FleetError(
+            "a fleet definition already exists", file=target, hint="edit it, or init another folder"
+        )
+    if not (directory / ".git").exists():
+        git = proc.find_tool("git")
+        if git is None:
+            raise FleetError("git is not installed", hint="fluxfleet keeps the fleet in a git repository")
+        proc.run([git, "init", "-q", "-b", "main", str(directory)], what="git init")
+    target.write_text(example_fleet_yaml() if example else MINIMAL_FLEET_YAML, encoding="utf-8")
+    echo(f"wrote {target}")
+    echo("next: fluxfleet generate" + (f" -C {directory}" if directory != Path() else ""))
+
+
+def schema(output: OutputOpt = Format.json) -> None:
+    """Print the JSON Schema of fleet.yaml (point your editor's YAML plugin at it)."""
+    doc = FleetDocument.model_json_schema(by_alias=True)
+    doc["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    doc["title"] = "fluxfleet Fleet (fluxfleet.dev/v1alpha1)"
+    echo(json.dumps(doc, indent=2) if output != Format.yaml else structured(doc, Format.yaml))
+
+
+def validate(repo: RepoOpt = Path(), fleet_file: FleetOpt = None, output: OutputOpt = Format.text) -> None:
+    """Validate fleet.yaml: exit 0 when valid, 2 with every problem listed."""
+    fleet = load_fleet(repo, fleet_file)
+    warnings = place(fleet).warnings()
+    summary = {
+        "fleet": fleet.name,
+        "environments": fleet.env_names,
+        "clusters": len(fleet.clusters),
+        "platform": len(fleet.platform),
+        "apps": len(fleet.apps),
+        "warnings": warnings,
+    }
+    if output != Format.text:
+        echo(structured(summary, output))
+        return
+    for w in warnings:
+        warn(w)
+    echo(
+        f"fleet {fleet.name!r} is valid: {len(fleet.environments)} environments, {len(fleet.clusters)} clusters, "
+        f"{len(fleet.platform)} platform components, {len(fleet.apps)} apps"
+    )
+
+
+def clusters(repo: RepoOpt = Path(), fleet_file: FleetOpt = None, output: OutputOpt = Format.text) -> None:
+    """List clusters with their labels and repository folders."""
+    fleet = load_fleet(repo, fleet_file)
+    dirs = cluster_dirs(fleet)
+    rows = [{"name": c.name, "path": dirs[c.name], "labels": dict(c.labels)} for c in fleet.clusters]
+    if output != Format.text:
+        echo(structured(rows, output))
+        return
+    table = Table("CLUSTER", "ENVIRONMENT", "REGION", "PATH", "OTHER LABELS", box=None)
+    for c in fleet.clusters:
+        others = ",".join(f"{k}={v}" for k, v in c.labels.items() if k not in ("environment", "region"))
+        table.add_row(c.name, c.environment, c.region, dirs[c.name], others)
+    stdout().print(table)
+
+
+def placement(repo: RepoOpt = Path(), fleet_file: FleetOpt = None, output: OutputOpt = Format.text) -> None:
+    """Print the matrix of platform components and apps x clusters."""
+    fleet = load_fleet(repo, fleet_file)
+    result = place(fleet)
+    for message in result.warnings():
+        warn(message)
+    if output != Format.text:
+        echo(structured(result.matrix(), output))
+        return
+    table = Table("", *[c.name for c in fleet.clusters], box=None, show_edge=False)
+    for w in fleet.workloads:
+        kind = "app" if w in fleet.apps else "platform"
+        table.add_row(
+            f"{w.name} [dim]({kind})[/dim]",
+            *["●" if c.name in result.placed[w.name] else "·" for c in fleet.clusters],
+        )
+    stdout().print(table)
+
+
+def explain(
+    name: Annotated[str, typer.Argument(help="App or platform component.")],
+    cluster: Annotated[str, typer.Option("--cluster", "-c", help="Cluster name.")],
+    repo: RepoOpt = Path(),
+    fleet_file: FleetOpt = None,
+    output: OutputOpt = Format.text,
+) -> None:
+    """Say why an app or component is, or is not, placed on a cluster, requirement by requirement."""
+    fleet = load_fleet(repo, fleet_file)
+    result = explain_placement(fleet.workload(name), fleet.cluster(cluster))
+    if output != Format.text:
+        echo(structured(result.as_dict(), output))
+        return
+    verdict = "is placed on" if result.placed else "is NOT placed on"
+    echo(f"{result.workload} {verdict} {result.cluster}")
+    echo(f"  selector: {result.selector}")
+    echo(f"  labels:   {', '.join(f'{k}={v}' for k, v in result.labels.items())}")
+    if not result.requirements:
+        echo("  an empty selector matches every cluster")
+    for r in result.requirements:
+        echo(f"  {'✓' if r.matched else '✗'} {r.requirement}: {r.reason}")
+
+
+def _print_changes(changes: Changes, *, verb: str) -> None:
+    for label, paths in (
+        ("create", changes.created),
+        ("update", changes.updated),
+        ("delete", changes.deleted),
+        ("scaffold", changes.scaffolded),
+    ):
+        for p in paths:
+            echo(f"{verb}{label:<9} {p}")
+    for p in changes.user_owned:
+        echo(f"  keep     {p} (no fluxfleet header: the file is yours)")
+
+
+def generate(
+    repo: RepoOpt = Path(),
+    fleet_file: FleetOpt = None,
+    check: Annotated[
+        bool,
+        typer.Option(
+            "--check", help="Write nothing; exit 1 when generated files are missing, stale or orphaned."
+        ),
+    ] = False,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the plan; write nothing.")] = False,
+    flux_components: Annotated[
+        Path | None,
+        typer.Option(
+            "--flux-components",
+            help="`flux install --export` output to use as gotk-components.yaml.",
+            dir_okay=False,
+        ),
+    ] = None,
+    output: OutputOpt = Format.text,
+) -> None:
+    """Write the Flux repository layout for every cluster from fleet.yaml."""
+    result = run_generate(
+        repo, fleet_file=fleet_file, components_file=flux_components, write=not (check or dry_run)
+    )
+    changes = result.changes
+    for message in result.warnings:
+        warn(message)
+    if output != Format.text:
+        echo(structured({**changes.as_dict(), "warnings": result.warnings}, output))
+    elif check or dry_run:
+        _print_changes(changes, verb="  would ")
+        if not changes.pending:
+            echo(f"up to date: {changes.unchanged} generated files")
+    else:
+        _print_changes(changes, verb="  ")
+        echo(
+            f"generated {len(result.fleet.clusters)} clusters: {len(changes.created)} created, "
+            f"{len(changes.updated)} updated, {len(changes.deleted)} deleted, "
+            f"{len(changes.scaffolded)} scaffolded, {changes.unchanged} unchanged"
+        )
+    if check and changes.pending:
+        raise typer.Exit(1)
 
 
 def register(app: typer.Typer) -> None:
-    """Add this module's commands to ``app``."""
+    app.command()(init)
+    app.command()(schema)
+    app.command()(validate)
+    app.command()(clusters)
+    app.command()(placement)
+    app.command()(explain)
+    app.command()(generate)

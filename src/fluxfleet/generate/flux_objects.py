@@ -1,0 +1,167 @@
+"""The Flux objects of one cluster as plain dicts (pure; current APIs only).
+
+``source.toolkit.fluxcd.io/v1`` GitRepository and ``kustomize.toolkit.fluxcd.io/v1`` Kustomization:
+the v1beta* versions were removed in Flux 2.7/2.8 and are never written.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fluxfleet.fleet.load import Fleet
+from fluxfleet.fleet.model import App, Cluster, Component, Environment
+from fluxfleet.fleet.names import go_duration
+from fluxfleet.generate.layout import (
+    FLUX_NAMESPACE,
+    app_ks_name,
+    cluster_variables,
+    platform_ks_name,
+)
+
+GIT_API = "source.toolkit.fluxcd.io/v1"
+KS_API = "kustomize.toolkit.fluxcd.io/v1"
+SOURCE_REF = {"kind": "GitRepository", "name": "flux-system"}
+
+
+def _sorted(obj: Any) -> Any:
+    """Keys sorted recursively, as sigs.k8s.io/yaml marshals (the shape `flux bootstrap` writes)."""
+    if isinstance(obj, dict):
+        return {k: _sorted(obj[k]) for k in sorted(obj)}
+    if isinstance(obj, list):
+        return [_sorted(v) for v in obj]
+    return obj
+
+
+def gotk_sync(fleet: Fleet, cluster_dir: str) -> list[dict[str, Any]]:
+    """GitRepository + Kustomization ``flux-system``, exactly as ``flux bootstrap`` lays them out."""
+    src = fleet.source
+    git_spec: dict[str, Any] = {
+        "interval": go_duration(src.interval),
+        "ref": {"branch": src.branch},
+        "url": src.url,
+    }
+    if src.secret_ref:
+        git_spec["secretRef"] = {"name": src.secret_ref}
+    repo = {
+        "apiVersion": GIT_API,
+        "kind": "GitRepository",
+        "metadata": {"name": "flux-system", "namespace": FLUX_NAMESPACE},
+        "spec": git_spec,
+    }
+    ks = {
+        "apiVersion": KS_API,
+        "kind": "Kustomization",
+        "metadata": {"name": "flux-system", "namespace": FLUX_NAMESPACE},
+        "spec": {
+            "interval": "10m0s",
+            "path": f"./{cluster_dir}",
+            "prune": True,
+            "sourceRef": dict(SOURCE_REF),
+        },
+    }
+    return [_sorted(repo), _sorted(ks)]
+
+
+def _common_spec(
+    fleet: Fleet, env: Environment, cluster: Cluster, path: str, interval: str | None, namespace: str
+) -> dict[str, Any]:
+    spec: dict[str, Any] = {
+        "interval": interval or env.interval,
+        "path": f"./{path}",
+        "prune": env.prune,
+        "sourceRef": dict(SOURCE_REF),
+        "targetNamespace": namespace,
+    }
+    if env.timeout:
+        spec["timeout"] = env.timeout
+    if fleet.secrets.age_recipients.get(env.name):
+        spec["decryption"] = {"provider": "sops", "secretRef": {"name": "sops-age"}}
+    spec["postBuild"] = {"substitute": cluster_variables(cluster)}
+    return spec
+
+
+def _kustomization(name: str, spec: dict[str, Any], labels: dict[str, str]) -> dict[str, Any]:
+    return {
+        "apiVersion": KS_API,
+        "kind": "Kustomization",
+        "metadata": {"name": name, "namespace": FLUX_NAMESPACE, "labels": labels},
+        "spec": spec,
+    }
+
+
+def platform_kustomization(
+    fleet: Fleet, cluster: Cluster, component: Component, placed_here: set[str]
+) -> dict[str, Any]:
+    env = fleet.env(cluster.environment)
+    spec = _common_spec(fleet, env, cluster, component.repo_path, component.interval, component.namespace)
+    deps = [{"name": platform_ks_name(d)} for d in component.depends_on if d in placed_here]
+    if deps:
+        spec["dependsOn"] = deps
+    spec["wait"] = component.wait
+    if fleet.teams:
+        # Under the multi-tenancy lockdown the controller's default service account has no rights;
+        # platform layers run as the controller itself, as in the flux2-multi-tenancy layout.
+        spec["serviceAccountName"] = "kustomize-controller"
+    labels = {"fluxfleet.dev/layer": "platform", "fluxfleet.dev/component": component.name}
+    return _kustomization(platform_ks_name(component.name), _ordered(spec), labels)
+
+
+def app_kustomization(
+    fleet: Fleet, cluster: Cluster, app: App, components_here: list[str], apps_here: set[str]
+) -> dict[str, Any]:
+    env = fleet.env(cluster.environment)
+    spec = _common_spec(
+        fleet, env, cluster, f"{app.repo_path}/overlays/{env.name}", app.interval, app.namespace
+    )
+    deps = [platform_ks_name(c) for c in components_here]
+    for dep in app.depends_on:
+        if dep in apps_here:
+            deps.append(app_ks_name(dep))
+    spec["dependsOn"] = [{"name": d} for d in dict.fromkeys(deps)]
+    if not spec["dependsOn"]:
+        del spec["dependsOn"]
+    pin = app.pins.get(cluster.name)
+    if pin and app.image:
+        spec["images"] = [{"name": app.image, "newTag": pin}]
+    if app.team and fleet.team(app.team):
+        spec["serviceAccountName"] = app.team
+    labels = {"fluxfleet.dev/layer": "apps", "fluxfleet.dev/app": app.name}
+    if app.team:
+        labels["fluxfleet.dev/team"] = app.team
+    return _kustomization(app_ks_name(app.name), _ordered(spec), labels)
+
+
+def app_namespaces(apps: list[App]) -> list[dict[str, Any]]:
+    """The apps' target namespaces, created by the cluster root before any app Kustomization runs."""
+    teams: dict[str, str | None] = {}
+    for app in apps:
+        teams.setdefault(app.namespace, app.team)
+    out = []
+    for ns, team in sorted(teams.items()):
+        labels = {"fluxfleet.dev/layer": "apps"}
+        if team:
+            labels["toolkit.fluxcd.io/tenant"] = team
+        out.append({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns, "labels": labels}})
+    return out
+
+
+_ORDER = [
+    "interval",
+    "timeout",
+    "retryInterval",
+    "dependsOn",
+    "serviceAccountName",
+    "sourceRef",
+    "path",
+    "prune",
+    "wait",
+    "targetNamespace",
+    "images",
+    "decryption",
+    "postBuild",
+]
+
+
+def _ordered(spec: dict[str, Any]) -> dict[str, Any]:
+    """A stable, readable key order (what a person would write), independent of build order."""
+    return {k: spec[k] for k in sorted(spec, key=lambda k: (_ORDER.index(k) if k in _ORDER else 99, k))}
