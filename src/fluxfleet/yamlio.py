@@ -204,6 +204,8 @@ def _walk_marks(node: yaml.Node, path: tuple[str | int, ...], marks: Marks, file
                 )
             seen[key] = k.start_mark.line + 1
             _walk_marks(v, (*path, key), marks, file)
+            # Point at the key, not its value: "unknown key" errors then name the right line.
+            marks[(*path, key)] = (k.start_mark.line + 1, k.start_mark.column + 1)
     elif isinstance(node, yaml.SequenceNode):
         for i, child in enumerate(node.value):
             _walk_marks(child, (*path, i), marks, file)

@@ -195,8 +195,10 @@ def _convert(
             found = err.get("input") or {}
             if isinstance(found, dict):
                 for req in REQUIRED_LABELS:
-                    if req not in found:
-                        hint = did_you_mean(req, [str(k) for k in found]) or hint
+                    close = did_you_mean(req, [str(k) for k in found]) if req not in found else None
+                    if close:
+                        typo = close.split("`")[1]
+                        hint = f"did you mean `{req}`? (found `{typo}`)"
         errors.append(
             FleetError(message, file=file, line=line, column=col, field=_field_name(loc), hint=hint)
         )

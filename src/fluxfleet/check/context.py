@@ -1,0 +1,212 @@
+"""What rules may look at: one rendered cluster, indexed once, plus the run's options.
+
+Indices (objects by identity, namespaces, tenant namespaces, CRDs, Flux controller flags) are
+built once per cluster so that rules stay simple lookups.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
+
+from fluxfleet.fleet.policy import PolicyConfig
+from fluxfleet.objects import K8sObject
+from fluxfleet.render.model import ClusterRender, KustomizationRender
+
+if TYPE_CHECKING:
+    from fluxfleet.check.rego import RegoPolicies
+    from fluxfleet.check.schemas import SchemaStore
+
+FLUX_NAMESPACE = "flux-system"
+TENANT_LABELS = ("toolkit.fluxcd.io/tenant", "fluxfleet.dev/team")
+LATEST_FLUX = "2.9"
+
+# Built-in cluster-scoped kinds (group, kind); CRDs in the cluster add theirs.
+CLUSTER_SCOPED = frozenset(
+    {
+        ("", "Namespace"),
+        ("", "Node"),
+        ("", "PersistentVolume"),
+        ("", "ComponentStatus"),
+        ("rbac.authorization.k8s.io", "ClusterRole"),
+        ("rbac.authorization.k8s.io", "ClusterRoleBinding"),
+        ("apiextensions.k8s.io", "CustomResourceDefinition"),
+        ("apiregistration.k8s.io", "APIService"),
+        ("storage.k8s.io", "StorageClass"),
+        ("storage.k8s.io", "CSIDriver"),
+        ("storage.k8s.io", "CSINode"),
+        ("storage.k8s.io", "VolumeAttachment"),
+        ("storage.k8s.io", "VolumeAttributesClass"),
+        ("scheduling.k8s.io", "PriorityClass"),
+        ("networking.k8s.io", "IngressClass"),
+        ("networking.k8s.io", "IPAddress"),
+        ("networking.k8s.io", "ServiceCIDR"),
+        ("node.k8s.io", "RuntimeClass"),
+        ("policy", "PodSecurityPolicy"),
+        ("admissionregistration.k8s.io", "ValidatingWebhookConfiguration"),
+        ("admissionregistration.k8s.io", "MutatingWebhookConfiguration"),
+        ("admissionregistration.k8s.io", "ValidatingAdmissionPolicy"),
+        ("admissionregistration.k8s.io", "ValidatingAdmissionPolicyBinding"),
+        ("admissionregistration.k8s.io", "MutatingAdmissionPolicy"),
+        ("admissionregistration.k8s.io", "MutatingAdmissionPolicyBinding"),
+        ("flowcontrol.apiserver.k8s.io", "FlowSchema"),
+        ("flowcontrol.apiserver.k8s.io", "PriorityLevelConfiguration"),
+        ("certificates.k8s.io", "CertificateSigningRequest"),
+        ("certificates.k8s.io", "ClusterTrustBundle"),
+        ("resource.k8s.io", "DeviceClass"),
+        ("templates.gatekeeper.sh", "ConstraintTemplate"),
+    }
+)
+
+
+@dataclass
+class CheckOptions:
+    """Settings of one run. ``path_exists`` answers "does this repo path exist" (None: unknown)."""
+
+    policy: PolicyConfig = field(default_factory=PolicyConfig)
+    kubernetes_version: str | None = None
+    flux_version: str = LATEST_FLUX
+    today: date = field(default_factory=date.today)
+    path_exists: Callable[[str], bool] | None = None
+    schemas: SchemaStore | None = None
+    rego: RegoPolicies | None = None
+    environment: dict[str, str] = field(default_factory=dict)  # cluster -> environment (fleet.yaml)
+    tenant_namespaces: frozenset[str] = frozenset()  # from fleet.yaml teams
+
+
+def flux_version_tuple(version: str) -> tuple[int, int]:
+    parts = version.removeprefix("v").split(".")
+    try:
+        return int(parts[0]), int(parts[1]) if len(parts) > 1 else 0
+    except ValueError:
+        from fluxfleet.errors import FleetError
+
+        raise FleetError(f"invalid Flux version {version!r}", hint="use a version like 2.9") from None
+
+
+class ClusterContext:
+    def __init__(self, render: ClusterRender, options: CheckOptions) -> None:
+        self.render = render
+        self.options = options
+        self.policy = options.policy
+        self.cluster = render.cluster
+        self.labels = render.labels
+        self.environment: str | None = options.environment.get(render.cluster) or render.labels.get(
+            "environment"
+        )
+        self.objects: list[K8sObject] = render.objects
+        self.kustomizations: dict[str, KustomizationRender] = {ks.id: ks for ks in render.kustomizations}
+        self._index: dict[tuple[str, str, str, str], list[K8sObject]] = defaultdict(list)
+        self.by_kind: dict[str, list[K8sObject]] = defaultdict(list)
+        for obj in self.objects:
+            k = obj.key
+            self._index[(k.group, k.kind, k.namespace, k.name)].append(obj)
+            self.by_kind[k.kind].append(obj)
+
+    def find(self, group: str, kind: str, namespace: str, name: str) -> list[K8sObject]:
+        return self._index.get((group, kind, namespace, name), [])
+
+    def exists(self, group: str, kind: str, namespace: str, name: str) -> bool:
+        return (group, kind, namespace, name) in self._index
+
+    def of_kind(self, kind: str, group: str | None = None) -> list[K8sObject]:
+        objs = self.by_kind.get(kind, [])
+        return objs if group is None else [o for o in objs if o.key.group == group]
+
+    @cached_property
+    def namespaces(self) -> dict[str, K8sObject]:
+        return {o.key.name: o for o in self.of_kind("Namespace", "")}
+
+    @cached_property
+    def crds(self) -> dict[tuple[str, str], dict[str, Any]]:
+        """``(group, kind) -> CRD body`` for every CustomResourceDefinition rendered."""
+        out: dict[tuple[str, str], dict[str, Any]] = {}
+        for o in self.of_kind("CustomResourceDefinition", "apiextensions.k8s.io"):
+            spec = o.body.get("spec") or {}
+            names = spec.get("names") or {}
+            if isinstance(spec, dict) and isinstance(names, dict) and names.get("kind"):
+                out[(str(spec.get("group") or ""), str(names["kind"]))] = o.body
+        return out
+
+    def is_namespaced(self, obj: K8sObject) -> bool | None:
+        """True/False when the scope is known (built-in kind or CRD in the cluster), else None."""
+        gk = (obj.key.group, obj.key.kind)
+        if gk in CLUSTER_SCOPED:
+            return False
+        crd = self.crds.get(gk)
+        if crd is not None:
+            return (crd.get("spec") or {}).get("scope") != "Cluster"
+        if obj.key.group in _BUILTIN_GROUPS:
+            return True
+        return None
+
+    def is_tenant_namespace(self, name: str) -> bool:
+        return name in self.tenant_namespaces
+
+    @cached_property
+    def tenant_namespaces(self) -> frozenset[str]:
+        names = set(self.options.tenant_namespaces)
+        for ns_name, ns in self.namespaces.items():
+            labels = (ns.body.get("metadata") or {}).get("labels") or {}
+            if isinstance(labels, dict) and any(lbl in labels for lbl in TENANT_LABELS):
+                names.add(ns_name)
+        patterns = self.policy.tenant_namespaces
+        if patterns:
+            known = set(self.namespaces) | {o.key.namespace for o in self.objects if o.key.namespace}
+            names.update(n for n in known if any(fnmatch.fnmatchcase(n, p) for p in patterns))
+        names.discard(FLUX_NAMESPACE)
+        return frozenset(names)
+
+    @cached_property
+    def controller_args(self) -> dict[str, list[str]]:
+        """Container args of the rendered Flux controllers (``kustomize-controller`` -> [...])."""
+        out: dict[str, list[str]] = {}
+        for dep in self.of_kind("Deployment", "apps"):
+            if dep.key.namespace != FLUX_NAMESPACE:
+                continue
+            spec = ((dep.body.get("spec") or {}).get("template") or {}).get("spec") or {}
+            for c in spec.get("containers") or []:
+                if isinstance(c, dict) and c.get("name") == "manager":
+                    out[dep.key.name] = [str(a) for a in c.get("args") or []]
+        return out
+
+    def controller_flag(self, controller: str, flag: str) -> str | None:
+        """Value of ``--flag=value`` on a rendered controller (None when absent or not rendered)."""
+        for arg in self.controller_args.get(controller, []):
+            if arg == flag:
+                return "true"
+            if arg.startswith(flag + "="):
+                return arg.split("=", 1)[1]
+        return None
+
+    @cached_property
+    def no_cross_namespace_refs(self) -> bool:
+        if self.policy.no_cross_namespace_refs is not None:
+            return self.policy.no_cross_namespace_refs
+        return (self.controller_flag("kustomize-controller", "--no-cross-namespace-refs") or "").lower() == "true"
+
+    @cached_property
+    def flux_version(self) -> tuple[int, int]:
+        return flux_version_tuple(self.policy.flux_version or self.options.flux_version)
+
+
+_BUILTIN_GROUPS = frozenset(
+    {
+        "",
+        "apps",
+        "batch",
+        "autoscaling",
+        "policy",
+        "networking.k8s.io",
+        "rbac.authorization.k8s.io",
+        "coordination.k8s.io",
+        "discovery.k8s.io",
+        "events.k8s.io",
+        "storage.k8s.io",
+    }
+)

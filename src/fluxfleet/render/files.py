@@ -1,0 +1,145 @@
+"""A read-only view of a source root (the repository, or a folder mapped to another source).
+
+It shows what a Flux artifact would contain: regular files only (source-controller drops
+symlinks and other non-regular files), ``.git`` left out, and nothing outside the root. Every file is
+read and hashed at most once; YAML documents are parsed at most once per distinct content, in a
+process-wide memo shared by every tree (two revisions of a repo share all unchanged files).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import posixpath
+import stat
+import threading
+from pathlib import Path
+from typing import Any
+
+from fluxfleet import yamlio
+
+_PARSED: dict[str, list[Any]] = {}
+_PARSED_LOCK = threading.Lock()
+_PARSED_MAX = 50_000
+
+
+def norm(rel: str) -> str | None:
+    """Normalise a root-relative POSIX path; None when it escapes the root. The root is ``""``."""
+    cleaned = posixpath.normpath(rel.replace("\\", "/").lstrip("/")) if rel else "."
+    if cleaned == ".":
+        return ""
+    if cleaned == ".." or cleaned.startswith("../"):
+        return None
+    return cleaned
+
+
+def join(base: str, rel: str) -> str | None:
+    return norm(posixpath.join(base, rel) if base else rel)
+
+
+class FileTree:
+    """Regular files under ``root``; paths are root-relative POSIX strings."""
+
+    def __init__(self, root: Path, label: str = "") -> None:
+        self.root = root.resolve()
+        self.label = label or str(root)
+        self._stat: dict[str, int | None] = {}  # rel -> st_mode (None: absent or not regular)
+        self._content: dict[str, tuple[bytes, str]] = {}
+        self._listing: dict[str, list[tuple[str, bool]]] = {}
+        self._lock = threading.Lock()
+
+    def _mode(self, rel: str) -> int | None:
+        if rel in self._stat:
+            return self._stat[rel]
+        mode: int | None = None
+        if rel == "":
+            mode = stat.S_IFDIR
+        else:
+            parent = posixpath.dirname(rel)
+            parent_mode = self._mode(parent)
+            if parent_mode is not None and stat.S_ISDIR(parent_mode) and posixpath.basename(rel) != ".git":
+                try:
+                    st = os.lstat(self.root / rel)
+                    if stat.S_ISDIR(st.st_mode) or stat.S_ISREG(st.st_mode):
+                        mode = st.st_mode
+                except OSError:
+                    mode = None
+        self._stat[rel] = mode
+        return mode
+
+    def is_file(self, rel: str) -> bool:
+        mode = self._mode(rel)
+        return mode is not None and stat.S_ISREG(mode)
+
+    def is_dir(self, rel: str) -> bool:
+        mode = self._mode(rel)
+        return mode is not None and stat.S_ISDIR(mode)
+
+    def exists(self, rel: str) -> bool:
+        return self._mode(rel) is not None
+
+    def listdir(self, rel: str) -> list[tuple[str, bool]]:
+        """Sorted (name, is_dir) of the regular files and directories in ``rel``."""
+        cached = self._listing.get(rel)
+        if cached is not None:
+            return cached
+        out: list[tuple[str, bool]] = []
+        if self.is_dir(rel):
+            try:
+                names = sorted(os.listdir(self.root / rel if rel else self.root))
+            except OSError:
+                names = []
+            for name in names:
+                child = f"{rel}/{name}" if rel else name
+                if self.is_dir(child):
+                    out.append((name, True))
+                elif self.is_file(child):
+                    out.append((name, False))
+        self._listing[rel] = out
+        return out
+
+    def walk_files(self, rel: str) -> list[str]:
+        """Every regular file under ``rel``, in lexical walk order."""
+        out: list[str] = []
+        for name, is_dir in self.listdir(rel):
+            child = f"{rel}/{name}" if rel else name
+            if is_dir:
+                out.extend(self.walk_files(child))
+            else:
+                out.append(child)
+        return out
+
+    def read(self, rel: str) -> tuple[bytes, str]:
+        """(content, sha256 hex) of a regular file; raises FileNotFoundError otherwise."""
+        hit = self._content.get(rel)
+        if hit is not None:
+            return hit
+        if not self.is_file(rel):
+            raise FileNotFoundError(rel)
+        size = os.lstat(self.root / rel).st_size
+        if size > yamlio.MAX_FILE_BYTES:
+            raise OSError(f"{rel}: file is {size} bytes, over the limit of {yamlio.MAX_FILE_BYTES}")
+        data = (self.root / rel).read_bytes()
+        entry = (data, hashlib.sha256(data).hexdigest())
+        with self._lock:
+            self._content[rel] = entry
+        return entry
+
+    def docs(self, rel: str) -> list[Any]:
+        """The YAML documents of a file, parsed once per distinct content (treat as read-only)."""
+        data, digest = self.read(rel)
+        hit = _PARSED.get(digest)
+        if hit is not None:
+            return hit
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            from fluxfleet.errors import FleetError
+
+            raise FleetError(f"file is not UTF-8 text ({exc.reason})", file=rel) from None
+        docs = yamlio.load_all(text, rel)
+        with _PARSED_LOCK:
+            if len(_PARSED) >= _PARSED_MAX:
+                _PARSED.clear()
+            _PARSED[digest] = docs
+        return docs

@@ -1,0 +1,164 @@
+"""Flux's post-build substitution rules around the engine (fluxcd/pkg ``kustomize_varsub.go``).
+
+Builds the variable map of a Kustomization (``substituteFrom`` in order, later entries win, inline
+``substitute`` last and winning; newlines removed from every value; every key must be a valid
+variable name) and substitutes one resource: skipped when labelled or annotated
+``kustomize.toolkit.fluxcd.io/substitute: disabled`` (exact case), passed through untouched when the
+map is empty and the strategy is ``WithVariables``, otherwise its YAML text goes through the engine
+and is parsed back, so substituted values are re-typed as YAML.
+
+Offline, a ``substituteFrom`` source may exist only in the live cluster. Its variables are
+*unknown*, not empty: expressions naming a variable the render does not know stay as written.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from fluxfleet import yamlio
+from fluxfleet.errors import FleetError
+from fluxfleet.render import envsubst
+
+SUBSTITUTE_KEY = "kustomize.toolkit.fluxcd.io/substitute"
+VAR_NAME_PATTERN = "^[_[:alpha:]][_[:alpha:][:digit:]]*$"
+_VAR_NAME = re.compile(r"^[_A-Za-z][_A-Za-z0-9]*$")
+
+
+class SubstitutionError(Exception):
+    """A resource (or the whole variable map) failed substitution; the message is Flux's."""
+
+
+@dataclass(frozen=True)
+class Variables:
+    """The final variable map of one Kustomization and what the render could not know."""
+
+    values: dict[str, str] = field(default_factory=dict)
+    unknown_sources: tuple[str, ...] = ()  # "ConfigMap/name" found neither in the render nor optional
+    strategy: str = "WithVariables"
+
+    @property
+    def complete(self) -> bool:
+        return not self.unknown_sources
+
+
+# Looks up a ConfigMap/Secret of the Kustomization's namespace in what the cluster renders.
+# Returns its body, or None when the render has no such object.
+Lookup = Callable[[str, str], "Mapping[str, Any] | None"]
+
+
+def _source_values(kind: str, body: Mapping[str, Any]) -> tuple[dict[str, str], bool]:
+    """(key -> value, whether every value is known). SOPS-masked Secret values are not known."""
+    data = body.get("data") or {}
+    out: dict[str, str] = {}
+    known = True
+    if not isinstance(data, dict):
+        return out, known
+    for key, raw in data.items():
+        value = "" if raw is None else str(raw)
+        if kind == "Secret":
+            try:
+                decoded = base64.b64decode(value, validate=True).decode("utf-8")
+            except (binascii.Error, UnicodeDecodeError):
+                raise SubstitutionError(
+                    f"substitute from 'Secret/{body.get('metadata', {}).get('name', '')}' error: "
+                    f"key '{key}' is not valid base64"
+                ) from None
+            if decoded in ("**SOPS**", '{"mask":"**SOPS**"}'):
+                known = False
+                continue
+            value = decoded
+        out[str(key)] = value
+    return out, known
+
+
+def load_variables(post_build: Mapping[str, Any], lookup: Lookup) -> Variables:
+    """The variable map of ``spec.postBuild``; raises :class:`SubstitutionError` like Flux does."""
+    values: dict[str, str] = {}
+    unknown: list[str] = []
+    for ref in post_build.get("substituteFrom") or []:
+        if not isinstance(ref, dict):
+            continue
+        kind = str(ref.get("kind") or "")
+        name = str(ref.get("name") or "")
+        if kind not in ("ConfigMap", "Secret"):
+            raise SubstitutionError(f"substitute from '{kind}/{name}' error: kind must be ConfigMap or Secret")
+        body = lookup(kind, name)
+        if body is None:
+            if not ref.get("optional"):
+                unknown.append(f"{kind}/{name}")
+            continue
+        found, known = _source_values(kind, body)
+        if not known:
+            unknown.append(f"{kind}/{name}")
+        values.update(found)
+    inline = post_build.get("substitute") or {}
+    if isinstance(inline, dict):
+        values.update({str(k): "" if v is None else str(v) for k, v in inline.items()})
+    cleaned = {k: v.replace("\n", "") for k, v in values.items()}
+    for key in cleaned:
+        if not _VAR_NAME.match(key):
+            raise SubstitutionError(f"'{key}' var name is invalid, must match '{VAR_NAME_PATTERN}'")
+    strategy = str(post_build.get("substituteStrategy") or "WithVariables")
+    return Variables(cleaned, tuple(unknown), strategy)
+
+
+def is_disabled(body: Mapping[str, Any]) -> bool:
+    meta = body.get("metadata") or {}
+    for section in ("labels", "annotations"):
+        marks = meta.get(section) or {}
+        if isinstance(marks, dict) and marks.get(SUBSTITUTE_KEY) == "disabled":
+            return True
+    return False
+
+
+def _has_dollar(node: Any) -> bool:
+    if isinstance(node, str):
+        return "$" in node
+    if isinstance(node, dict):
+        return any(_has_dollar(k) or _has_dollar(v) for k, v in node.items())
+    if isinstance(node, list):
+        return any(_has_dollar(v) for v in node)
+    return False
+
+
+def resource_label(body: Mapping[str, Any]) -> str:
+    meta = body.get("metadata") or {}
+    api = str(body.get("apiVersion") or "")
+    return f"{api}, Kind={body.get('kind', '')}/{meta.get('name', '')}"
+
+
+def substitute_resource(body: dict[str, Any], variables: Variables, *, strict: bool) -> dict[str, Any]:
+    """The resource after substitution (the same object when nothing applies)."""
+    if is_disabled(body):
+        return body
+    if not variables.values and variables.strategy != "Always" and variables.complete:
+        return body
+    if not _has_dollar(body):
+        return body
+    text = yamlio.dump(body)
+    options = envsubst.Options(strict=strict, keep_unknown=not variables.complete)
+    try:
+        result = envsubst.substitute(text, variables.values, options)
+    except envsubst.EnvsubstError as exc:
+        raise SubstitutionError(
+            f"post build failed for '{resource_label(body)}': "
+            f"envsubst error: variable substitution failed: {exc}"
+        ) from None
+    if result == text:
+        return body
+    try:
+        docs = yamlio.load_all(result, "<substituted>")
+    except FleetError as exc:
+        raise SubstitutionError(
+            f"post build failed for '{resource_label(body)}': substituted YAML does not parse: {exc.message}"
+        ) from None
+    if len(docs) != 1 or not isinstance(docs[0], dict):
+        raise SubstitutionError(
+            f"post build failed for '{resource_label(body)}': substitution changed the document structure"
+        )
+    return docs[0]
