@@ -227,7 +227,9 @@ def load_all_with_marks(text: str, file: str) -> list[tuple[Any, Marks]]:
 
 
 class _Dumper(_CDumper):  # type: ignore[misc]
-    pass
+    def ignore_aliases(self, data: Any) -> bool:
+        # Shared Python objects must not become YAML anchors: Kubernetes manifests never use them.
+        return True
 
 
 def _str_representer(dumper: Any, value: str) -> Any:
