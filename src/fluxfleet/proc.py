@@ -71,3 +71,19 @@ def run(
         message = proc.stderr.decode("utf-8", errors="replace").strip() or result.text.strip()
         raise ToolError(f"{label} failed (exit {proc.returncode}): {message}")
     return result
+
+
+def run_interactive(
+    argv: Sequence[str], *, env: Mapping[str, str] | None = None, what: str | None = None
+) -> int:
+    """Run a program attached to the user's terminal (an editor) and return its exit code.
+
+    No output capture and no timeout: a person is using it.
+    """
+    label = what or Path(argv[0]).name
+    try:
+        return subprocess.call(list(argv), env=dict(env) if env is not None else None)
+    except FileNotFoundError:
+        raise ToolError(f"{label}: program not found: {argv[0]}") from None
+    except PermissionError:
+        raise ToolError(f"{label}: not executable: {argv[0]}") from None

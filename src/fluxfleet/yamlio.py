@@ -11,6 +11,7 @@ Documents without anchors take the libyaml fast path; the result is the same.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -239,10 +240,99 @@ def _str_representer(dumper: Any, value: str) -> Any:
 
 
 _Dumper.add_representer(str, _str_representer)
+# Quote what either YAML 1.1 (PyYAML's default) or 1.2 (go-yaml, Kubernetes) would not read as a string.
+_Dumper.add_implicit_resolver("tag:yaml.org,2002:float", _FLOAT, list("-+0123456789."))
+_Dumper.add_implicit_resolver("tag:yaml.org,2002:int", _INT, list("-+0123456789"))
+
+
+class _NotSimple(Exception):
+    """Raised by the fast emitter for shapes it leaves to PyYAML (multi-line strings, odd keys)."""
+
+
+_PLAIN = re.compile(r"^[A-Za-z0-9_./$][A-Za-z0-9_./$:{}()@+=,~^%\- ]*$")
+_RESOLVER = yaml.resolver.Resolver()
+
+
+@functools.lru_cache(maxsize=65536)
+def _scalar(value: str) -> str:
+    if (
+        _PLAIN.match(value)
+        and ": " not in value
+        and " #" not in value
+        and not value.endswith((" ", ":"))
+        and _RESOLVER.resolve(yaml.ScalarNode, value, (True, False)) == "tag:yaml.org,2002:str"
+        and not (_BOOL.match(value) or _NULL.match(value) or _INT.match(value) or _FLOAT.match(value))
+    ):
+        return value
+    if any(ch in value for ch in "\n\r\t\x85\u2028\u2029") or not value.isprintable():
+        raise _NotSimple
+    return "'" + value.replace("'", "''") + "'"
+
+
+def _atom(value: Any) -> str:
+    if isinstance(value, str):
+        return _scalar(value)
+    if value is None:
+        return "null"
+    if value is True:
+        return "true"
+    if value is False:
+        return "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, dict) and not value:
+        return "{}"
+    if isinstance(value, list | tuple) and not value:
+        return "[]"
+    raise _NotSimple
+
+
+def _emit_map(data: dict[Any, Any], pad: str, out: list[str], first_prefix: str | None = None) -> None:
+    prefix = first_prefix
+    for key, value in data.items():
+        if not isinstance(key, str):
+            raise _NotSimple
+        lead = prefix if prefix is not None else pad
+        prefix = None
+        k = _scalar(key)
+        if isinstance(value, dict) and value:
+            out.append(f"{lead}{k}:\n")
+            _emit_map(value, pad + "  ", out)
+        elif isinstance(value, list | tuple) and value:
+            out.append(f"{lead}{k}:\n")
+            _emit_seq(value, pad, out)
+        else:
+            out.append(f"{lead}{k}: {_atom(value)}\n")
+
+
+def _emit_seq(items: list[Any] | tuple[Any, ...], pad: str, out: list[str]) -> None:
+    for item in items:
+        if isinstance(item, dict) and item:
+            _emit_map(item, pad + "  ", out, first_prefix=f"{pad}- ")
+        elif isinstance(item, list | tuple) and item:
+            raise _NotSimple
+        else:
+            out.append(f"{pad}- {_atom(item)}\n")
 
 
 def dump(data: Any) -> str:
-    """Deterministic block-style YAML that keeps key order (what a human would write)."""
+    """Deterministic block-style YAML that keeps key order (what a human would write).
+
+    Common manifest shapes go through a small emitter that is ~10x faster than PyYAML's
+    representer (the generator writes tens of thousands of files); anything unusual falls back
+    to PyYAML with the same style.
+    """
+    if isinstance(data, dict) and data:
+        out: list[str] = []
+        try:
+            _emit_map(data, "", out)
+            return "".join(out)
+        except _NotSimple:
+            pass
+    return _pyyaml_dump(data)
+
+
+def _pyyaml_dump(data: Any) -> str:
     return str(
         yaml.dump(
             data,

@@ -23,7 +23,7 @@ GOLDEN_FILES = [
     "clusters/prod/us-west-2/platform/kustomization.yaml",
     "clusters/prod/us-west-2/platform/ingress-nginx.yaml",
     "clusters/prod/us-west-2/apps/kustomization.yaml",
-    "clusters/prod/us-west-2/apps/namespaces.yaml",
+    "clusters/prod/us-west-2/tenants/team-a.yaml",
     "clusters/prod/us-west-2/apps/myapp.yaml",
     "apps/myapp/base/deployment.yaml",
     "apps/myapp/overlays/dev/kustomization.yaml",

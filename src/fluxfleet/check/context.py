@@ -101,6 +101,7 @@ class ClusterContext:
         )
         self.objects: list[K8sObject] = render.objects
         self.kustomizations: dict[str, KustomizationRender] = {ks.id: ks for ks in render.kustomizations}
+        self.cache: dict[str, Any] = {}  # per-cluster memo for rules (e.g. tenant reconcilers)
         self._index: dict[tuple[str, str, str, str], list[K8sObject]] = defaultdict(list)
         self.by_kind: dict[str, list[K8sObject]] = defaultdict(list)
         for obj in self.objects:

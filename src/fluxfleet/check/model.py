@@ -128,6 +128,7 @@ class CheckStats:
     schema_validated: int = 0
     schema_seconds: float = 0.0
     total_seconds: float = 0.0
+    rule_seconds: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass

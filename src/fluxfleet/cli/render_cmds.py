@@ -1,9 +1,202 @@
-"""Commands of this capability (registered on the root app by ``register``)."""
+"""Render commands: ``build``, ``get``, ``tree``, ``diff`` and ``version``.
+
+Exit codes: 0 success; 1 something was found (render errors for build/get/tree, changes for diff);
+2 a user error, or for ``diff`` a render error at the head revision (as ``flux diff``: >1 is an error).
+"""
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+from typing import Annotated
+
 import typer
+
+from fluxfleet import __version__
+from fluxfleet.cli.common import OutputOpt, RepoOpt, echo, progress, stderr
+from fluxfleet.errors import FleetError
+from fluxfleet.fsutil import write_plan
+from fluxfleet.output import Format, structured
+from fluxfleet.render import present
+from fluxfleet.render.api import RenderOptions, RenderSession
+from fluxfleet.render.model import ClusterRender
+
+ClusterOpt = Annotated[
+    list[str] | None, typer.Option("--cluster", "-c", help="Only this cluster (repeatable).", show_default=False)
+]
+PathOpt = Annotated[
+    list[str] | None,
+    typer.Option("--path", help="Render this folder as a cluster instead of discovering clusters (repeatable)."),
+]
+SourceOpt = Annotated[
+    list[str] | None,
+    typer.Option("--source", help="Map a Flux source to a local folder: NAME=PATH (NAME, ns/NAME or Kind/ns/NAME)."),
+]
+NoStrictOpt = Annotated[
+    bool, typer.Option("--no-strict", help="Unset variables become empty (Flux < 2.9); default is strict.")
+]
+NoCacheOpt = Annotated[bool, typer.Option("--no-cache", help="Bypass the persistent kustomize build cache.")]
+JobsOpt = Annotated[int | None, typer.Option("--jobs", "-j", min=1, help="Parallel kustomize builds.")]
+
+
+def _options(sources: list[str] | None, no_strict: bool, no_cache: bool, jobs: int | None) -> RenderOptions:
+    return RenderOptions(strict=not no_strict, use_cache=not no_cache, jobs=jobs, sources=tuple(sources or ()))
+
+
+def _render(
+    repo: Path, clusters: list[str] | None, paths: list[str] | None, options: RenderOptions
+) -> list[ClusterRender]:
+    with RenderSession(options) as session, progress("rendering", 1) as bar:
+        renders = session.render(repo, names=clusters, paths=paths)
+        bar.advance()
+    if not renders:
+        raise FleetError(
+            "no clusters found",
+            file=str(repo),
+            hint="add fleet.yaml, bootstrap a cluster folder (flux-system/), or pass --path",
+        )
+    return renders
+
+
+def _report_errors(renders: list[ClusterRender]) -> int:
+    errors = [e for r in renders for e in r.errors]
+    console = stderr()
+    for error in errors:
+        console.print(f"[red]error:[/red] {error}", markup=True, highlight=False)
+    return 1 if errors else 0
+
+
+def _get_app() -> typer.Typer:
+    get = typer.Typer(help="List what the clusters would run, according to git.", no_args_is_help=True)
+
+    @get.command("kustomizations")
+    def get_kustomizations(
+        repo: RepoOpt = Path("."),
+        cluster: ClusterOpt = None,
+        path: PathOpt = None,
+        source: SourceOpt = None,
+        no_strict: NoStrictOpt = False,
+        no_cache: NoCacheOpt = False,
+        jobs: JobsOpt = None,
+        output: OutputOpt = Format.text,
+    ) -> None:
+        """Every Flux Kustomization per cluster: rendered, external, failed or skipped, and why."""
+        renders = _render(repo, cluster, path, _options(source, no_strict, no_cache, jobs))
+        if output == Format.text:
+            echo(present.kustomizations_text(renders))
+        else:
+            echo(structured({"kustomizations": present.kustomization_rows(renders), "errors": present.error_dicts(renders)}, output))
+        raise typer.Exit(_report_errors(renders))
+
+    @get.command("helmreleases")
+    def get_helmreleases(
+        repo: RepoOpt = Path("."),
+        cluster: ClusterOpt = None,
+        path: PathOpt = None,
+        source: SourceOpt = None,
+        no_strict: NoStrictOpt = False,
+        no_cache: NoCacheOpt = False,
+        jobs: JobsOpt = None,
+        output: OutputOpt = Format.text,
+    ) -> None:
+        """HelmReleases per cluster with chart, version, values source and whether they were rendered."""
+        renders = _render(repo, cluster, path, _options(source, no_strict, no_cache, jobs))
+        if output == Format.text:
+            echo(present.helmreleases_text(renders))
+        else:
+            echo(structured({"helmreleases": present.helmrelease_rows(renders), "errors": present.error_dicts(renders)}, output))
+        raise typer.Exit(_report_errors(renders))
+
+    @get.command("images")
+    def get_images(
+        repo: RepoOpt = Path("."),
+        cluster: ClusterOpt = None,
+        path: PathOpt = None,
+        source: SourceOpt = None,
+        no_strict: NoStrictOpt = False,
+        no_cache: NoCacheOpt = False,
+        jobs: JobsOpt = None,
+        output: OutputOpt = Format.text,
+    ) -> None:
+        """The version matrix: which image tag (and chart version) runs on which cluster."""
+        renders = _render(repo, cluster, path, _options(source, no_strict, no_cache, jobs))
+        if output == Format.text:
+            echo(present.images_text(renders))
+        else:
+            echo(structured({"images": present.image_matrix(renders), "errors": present.error_dicts(renders)}, output))
+        raise typer.Exit(_report_errors(renders))
+
+    return get
 
 
 def register(app: typer.Typer) -> None:
     """Add this module's commands to ``app``."""
+
+    @app.command("build")
+    def build(
+        repo: RepoOpt = Path("."),
+        cluster: ClusterOpt = None,
+        path: PathOpt = None,
+        source: SourceOpt = None,
+        no_strict: NoStrictOpt = False,
+        no_cache: NoCacheOpt = False,
+        jobs: JobsOpt = None,
+        output: Annotated[
+            str, typer.Option("--output", "-o", help="yaml, json, or dir:PATH (a folder per cluster).")
+        ] = "yaml",
+    ) -> None:
+        """Render every cluster offline, exactly as Flux would apply it (Secret values masked)."""
+        if output not in ("yaml", "json") and not output.startswith("dir:"):
+            raise FleetError(f"unknown output {output!r}", field="--output", hint="use yaml, json or dir:PATH")
+        renders = _render(repo, cluster, path, _options(source, no_strict, no_cache, jobs))
+        if output == "yaml":
+            sys.stdout.write(present.yaml_stream(renders))
+        elif output == "json":
+            echo(structured(present.json_doc(renders), Format.json))
+        else:
+            target = Path(output[4:] or ".").resolve()
+            write_plan(target, present.folder_plan(renders))
+            stderr().print(f"wrote {sum(len(r.kustomizations) for r in renders)} Kustomizations to {target}")
+        raise typer.Exit(_report_errors(renders))
+
+    app.add_typer(_get_app(), name="get")
+
+    @app.command("tree")
+    def tree(
+        repo: RepoOpt = Path("."),
+        cluster: ClusterOpt = None,
+        path: PathOpt = None,
+        source: SourceOpt = None,
+        objects: Annotated[bool, typer.Option("--objects", help="Also list the objects of each Kustomization.")] = False,
+        no_strict: NoStrictOpt = False,
+        no_cache: NoCacheOpt = False,
+        output: OutputOpt = Format.text,
+    ) -> None:
+        """The Kustomization tree of a cluster with dependsOn, like `flux tree ks`."""
+        renders = _render(repo, cluster, path, _options(source, no_strict, no_cache, None))
+        if output == Format.text:
+            echo("\n".join(present.tree_text(r, objects=objects) for r in renders))
+        else:
+            echo(structured({"clusters": [{"cluster": r.cluster, "kustomizations": [present.ks_dict(k) for k in r.kustomizations]} for r in renders]}, output))
+        raise typer.Exit(_report_errors(renders))
+
+    @app.command("version")
+    def version(output: OutputOpt = Format.text) -> None:
+        """fluxfleet's version and the kustomize engine it uses."""
+        from fluxfleet.render.engine import locate
+
+        try:
+            engine = locate()
+            info = {"fluxfleet": __version__, "engine": engine.kind, "binary": engine.binary, "kustomize": engine.version}
+        except FleetError as exc:
+            info = {"fluxfleet": __version__, "engine": None, "binary": None, "kustomize": None, "error": exc.message}
+        if output == Format.text:
+            echo(f"fluxfleet {__version__}")
+            if info.get("engine"):
+                echo(f"kustomize {info['kustomize']} ({info['engine']}: {info['binary']})")
+            else:
+                echo(f"kustomize: not found ({info['error']})")
+        else:
+            echo(structured(info, output))
+        if not info.get("engine"):
+            raise typer.Exit(2)

@@ -17,6 +17,7 @@ from fluxfleet.generate.layout import (
     cluster_variables,
     platform_ks_name,
 )
+from fluxfleet.generate.tenants import kustomization_service_account
 
 GIT_API = "source.toolkit.fluxcd.io/v1"
 KS_API = "kustomize.toolkit.fluxcd.io/v1"
@@ -98,10 +99,9 @@ def platform_kustomization(
     if deps:
         spec["dependsOn"] = deps
     spec["wait"] = component.wait
-    if fleet.teams:
-        # Under the multi-tenancy lockdown the controller's default service account has no rights;
-        # platform layers run as the controller itself, as in the flux2-multi-tenancy layout.
-        spec["serviceAccountName"] = "kustomize-controller"
+    account = kustomization_service_account(fleet, component)
+    if account:
+        spec["serviceAccountName"] = account
     labels = {"fluxfleet.dev/layer": "platform", "fluxfleet.dev/component": component.name}
     return _kustomization(platform_ks_name(component.name), _ordered(spec), labels)
 
@@ -123,26 +123,29 @@ def app_kustomization(
     pin = app.pins.get(cluster.name)
     if pin and app.image:
         spec["images"] = [{"name": app.image, "newTag": pin}]
-    if app.team and fleet.team(app.team):
-        spec["serviceAccountName"] = app.team
+    account = kustomization_service_account(fleet, app)
+    if account:
+        spec["serviceAccountName"] = account
     labels = {"fluxfleet.dev/layer": "apps", "fluxfleet.dev/app": app.name}
     if app.team:
         labels["fluxfleet.dev/team"] = app.team
     return _kustomization(app_ks_name(app.name), _ordered(spec), labels)
 
 
-def app_namespaces(apps: list[App]) -> list[dict[str, Any]]:
-    """The apps' target namespaces, created by the cluster root before any app Kustomization runs."""
-    teams: dict[str, str | None] = {}
-    for app in apps:
-        teams.setdefault(app.namespace, app.team)
-    out = []
-    for ns, team in sorted(teams.items()):
-        labels = {"fluxfleet.dev/layer": "apps"}
-        if team:
-            labels["toolkit.fluxcd.io/tenant"] = team
-        out.append({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns, "labels": labels}})
-    return out
+def app_namespaces(fleet: Fleet, apps: list[App]) -> list[dict[str, Any]]:
+    """Target namespaces of team-less apps, created by the cluster root before any app Kustomization.
+
+    A declared team's namespaces come with its tenant objects (generate/tenants.py) instead.
+    """
+    namespaces = sorted({a.namespace for a in apps if not (a.team and fleet.team(a.team))})
+    return [
+        {
+            "apiVersion": "v1",
+            "kind": "Namespace",
+            "metadata": {"name": ns, "labels": {"fluxfleet.dev/layer": "apps"}},
+        }
+        for ns in namespaces
+    ]
 
 
 _ORDER = [

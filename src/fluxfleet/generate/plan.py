@@ -97,8 +97,9 @@ def build_plan(
                 flux_objects.app_kustomization(fleet, cluster, app, [c.name for c in components], apps_here)
             )
         app_resources = [f"{a.name}.yaml" for a in apps]
-        if apps:
-            out[f"{cdir}/apps/namespaces.yaml"] = _file(*flux_objects.app_namespaces(apps))
+        namespaces = flux_objects.app_namespaces(fleet, apps)
+        if namespaces:
+            out[f"{cdir}/apps/namespaces.yaml"] = _file(*namespaces)
             app_resources.insert(0, "namespaces.yaml")
         out[f"{cdir}/apps/kustomization.yaml"] = _kustomize_file(app_resources)
     for path, content in (extra_generated or {}).items():

@@ -47,10 +47,18 @@ class KustomizationRender:
     reason: str | None = None
     file: str | None = None  # where the Kustomization object itself is defined
     objects: tuple[K8sObject, ...] = ()
+    kind: str = "Kustomization"  # or "ResourceSet" (Flux Operator), expanded the same way
+    warnings: tuple[str, ...] = ()  # e.g. substituteFrom sources that exist only in the cluster
+    build: str = ""  # how the build was obtained: in-process | kustomize | cache | error
+    content_key: str | None = None  # content hash of the build inputs (equal key = equal build)
 
     @property
     def id(self) -> str:
         return f"{self.namespace}/{self.name}"
+
+    @property
+    def ref(self) -> str:
+        return f"{self.kind}/{self.namespace}/{self.name}"
 
     @property
     def depends_on(self) -> list[str]:
@@ -62,12 +70,29 @@ class KustomizationRender:
 
 
 @dataclass(frozen=True)
+class HelmReleaseInfo:
+    """A HelmRelease found in a cluster's render, and whether its chart was rendered."""
+
+    name: str
+    namespace: str
+    chart: str  # chart name, or "<Kind>/<name>" for a chartRef
+    version: str  # as written (may be a range, or empty)
+    source: str  # "HelmRepository/ns/name", "OCIRepository/ns/name", ...
+    values: tuple[str, ...] = ()  # "inline", "ConfigMap/name[key]", "Secret/name[key]"
+    kustomization: str | None = None  # "namespace/name" of the Kustomization that applies it
+    rendered: bool = False
+    reason: str = ""
+    objects: tuple[K8sObject, ...] = ()
+
+
+@dataclass(frozen=True)
 class ClusterRender:
     cluster: str
     path: str  # repository-relative cluster folder (the flux-system Kustomization's path)
     labels: dict[str, str] = field(default_factory=dict)  # from fleet.yaml when known
     kustomizations: tuple[KustomizationRender, ...] = ()
     errors: tuple[RenderError, ...] = ()
+    helmreleases: tuple[HelmReleaseInfo, ...] = ()
 
     @property
     def objects(self) -> list[K8sObject]:

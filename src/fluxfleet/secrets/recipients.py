@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -10,6 +11,7 @@ import pyrage
 from fluxfleet.errors import FleetError
 
 PQ_PREFIX = "age1pq1"
+_BECH32_PQ = re.compile(r"^age1pq1[02-9ac-hj-np-z]{100,}$")
 IDENTITY_PREFIX = "AGE-SECRET-KEY-1"
 MAX_KEY_FILE_BYTES = 64 * 1024
 
@@ -18,10 +20,8 @@ def recipient_error(recipient: str) -> str | None:
     """Why ``recipient`` cannot be used, or None. X25519 (``age1…``) and SSH recipients are accepted."""
     r = recipient.strip()
     if r.startswith(PQ_PREFIX):
-        return (
-            f"{_short(r)} is a post-quantum age recipient; pyrage and the bundled sops cannot use it "
-            "(unsupported, use a sops >= 3.12 binary directly)"
-        )
+        # pyrage cannot parse hybrid post-quantum recipients, but sops (and Flux) can use them.
+        return None if _BECH32_PQ.match(r) else f"{_short(r)} is not a valid post-quantum age recipient"
     if r.startswith("age1"):
         if r.count("1") > 1 and not _is_x25519(r):
             return f"{_short(r)} looks like an age plugin recipient, which fluxfleet does not support"

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import PurePosixPath
 
 from fluxfleet.fleet.load import Fleet
+from fluxfleet.fleet.model import App
 from fluxfleet.fleet.placement import Placement
 from fluxfleet.generate.layout import cluster_dirs
 
@@ -37,7 +38,7 @@ def scopes(fleet: Fleet, placement: Placement) -> list[Scope]:
         out[folder] = Scope(folder, (env,), f"cluster {cluster_name}")
     for workload in fleet.workloads:
         envs = {fleet.cluster(c).environment for c in placement.placed[workload.name]}
-        kind = "platform component" if workload in fleet.platform else "app"
+        kind = "app" if isinstance(workload, App) else "platform component"
         root = workload.repo_path
         if envs and root not in out:
             out[root] = Scope(root, _ordered(fleet, envs), f"{kind} {workload.name}")

@@ -1,0 +1,1 @@
+"""Benchmarks (``make bench``): each module reports ratios measured in one run."""

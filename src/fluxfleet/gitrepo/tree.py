@@ -1,0 +1,102 @@
+"""Read-only git access: resolve revisions, find merge bases, lay a revision's tree out on disk.
+
+Every call names the repository with ``git -C`` (the process never changes directory) and goes
+through :func:`fluxfleet.proc.run`. A revision is materialised with ``git archive`` into a fresh
+temporary folder, extracted with tar's safe "data" filter, and removed when the context ends.
+"""
+
+from __future__ import annotations
+
+import io
+import shutil
+import tarfile
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from fluxfleet import proc
+from fluxfleet.errors import FleetError
+
+GIT_TIMEOUT = 120.0
+
+
+def _git(repo: Path, *args: str, what: str = "git") -> str:
+    binary = proc.find_tool("git")
+    if binary is None:
+        raise FleetError("git is not installed", hint="install git; fluxfleet reads revisions with it")
+    return proc.run([binary, "-C", str(repo), *args], timeout=GIT_TIMEOUT, what=what).text
+
+
+def _git_bytes(repo: Path, *args: str, what: str = "git") -> bytes:
+    binary = proc.find_tool("git")
+    if binary is None:
+        raise FleetError("git is not installed", hint="install git; fluxfleet reads revisions with it")
+    return proc.run([binary, "-C", str(repo), *args], timeout=GIT_TIMEOUT, what=what).stdout
+
+
+def toplevel(repo: Path) -> Path:
+    """The root of the work tree containing ``repo``; FleetError if it is not in a git repository."""
+    try:
+        return Path(_git(repo, "rev-parse", "--show-toplevel", what="git rev-parse").strip())
+    except FleetError:
+        raise FleetError(f"{repo} is not inside a git repository", hint="run `git init`, or pass -C <repo>") from None
+
+
+def resolve(repo: Path, rev: str) -> str:
+    """The commit id a revision names; a clear error for unknown revisions."""
+    if rev.startswith("-"):
+        raise FleetError(f"invalid revision {rev!r}")
+    try:
+        return _git(repo, "rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}", what="git rev-parse").strip()
+    except FleetError:
+        raise FleetError(f"unknown revision {rev!r}", hint="use a branch, tag or commit id, e.g. main or HEAD~1") from None
+
+
+def branch_exists(repo: Path, name: str) -> bool:
+    try:
+        resolve(repo, name)
+    except FleetError:
+        return False
+    return True
+
+
+def default_branch(repo: Path) -> str:
+    """``main`` or ``master`` (local, then origin/), else the remote's HEAD branch."""
+    for name in ("main", "master", "origin/main", "origin/master"):
+        if branch_exists(repo, name):
+            return name
+    try:
+        ref = _git(repo, "symbolic-ref", "--quiet", "refs/remotes/origin/HEAD").strip()
+        return ref.removeprefix("refs/remotes/")
+    except FleetError:
+        raise FleetError("cannot find the main branch", hint="name the base revision: fluxfleet diff <BASE>") from None
+
+
+def merge_base(repo: Path, a: str, b: str) -> str:
+    try:
+        return _git(repo, "merge-base", resolve(repo, a), resolve(repo, b), what="git merge-base").strip()
+    except FleetError as exc:
+        if "unknown revision" in exc.message:
+            raise
+        raise FleetError(f"{a} and {b} have no common ancestor", hint="name the base revision explicitly") from None
+
+
+def materialize(repo: Path, rev: str, dest: Path) -> str:
+    """Write the tree of ``rev`` into ``dest`` (which must exist); returns the commit id."""
+    commit = resolve(repo, rev)
+    data = _git_bytes(repo, "archive", "--format=tar", commit, what="git archive")
+    with tarfile.open(fileobj=io.BytesIO(data), mode="r:") as archive:
+        archive.extractall(dest, filter="data")
+    return commit
+
+
+@contextmanager
+def checkout(repo: Path, rev: str) -> Iterator[Path]:
+    """A temporary folder holding the tree of ``rev``, removed afterwards."""
+    tmp = Path(tempfile.mkdtemp(prefix="fluxfleet-rev-"))
+    try:
+        materialize(repo, rev, tmp)
+        yield tmp
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)

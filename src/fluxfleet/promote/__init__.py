@@ -1,0 +1,1 @@
+"""Promotion: versions per environment, gates, waves, rollback and the audit history in git."""

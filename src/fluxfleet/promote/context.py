@@ -1,0 +1,71 @@
+"""Everything a promotion decision reads, gathered once per attempt from the repository at HEAD:
+the fleet, its placement, the app's ledger, the clock, and git for history questions."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from fluxfleet.errors import FleetError
+from fluxfleet.fleet.load import FLEET_FILE, Fleet, load_fleet
+from fluxfleet.fleet.model import App
+from fluxfleet.fleet.placement import Placement, place
+from fluxfleet.gitrepo import history
+from fluxfleet.gitrepo.git import Git
+from fluxfleet.promote import ledger
+from fluxfleet.promote.state import EnvState, app_envs, env_state
+
+
+@dataclass(frozen=True)
+class Context:
+    repo: Path
+    git: Git
+    fleet: Fleet
+    placement: Placement
+    ledger: ledger.Ledger
+    now: datetime
+    head: str
+
+    def state(self, app: str, env: str) -> EnvState:
+        return env_state(self.repo, self.fleet, self.placement, app, env)
+
+    def source_env(self, app: str, env: str) -> str | None:
+        """The nearest earlier environment the app is placed in (its versions come from there)."""
+        envs = app_envs(self.fleet, self.placement, app)
+        self.fleet.env(env)
+        if env not in envs:
+            return None
+        idx = envs.index(env)
+        return envs[idx - 1] if idx > 0 else None
+
+    def landed(self, path: str, version: str) -> tuple[str, int] | None:
+        """When ``version`` last entered the file at ``path`` (commit, committer time)."""
+        return history.last_change(self.git, path, version)
+
+    def fleet_file_of(self, app: str) -> str:
+        origin = self.fleet.origins.get(f"apps/{app}")
+        return origin.file if origin else FLEET_FILE
+
+    def with_pins(self, app: str, pins: dict[str, str]) -> Fleet:
+        """The fleet as it will be once ``app`` carries ``pins`` (for planning generated files)."""
+        apps = tuple(a.model_copy(update={"pins": dict(pins)}) if a.name == app else a for a in self.fleet.apps)
+        return dataclasses.replace(self.fleet, apps=apps)
+
+
+def load_context(repo: Path, git: Git, now: datetime, app: str | None = None) -> Context:
+    repo = repo.resolve()
+    head = git.require_head()
+    fleet = load_fleet(repo)
+    if app is not None:
+        fleet.app(app)
+    records = tuple(ledger.load(git, app=app)) if app else ()
+    return Context(repo, git, fleet, place(fleet), ledger.Ledger(records), now, head)
+
+
+def app_or_error(fleet: Fleet, name: str) -> App:
+    try:
+        return fleet.app(name)
+    except FleetError:
+        raise

@@ -1,0 +1,171 @@
+"""The promotion ledger: git trailers written on every promotion, rollback and revert, and the
+records read back from them (history, bad versions, when a wave landed).
+
+Trailer keys (all prefixed ``Fluxfleet-``): Action (promote | rollback | revert), App, Env, From,
+Version, Previous-Version, Wave (``<name> <i>/<n>``), Clusters (the clusters whose version
+changed, comma separated), Approver, Gates (``name=pass|fail|skip|forced`` comma separated), Forced,
+Forced-Reason, Bad-Version (a rollback marks the version it leaves bad), Reverts (a commit id) and
+Checked-On (the head the gates were evaluated against: the commit's parent).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from fluxfleet.gitrepo import history
+from fluxfleet.gitrepo.git import Git
+
+PREFIX = "Fluxfleet-"
+ACTIONS = ("promote", "rollback", "revert")
+
+
+def clean_value(value: str) -> str:
+    """One line, no control characters: a trailer value git parses back unchanged."""
+    return " ".join("".join(ch if ch.isprintable() else " " for ch in value).split())
+
+
+@dataclass(frozen=True)
+class Record:
+    sha: str
+    parents: tuple[str, ...]
+    author: str
+    time: int  # committer time: when it landed on the branch
+    subject: str
+    action: str
+    app: str
+    env: str
+    version: str | None = None
+    previous: str | None = None
+    source: str | None = None
+    wave: str | None = None
+    clusters: tuple[str, ...] = ()
+    approver: str | None = None
+    gates: dict[str, str] = field(default_factory=dict)
+    forced: tuple[str, ...] = ()
+    forced_reason: str | None = None
+    bad_version: str | None = None
+    reverts: str | None = None
+    checked_on: str | None = None
+
+    @property
+    def wave_name(self) -> str | None:
+        return self.wave.split(" ", 1)[0] if self.wave else None
+
+    @property
+    def final(self) -> bool:
+        """The commit wrote the environment's overlay (no wave, or the last one)."""
+        if not self.wave:
+            return True
+        _, _, frac = self.wave.partition(" ")
+        index, _, total = frac.partition("/")
+        return index == total
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "commit": self.sha,
+            "time": self.time,
+            "author": self.author,
+            "action": self.action,
+            "app": self.app,
+            "env": self.env,
+            "from": self.source,
+            "version": self.version,
+            "previousVersion": self.previous,
+            "wave": self.wave,
+            "clusters": list(self.clusters),
+            "approver": self.approver,
+            "gates": self.gates,
+            "forced": list(self.forced),
+            "forcedReason": self.forced_reason,
+            "badVersion": self.bad_version,
+            "reverts": self.reverts,
+            "checkedOn": self.checked_on,
+            "subject": self.subject,
+        }
+
+
+def _split(value: str | None) -> tuple[str, ...]:
+    return tuple(p.strip() for p in (value or "").split(",") if p.strip())
+
+
+def record_from(entry: history.LogEntry) -> Record | None:
+    def t(key: str) -> str | None:
+        return entry.trailer(PREFIX + key)
+
+    action, app, env = t("Action"), t("App"), t("Env")
+    if action not in ACTIONS or not app or not env:
+        return None
+    gates = {}
+    for part in _split(t("Gates")):
+        name, _, status = part.partition("=")
+        gates[name] = status
+    return Record(
+        sha=entry.sha,
+        parents=entry.parents,
+        author=entry.author,
+        time=entry.commit_time,
+        subject=entry.subject,
+        action=action,
+        app=app,
+        env=env,
+        version=t("Version"),
+        previous=t("Previous-Version"),
+        source=t("From"),
+        wave=t("Wave"),
+        clusters=_split(t("Clusters")),
+        approver=t("Approver"),
+        gates=gates,
+        forced=_split(t("Forced")),
+        forced_reason=t("Forced-Reason"),
+        bad_version=t("Bad-Version"),
+        reverts=t("Reverts"),
+        checked_on=t("Checked-On"),
+    )
+
+
+def load(git: Git, *, app: str | None = None, env: str | None = None, rev: str = "HEAD") -> list[Record]:
+    """Every ledger record reachable from ``rev``, newest first, in one ``git log``."""
+    grep = [f"{PREFIX}Action: "]
+    if app:
+        grep.append(f"{PREFIX}App: {app}")
+    if env:
+        grep.append(f"{PREFIX}Env: {env}")
+    out = []
+    for entry in history.log(git, rev=rev, grep=grep, all_match=True):
+        rec = record_from(entry)
+        if rec is None or (app and rec.app != app) or (env and rec.env != env):
+            continue
+        out.append(rec)
+    return out
+
+
+@dataclass(frozen=True)
+class Ledger:
+    """Records of one app (newest first) with the questions gates ask of them."""
+
+    records: tuple[Record, ...]
+
+    def bad_versions(self) -> dict[str, Record]:
+        """Version -> the rollback that marked it bad."""
+        out: dict[str, Record] = {}
+        for rec in reversed(self.records):
+            if rec.bad_version:
+                out[rec.bad_version] = rec
+        return out
+
+    def wave_landed(self, env: str, version: str, wave: str) -> Record | None:
+        for rec in self.records:
+            if rec.env == env and rec.action == "promote" and rec.version == version and rec.wave_name == wave:
+                return rec
+        return None
+
+
+def message(subject: str, body: list[str], trailers: list[tuple[str, str | None]]) -> str:
+    lines = [clean_value(subject), ""]
+    if body:
+        lines += [*body, ""]
+    for key, value in trailers:
+        if value:
+            lines.append(f"{PREFIX}{key}: {clean_value(value)}")
+    return "\n".join(lines) + "\n"

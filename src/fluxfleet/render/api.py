@@ -1,0 +1,84 @@
+"""Entry points of the renderer: render a repository (or one revision of it) cluster by cluster.
+
+A :class:`RenderSession` owns the build pool, the persistent cache and the memo of post-processed
+Kustomizations; rendering two revisions in one session (as ``diff`` does) re-renders only what
+changed between them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from fluxfleet.render.builder import Builder
+from fluxfleet.render.cache import BuildCache
+from fluxfleet.render.discover import ClusterSpec, discover
+from fluxfleet.render.engine import Engine
+from fluxfleet.render.files import FileTree
+from fluxfleet.render.fluxks import Sources, parse_source_mappings
+from fluxfleet.render.model import ClusterRender
+from fluxfleet.render.walker import Walker
+
+
+@dataclass(frozen=True)
+class RenderOptions:
+    strict: bool = True  # Flux 2.9 default (StrictPostBuildSubstitutions)
+    use_cache: bool = True
+    cache_dir: Path | None = None
+    jobs: int | None = None
+    sources: tuple[str, ...] = ()  # NAME=PATH items (--source)
+    use_fleet: bool = True
+    engine: Engine | None = field(default=None, compare=False)
+
+
+class RenderSession:
+    def __init__(self, options: RenderOptions = RenderOptions()) -> None:
+        self.options = options
+        cache = BuildCache(options.cache_dir) if options.use_cache else None
+        self.builder = Builder(cache=cache, jobs=options.jobs, engine=options.engine)
+        self.walker = Walker(self.builder, strict=options.strict)
+
+    def __enter__(self) -> RenderSession:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self.builder.close()
+
+    def clusters(
+        self, repo: Path, *, names: list[str] | None = None, paths: list[str] | None = None
+    ) -> tuple[FileTree, list[ClusterSpec]]:
+        tree = FileTree(repo)
+        return tree, discover(tree, repo, paths=paths, names=names, use_fleet=self.options.use_fleet)
+
+    def render(
+        self,
+        repo: Path,
+        *,
+        names: list[str] | None = None,
+        paths: list[str] | None = None,
+        source_root: Path | None = None,
+    ) -> list[ClusterRender]:
+        """Render the clusters of the repository checked out at ``repo``.
+
+        ``source_root`` resolves relative ``--source`` paths (the user's working tree when ``repo``
+        is a temporary checkout of another revision).
+        """
+        tree, clusters = self.clusters(repo, names=names, paths=paths)
+        mappings = {}
+        if self.options.use_fleet and (repo / "fleet.yaml").is_file():
+            from fluxfleet.fleet.load import load_fleet
+
+            fleet_sources = load_fleet(repo).sources
+            mappings.update(
+                parse_source_mappings([f"{k}={v}" for k, v in fleet_sources.items()], repo, "fleet.yaml spec.sources")
+            )
+        mappings.update(parse_source_mappings(list(self.options.sources), source_root or repo))
+        return self.walker.render(clusters, Sources(tree, mappings))
+
+
+def render_repo(repo: Path, options: RenderOptions = RenderOptions(), **kwargs: list[str] | None) -> list[ClusterRender]:
+    with RenderSession(options) as session:
+        return session.render(repo, names=kwargs.get("names"), paths=kwargs.get("paths"))

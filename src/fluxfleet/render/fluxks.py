@@ -1,0 +1,109 @@
+"""Flux objects the walker follows: Kustomizations and their sources, read from plain dicts."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from fluxfleet.errors import FleetError
+from fluxfleet.render.files import FileTree, norm
+
+KS_GROUP = "kustomize.toolkit.fluxcd.io"
+SOURCE_GROUP = "source.toolkit.fluxcd.io"
+SOURCE_KINDS = ("GitRepository", "OCIRepository", "Bucket", "ExternalArtifact")
+
+
+def is_flux_kustomization(body: dict[str, Any]) -> bool:
+    return body.get("kind") == "Kustomization" and str(body.get("apiVersion") or "").startswith(KS_GROUP + "/")
+
+
+@dataclass(frozen=True, order=True)
+class SourceRef:
+    kind: str
+    namespace: str
+    name: str
+
+    def __str__(self) -> str:
+        return f"{self.kind}/{self.namespace}/{self.name}"
+
+
+@dataclass(frozen=True)
+class FluxKustomization:
+    name: str
+    namespace: str
+    spec: dict[str, Any]
+    file: str | None = None
+
+    @classmethod
+    def of(cls, body: dict[str, Any], file: str | None = None) -> FluxKustomization:
+        meta = body.get("metadata") or {}
+        spec = body.get("spec")
+        return cls(
+            name=str(meta.get("name") or ""),
+            namespace=str(meta.get("namespace") or ""),
+            spec=spec if isinstance(spec, dict) else {},
+            file=file,
+        )
+
+    @property
+    def id(self) -> str:
+        return f"{self.namespace}/{self.name}"
+
+    @property
+    def source_ref(self) -> SourceRef:
+        ref = self.spec.get("sourceRef") or {}
+        if not isinstance(ref, dict):
+            ref = {}
+        return SourceRef(
+            str(ref.get("kind") or "GitRepository"),
+            str(ref.get("namespace") or self.namespace),
+            str(ref.get("name") or ""),
+        )
+
+    @property
+    def path(self) -> str | None:
+        """Root-relative build path ('' = root); None when it escapes the root."""
+        return norm(str(self.spec.get("path") or ""))
+
+    @property
+    def suspended(self) -> bool:
+        return self.spec.get("suspend") is True
+
+
+class Sources:
+    """Which source roots the render can read: the repository itself and mapped folders."""
+
+    def __init__(self, repo: FileTree, mappings: dict[str, Path] | None = None) -> None:
+        self.repo = repo
+        self.mappings = dict(mappings or {})
+        self.repo_refs: set[SourceRef] = set()
+        self._trees: dict[str, FileTree] = {}
+
+    def tree_for(self, ref: SourceRef) -> FileTree | None:
+        if ref in self.repo_refs:
+            return self.repo
+        for key in (str(ref), f"{ref.kind}/{ref.name}", f"{ref.namespace}/{ref.name}", ref.name):
+            target = self.mappings.get(key)
+            if target is not None:
+                tree = self._trees.get(str(target))
+                if tree is None:
+                    tree = FileTree(target, label=key)
+                    self._trees[str(target)] = tree
+                return tree
+        return None
+
+
+def parse_source_mappings(values: list[str], repo: Path, origin: str = "--source") -> dict[str, Path]:
+    """``NAME=PATH`` items (NAME: name, ns/name or Kind/ns/name; PATH relative to the repo or absolute)."""
+    out: dict[str, Path] = {}
+    for item in values:
+        name, sep, path = item.partition("=")
+        if not sep or not name.strip() or not path.strip():
+            raise FleetError(f"{origin} {item!r} must look like NAME=PATH", hint="e.g. --source dev-team=../dev-team")
+        target = Path(path.strip())
+        target = (repo / target).resolve() if not target.is_absolute() else target.resolve()
+        if not target.is_dir():
+            raise FleetError(f"{origin} {item!r}: {target} is not a directory")
+        out[name.strip()] = target
+    return out

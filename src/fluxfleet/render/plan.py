@@ -1,0 +1,282 @@
+"""Plan one kustomize build: the edited top kustomization and every file the build can read.
+
+The inputs are found conservatively: every file in each kustomization's own directory, plus every
+string value of a kustomization that names an existing file or directory (a directory holding a
+kustomization is followed recursively; any other directory is taken whole). The build later runs in
+a scratch root containing exactly these files, so a missed input makes the build fail loudly
+instead of serving a stale cache entry, and nothing outside the source root can be read.
+
+A build is *plain* when every kustomization involved only lists local resources (no transformers,
+generators or Flux edits): its output is then the resources' documents in order, which fluxfleet
+assembles in-process instead of starting kustomize.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import posixpath
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from fluxfleet import yamlio
+from fluxfleet.errors import FleetError
+from fluxfleet.render import kustfile
+from fluxfleet.render.files import FileTree, join
+from fluxfleet.render.kustfile import KUSTOMIZATION_FILES, SpecEdits
+
+_PLAIN_KEYS = frozenset({"apiVersion", "kind", "resources"})
+_LOCAL_CONFIG = "config.kubernetes.io/local-config"
+
+
+class PlanError(Exception):
+    def __init__(self, message: str, file: str | None = None) -> None:
+        super().__init__(message)
+        self.file = file
+
+
+@dataclass
+class BuildPlan:
+    path: str  # root-relative build directory
+    kustomization_file: str  # root-relative name the edited kustomization is written to
+    kustomization: dict[str, Any]  # as Flux writes it (before fluxfleet's engine options)
+    files: dict[str, str] = field(default_factory=dict)  # input file -> sha256
+    plain: bool = True
+    remote: list[str] = field(default_factory=list)
+
+    def content_key(self, engine_id: str) -> str:
+        payload = json.dumps(
+            [engine_id, self.path, self.kustomization_file, self.kustomization, sorted(self.files.items())],
+            sort_keys=True,
+        )
+        return hashlib.sha256(payload.encode()).hexdigest()
+
+
+def find_kustomization_file(tree: FileTree, directory: str) -> str | None:
+    for name in KUSTOMIZATION_FILES:
+        rel = f"{directory}/{name}" if directory else name
+        if tree.is_file(rel):
+            return rel
+    return None
+
+
+def _load_kustomization(tree: FileTree, rel: str) -> dict[str, Any]:
+    try:
+        docs = tree.docs(rel)
+    except FleetError as exc:
+        raise PlanError(f"invalid kustomization: {exc.message}", rel) from None
+    if not docs:
+        return {}
+    if len(docs) != 1 or not isinstance(docs[0], dict):
+        raise PlanError("invalid kustomization: expected one YAML mapping", rel)
+    return docs[0]
+
+
+def _strings(node: Any) -> list[str]:
+    if isinstance(node, str):
+        return [node] if "\n" not in node and node.strip() else []
+    if isinstance(node, dict):
+        return [s for v in node.values() for s in _strings(v)]
+    if isinstance(node, list):
+        return [s for v in node for s in _strings(v)]
+    return []
+
+
+class _Collector:
+    def __init__(self, tree: FileTree, plan: BuildPlan) -> None:
+        self.tree = tree
+        self.plan = plan
+        self.seen_dirs: set[str] = set()
+
+    def add_file(self, rel: str) -> None:
+        if rel not in self.plan.files:
+            try:
+                self.plan.files[rel] = self.tree.read(rel)[1]
+            except OSError as exc:
+                raise PlanError(str(exc), rel) from None
+
+    def add_dir_files(self, directory: str) -> None:
+        for name, is_dir in self.tree.listdir(directory):
+            if not is_dir:
+                self.add_file(f"{directory}/{name}" if directory else name)
+
+    def add_tree(self, directory: str) -> None:
+        for rel in self.tree.walk_files(directory):
+            self.add_file(rel)
+
+    def follow(self, directory: str, kustomization: Mapping[str, Any], top: bool) -> None:
+        """Record the inputs of one kustomization found in ``directory``."""
+        if directory in self.seen_dirs and not top:
+            return
+        self.seen_dirs.add(directory)
+        self.add_dir_files(directory)
+        if set(kustomization) - _PLAIN_KEYS or kustomization.get("kind", "Kustomization") != "Kustomization":
+            self.plan.plain = False
+        resources = kustomization.get("resources") or []
+        if not isinstance(resources, list):
+            raise PlanError("invalid kustomization: resources must be a list")
+        for value in _strings(kustomization):
+            if kustfile.is_remote(value):
+                if value in resources or value in (kustomization.get("components") or []):
+                    self.plan.remote.append(value)
+                continue
+            if value.startswith("/"):
+                continue
+            rel = join(directory, value)
+            if rel is None:
+                continue
+            if self.tree.is_file(rel):
+                self.add_file(rel)
+                if value in resources and not self._plain_resource_file(rel):
+                    self.plan.plain = False
+            elif self.tree.is_dir(rel) and rel != directory:
+                sub = find_kustomization_file(self.tree, rel)
+                if sub is None:
+                    self.add_tree(rel)
+                    if value in resources:
+                        self.plan.plain = False
+                else:
+                    self.follow(rel, _load_kustomization(self.tree, sub), top=False)
+            elif value in resources:
+                self.plan.plain = False  # let kustomize word the error
+
+    def _plain_resource_file(self, rel: str) -> bool:
+        try:
+            docs = self.tree.docs(rel)
+        except FleetError:
+            return False
+        for doc in docs:
+            if not isinstance(doc, dict) or not doc.get("kind") or doc.get("kind") == "List":
+                return False
+            meta = doc.get("metadata")
+            if not isinstance(meta, dict) or not meta.get("name"):
+                return False
+            if _LOCAL_CONFIG in (meta.get("annotations") or {}):
+                return False
+        return True
+
+
+def _generated_resources(tree: FileTree, path: str) -> list[str]:
+    """§3.2: walk lexically; a sub-directory with a kustomization is a resource, not descended."""
+    out: list[str] = []
+
+    def walk(directory: str) -> None:
+        for name, is_dir in tree.listdir(directory):
+            rel = f"{directory}/{name}" if directory else name
+            if is_dir:
+                if find_kustomization_file(tree, rel) is not None:
+                    out.append(rel)
+                else:
+                    walk(rel)
+            elif name.endswith((".yaml", ".yml")):
+                try:
+                    docs = tree.docs(rel)
+                except FleetError as exc:
+                    raise PlanError(f"failed to decode Kubernetes YAML from {rel}: {exc.message}", rel) from None
+                for doc in docs:
+                    if not isinstance(doc, dict) or not doc.get("kind"):
+                        raise PlanError(
+                            f"failed to decode Kubernetes YAML from {rel}: missing Resource metadata", rel
+                        )
+                out.append(rel)
+
+    walk(path)
+    return ["./" + posixpath.relpath(r, path or ".") for r in out]
+
+
+def plan_build(tree: FileTree, path: str, edits: SpecEdits) -> BuildPlan:
+    """Everything needed to build ``path`` as Flux would (raises :class:`PlanError`)."""
+    if not tree.is_dir(path):
+        raise PlanError(f"kustomization path not found: {path or '.'}")
+    existing = find_kustomization_file(tree, path)
+    if existing is not None:
+        original = _load_kustomization(tree, existing)
+        kfile = existing
+    else:
+        original = kustfile.generated(_generated_resources(tree, path))
+        kfile = f"{path}/kustomization.yaml" if path else "kustomization.yaml"
+
+    def component_exists(comp: str) -> bool:
+        rel = join(path, comp)
+        return rel is not None and tree.exists(rel)
+
+    try:
+        edited = kustfile.apply_edits(
+            original, edits, existing_file=existing is not None, component_exists=component_exists
+        )
+    except kustfile.EditError as exc:
+        raise PlanError(str(exc), existing) from None
+    plan = BuildPlan(path=path, kustomization_file=kfile, kustomization=edited)
+    plan.plain = edits.empty
+    collector = _Collector(tree, plan)
+    # The edited file replaces the original in the scratch root; the original is not an input.
+    collector.follow(path, {k: v for k, v in edited.items()}, top=True)
+    if existing is not None:
+        plan.files.pop(existing, None)
+    if existing is not None and set(original) - kustfile.KNOWN_FIELDS:
+        plan.plain = False
+    return plan
+
+
+def plain_objects(tree: FileTree, plan: BuildPlan) -> list[tuple[dict[str, Any], str | None]]:
+    """The output of a plain build, assembled in-process: documents in resource order, keys sorted."""
+    out: list[tuple[dict[str, Any], str | None]] = []
+    seen: dict[tuple[str, str, str, str], str] = {}
+
+    def emit(directory: str, kustomization: Mapping[str, Any]) -> None:
+        for value in kustomization.get("resources") or []:
+            rel = join(directory, str(value))
+            if rel is None:
+                raise PlanError(f"resource {value!r} escapes the source root")
+            if tree.is_file(rel):
+                for doc in tree.docs(rel):
+                    body = _sorted(doc)
+                    meta = body.get("metadata") or {}
+                    api = str(body.get("apiVersion") or "")
+                    ident = (api.rpartition("/")[0], str(body.get("kind")), str(meta.get("namespace") or ""), str(meta.get("name")))
+                    if ident in seen:
+                        raise PlanError(
+                            f"may not add resource with an already registered id: "
+                            f"{body.get('kind')}.{api}/{meta.get('name')}.{meta.get('namespace') or '[noNs]'}",
+                            rel,
+                        )
+                    seen[ident] = rel
+                    out.append((body, rel))
+            else:
+                sub = find_kustomization_file(tree, rel)
+                assert sub is not None  # a plain plan only lists files and kustomization dirs
+                emit(rel, _load_kustomization(tree, sub))
+
+    emit(plan.path, plan.kustomization)
+    return out
+
+
+def _sorted(node: Any) -> Any:
+    """Keys sorted recursively, as kustomize prints every object."""
+    if isinstance(node, dict):
+        return {str(k): _sorted(node[k]) for k in sorted(node, key=str)}
+    if isinstance(node, list):
+        return [_sorted(v) for v in node]
+    return node
+
+
+def engine_kustomization(plan: BuildPlan) -> tuple[dict[str, Any], bool]:
+    """The file given to kustomize: Flux's edit plus fluxfleet's engine options.
+
+    ``sortOptions: fifo`` reproduces Flux, which leaves kustomize's legacy re-ordering off (the
+    kustomize CLI would sort). ``originAnnotations`` tells fluxfleet which file each object came from;
+    the annotation is removed again unless the kustomization asked for it. Returns (file, injected).
+    """
+    out = dict(plan.kustomization)
+    if out.get("kind", "Kustomization") == "Kustomization" and "sortOptions" not in out:
+        out["sortOptions"] = {"order": "fifo"}
+    build_metadata = list(out.get("buildMetadata") or [])
+    injected = "originAnnotations" not in build_metadata
+    if injected:
+        out["buildMetadata"] = [*build_metadata, "originAnnotations"]
+    return out, injected
+
+
+def kustomization_text(kustomization: Mapping[str, Any]) -> str:
+    return yamlio.dump(dict(kustomization))

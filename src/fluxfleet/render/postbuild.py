@@ -1,0 +1,141 @@
+"""The per-resource steps kustomize-controller runs after a build (reference §4).
+
+In order: identity check, SOPS masking (where the controller would decrypt), post-build
+substitution, owner labels, normalisation as the server-side apply helpers do it, and
+``commonMetadata`` (after substitution, so it is never substituted). Build results are shared
+between Kustomizations and clusters, so every resource is copied before it is changed.
+"""
+
+from __future__ import annotations
+
+import base64
+from dataclasses import dataclass, field
+from typing import Any
+
+from fluxfleet.render import secrets
+from fluxfleet.render.varsub import SubstitutionError, Variables, substitute_resource
+
+OWNER_NAME = "kustomize.toolkit.fluxcd.io/name"
+OWNER_NAMESPACE = "kustomize.toolkit.fluxcd.io/namespace"
+DECRYPT_KEY = "kustomize.toolkit.fluxcd.io/decrypt"
+_POD_TEMPLATE_KINDS = frozenset({"Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job", "ReplicationController"})
+
+
+class ResourceError(Exception):
+    pass
+
+
+def copy_json(node: Any) -> Any:
+    """Deep copy of JSON-shaped data (several times faster than ``copy.deepcopy``)."""
+    if isinstance(node, dict):
+        return {k: copy_json(v) for k, v in node.items()}
+    if isinstance(node, list):
+        return [copy_json(v) for v in node]
+    return node
+
+
+@dataclass
+class Context:
+    name: str
+    namespace: str
+    spec: dict[str, Any]
+    variables: Variables | None  # None when spec.postBuild is absent
+    strict: bool = True
+    owner_keys: tuple[str, str] = (OWNER_NAME, OWNER_NAMESPACE)
+    sops_secrets: list[str] = field(default_factory=list)
+    encrypted_without_decryption: list[str] = field(default_factory=list)
+
+
+def pod_specs(body: dict[str, Any]) -> list[dict[str, Any]]:
+    """Every pod spec inside a workload (Pod, controllers, CronJob)."""
+    kind = body.get("kind")
+    spec = body.get("spec")
+    if not isinstance(spec, dict):
+        return []
+    candidates: list[Any] = []
+    if kind == "Pod":
+        candidates.append(spec)
+    elif kind in _POD_TEMPLATE_KINDS:
+        candidates.append((spec.get("template") or {}).get("spec"))
+    elif kind == "CronJob":
+        job = (spec.get("jobTemplate") or {}).get("spec") or {}
+        candidates.append((job.get("template") or {}).get("spec") if isinstance(job, dict) else None)
+    return [c for c in candidates if isinstance(c, dict)]
+
+
+def _default_protocol(ports: Any) -> None:
+    if isinstance(ports, list):
+        for port in ports:
+            if isinstance(port, dict) and not port.get("protocol"):
+                port["protocol"] = "TCP"
+
+
+def normalize(body: dict[str, Any]) -> None:
+    """fluxcd/pkg ``ssa/normalize``: what the API server would default or fold."""
+    kind = body.get("kind")
+    meta = body.get("metadata")
+    if isinstance(meta, dict):
+        meta.pop("creationTimestamp", None)
+    if kind != "CustomResourceDefinition":
+        body.pop("status", None)
+    if kind == "Secret" and isinstance(body.get("stringData"), dict):
+        data = body.get("data") if isinstance(body.get("data"), dict) else {}
+        for key, value in body.pop("stringData").items():
+            data[key] = base64.b64encode(str("" if value is None else value).encode()).decode()
+        body["data"] = data
+    if kind == "Service":
+        spec = body.get("spec")
+        if isinstance(spec, dict):
+            _default_protocol(spec.get("ports"))
+    for pod in pod_specs(body):
+        for section in ("containers", "initContainers"):
+            for container in pod.get(section) or []:
+                if isinstance(container, dict):
+                    _default_protocol(container.get("ports"))
+
+
+def _merge_meta(body: dict[str, Any], section: str, values: Any) -> None:
+    if not isinstance(values, dict) or not values:
+        return
+    meta = body.setdefault("metadata", {})
+    target = meta.get(section)
+    if not isinstance(target, dict):
+        target = {}
+        meta[section] = target
+    target.update({str(k): str(v) for k, v in values.items()})
+
+
+def _identity(body: dict[str, Any]) -> str:
+    meta = body.get("metadata") or {}
+    return f"{body.get('kind')}/{meta.get('namespace') + '/' if meta.get('namespace') else ''}{meta.get('name')}"
+
+
+def process(body: dict[str, Any], ctx: Context, file: str | None) -> dict[str, Any]:
+    """The resource as the controller would apply it; raises :class:`ResourceError`."""
+    meta = body.get("metadata")
+    if not body.get("apiVersion") or not body.get("kind") or not isinstance(meta, dict) or not meta.get("name"):
+        raise ResourceError(f"failed to decode Kubernetes apiVersion, kind and name from: {file or 'build output'}")
+    out: dict[str, Any] = copy_json(body)
+    if secrets.mask_sops(out):
+        ident = _identity(out)
+        ctx.sops_secrets.append(ident)
+        annotations = (out.get("metadata") or {}).get("annotations") or {}
+        if not ctx.spec.get("decryption") and str(annotations.get(DECRYPT_KEY, "")).lower() != "disabled":
+            ctx.encrypted_without_decryption.append(ident)
+    if ctx.variables is not None:
+        try:
+            out = substitute_resource(out, ctx.variables, strict=ctx.strict)
+        except SubstitutionError as exc:
+            raise ResourceError(str(exc)) from None
+    labels = out.setdefault("metadata", {}).get("labels")
+    if not isinstance(labels, dict):
+        labels = {}
+        out["metadata"]["labels"] = labels
+    labels[ctx.owner_keys[0]] = ctx.name
+    labels[ctx.owner_keys[1]] = ctx.namespace
+    normalize(out)
+    common = ctx.spec.get("commonMetadata")
+    if isinstance(common, dict):
+        _merge_meta(out, "labels", common.get("labels"))
+        _merge_meta(out, "annotations", common.get("annotations"))
+    return out

@@ -1,0 +1,412 @@
+"""Walk clusters the way kustomize-controller reconciles them, all clusters in lock-step.
+
+Each cluster starts at its root Kustomization. Every round submits the builds of all newly found
+Kustomizations of all clusters (they run in parallel), then processes them in discovery order: the
+per-resource steps, then the Flux Kustomizations (and Flux Operator ResourceSets) found in the output
+join the next round. A Kustomization whose ``substituteFrom`` objects are not rendered yet waits while
+other work in its cluster can still produce them; after that its missing sources count as living
+only in the cluster. Every Kustomization ends up rendered or listed with a reason; errors are
+collected with cluster, Kustomization and file, and never stop the walk.
+
+The post-processed result of a Kustomization is memoised by the content key of its build plus
+everything the per-resource steps read, so a second render of a revision (or an unchanged
+Kustomization in a diff) reuses the first one's objects.
+"""
+
+from __future__ import annotations
+
+import json
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from typing import Any
+
+from fluxfleet.objects import K8sObject, Provenance
+from fluxfleet.render import helm, resourceset
+from fluxfleet.render.builder import Builder, BuildResult
+from fluxfleet.render.discover import ClusterSpec
+from fluxfleet.render.fluxks import FluxKustomization, Sources, is_flux_kustomization
+from fluxfleet.render.kustfile import SpecEdits
+from fluxfleet.render.model import ClusterRender, KsStatus, KustomizationRender, RenderError
+from fluxfleet.render.postbuild import Context, ResourceError, process
+from fluxfleet.render.varsub import SubstitutionError, Variables, load_variables
+
+
+@dataclass
+class _Processed:
+    objects: tuple[K8sObject, ...]
+    errors: tuple[tuple[str, str | None], ...]
+    warnings: tuple[str, ...]
+
+
+@dataclass
+class _Item:
+    ks: FluxKustomization
+    parent: str | None
+    ancestors: tuple[str, ...]
+    kind: str = "Kustomization"
+    future: Future[BuildResult] | None = None
+    done: bool = False
+    prebuilt: tuple[tuple[dict[str, Any], str | None], ...] | None = None  # ResourceSet expansion
+    source: str = ""
+
+
+@dataclass
+class _Cluster:
+    spec: ClusterSpec
+    sources: Sources
+    items: list[_Item] = field(default_factory=list)
+    by_id: dict[str, _Item] = field(default_factory=dict)
+    results: dict[str, KustomizationRender] = field(default_factory=dict)
+    errors: list[RenderError] = field(default_factory=list)
+    index: dict[tuple[str, str, str], dict[str, Any]] = field(default_factory=dict)
+
+    def pending(self) -> list[_Item]:
+        return [i for i in self.items if not i.done]
+
+
+class Walker:
+    def __init__(self, builder: Builder, *, strict: bool = True) -> None:
+        self.builder = builder
+        self.strict = strict
+        self.memo: dict[str, _Processed] = {}
+        self.stats = {"processed": 0, "reused": 0}
+
+    # -- public --------------------------------------------------------------------------------
+
+    def render(self, clusters: list[ClusterSpec], sources: Sources) -> list[ClusterRender]:
+        states = []
+        for spec in clusters:
+            sources.repo_refs.add(spec.repo_source)
+            state = _Cluster(spec, sources)
+            self._enqueue(state, spec.root, None, ())
+            states.append(state)
+        while True:
+            for state in states:
+                for item in state.pending():
+                    self._submit(state, item)
+            progressed = False
+            for state in states:
+                progressed |= self._round(state, force=False)
+            if not any(s.pending() for s in states):
+                break
+            if not progressed:
+                for state in states:
+                    self._round(state, force=True)
+        return [self._finish(s) for s in states]
+
+    # -- scheduling ----------------------------------------------------------------------------
+
+    def _enqueue(
+        self, state: _Cluster, ks: FluxKustomization, parent: str | None, ancestors: tuple[str, ...], kind: str = "Kustomization"
+    ) -> _Item:
+        item = _Item(ks, parent, ancestors, kind)
+        state.items.append(item)
+        state.by_id[f"{kind}/{ks.id}"] = item
+        return item
+
+    def _submit(self, state: _Cluster, item: _Item) -> None:
+        if item.future is not None or item.prebuilt is not None or item.done:
+            return
+        ks = item.ks
+        ref = ks.source_ref
+        item.source = str(ref)
+        if ks.suspended:
+            return
+        tree = state.sources.tree_for(ref)
+        path = ks.path
+        if tree is None or path is None:
+            return
+        item.future = self.builder.submit(tree, path, SpecEdits.from_spec(ks.spec))
+
+    def _missing_sources(self, state: _Cluster, item: _Item) -> bool:
+        post_build = item.ks.spec.get("postBuild")
+        if not isinstance(post_build, dict):
+            return False
+        for ref in post_build.get("substituteFrom") or []:
+            if isinstance(ref, dict) and (str(ref.get("kind")), item.ks.namespace, str(ref.get("name"))) not in state.index:
+                return True
+        return False
+
+    def _round(self, state: _Cluster, *, force: bool) -> bool:
+        progressed = False
+        for item in list(state.items):
+            if item.done:
+                continue
+            others_pending = any(not o.done and o is not item and not self._missing_sources(state, o) for o in state.items)
+            if not force and self._missing_sources(state, item) and others_pending:
+                continue
+            self._process(state, item)
+            item.done = True
+            progressed = True
+            if force:
+                break  # one forced item may unblock the others
+        return progressed
+
+    # -- one Kustomization ---------------------------------------------------------------------
+
+    def _process(self, state: _Cluster, item: _Item) -> None:
+        ks = item.ks
+        cluster = state.spec.name
+        base = {
+            "name": ks.name,
+            "namespace": ks.namespace,
+            "spec": ks.spec,
+            "path": None,
+            "source": item.source or str(ks.source_ref),
+            "parent": item.parent,
+            "file": ks.file,
+            "kind": item.kind,
+        }
+        rid = f"{item.kind}/{ks.id}"
+        if item.prebuilt is None:
+            if ks.suspended:
+                state.results[rid] = KustomizationRender(**base, status=KsStatus.skipped, reason="suspended (spec.suspend: true)")
+                return
+            if ks.path is None:
+                message = f"spec.path {ks.spec.get('path')!r} escapes the source root"
+                state.errors.append(RenderError(cluster, message, ks.id, ks.file))
+                state.results[rid] = KustomizationRender(**base, status=KsStatus.failed, reason=message)
+                return
+            base["path"] = ks.path
+            if item.future is None:
+                ref = ks.source_ref
+                reason = (
+                    f"source {ref} is not this repository and is not mapped to a folder "
+                    f"(map it with --source {ref.name}=PATH or fleet.yaml spec.sources)"
+                )
+                state.results[rid] = KustomizationRender(**base, status=KsStatus.external, reason=reason)
+                return
+            result = item.future.result()
+            if result.error is not None:
+                state.errors.append(RenderError(cluster, result.error, ks.id, result.error_file or ks.file))
+                state.results[rid] = KustomizationRender(
+                    **base, status=KsStatus.failed, reason="build failed", build=result.how, content_key=result.key
+                )
+                return
+            built, key, how = result.objects, result.key, result.how
+        else:
+            built, key, how = item.prebuilt, None, "resourceset"
+        processed = self._post_process(state, item, built, key)
+        for message, file in processed.errors:
+            state.errors.append(RenderError(cluster, message, ks.id, file or ks.file))
+        failed = bool(processed.errors)
+        objects = () if failed else processed.objects
+        state.results[rid] = KustomizationRender(
+            **base,
+            status=KsStatus.failed if failed else KsStatus.rendered,
+            reason="post-build failed" if failed else None,
+            objects=objects,
+            warnings=processed.warnings,
+            build=how,
+            content_key=key,
+        )
+        for obj in objects:
+            if obj.key.kind in ("ConfigMap", "Secret") and obj.key.group == "":
+                state.index[(obj.key.kind, obj.key.namespace, obj.key.name)] = obj.body
+        self._children(state, item, objects)
+
+    def _variables(self, state: _Cluster, ks: FluxKustomization) -> Variables | None:
+        post_build = ks.spec.get("postBuild")
+        if post_build is None:
+            return None
+        if not isinstance(post_build, dict):
+            raise SubstitutionError("spec.postBuild must be a mapping")
+
+        def lookup(kind: str, name: str) -> dict[str, Any] | None:
+            return state.index.get((kind, ks.namespace, name))
+
+        return load_variables(post_build, lookup)
+
+    def _post_process(
+        self, state: _Cluster, item: _Item, built: tuple[tuple[dict[str, Any], str | None], ...], key: str | None
+    ) -> _Processed:
+        ks = item.ks
+        try:
+            variables = self._variables(state, ks)
+        except SubstitutionError as exc:
+            return _Processed((), ((str(exc), ks.file),), ())
+        memo_key = None
+        if key is not None:
+            memo_key = json.dumps(
+                [
+                    key,
+                    ks.name,
+                    ks.namespace,
+                    ks.spec.get("commonMetadata"),
+                    bool(ks.spec.get("decryption")),
+                    None if variables is None else [variables.values, variables.unknown_sources, variables.strategy],
+                    self.strict,
+                ],
+                sort_keys=True,
+                default=str,
+            )
+            hit = self.memo.get(memo_key)
+            if hit is not None:
+                self.stats["reused"] += 1
+                return hit
+        self.stats["processed"] += 1
+        ctx = Context(ks.name, ks.namespace, ks.spec, variables, self.strict)
+        if item.kind == "ResourceSet":
+            ctx.owner_keys = (resourceset.OWNER_NAME, resourceset.OWNER_NAMESPACE)
+        objects: list[K8sObject] = []
+        errors: list[tuple[str, str | None]] = []
+        for body, file in built:
+            try:
+                out = process(body, ctx, file)
+            except ResourceError as exc:
+                errors.append((str(exc), file))
+                continue
+            objects.append(K8sObject.of(out, Provenance(file=file, kustomization=ks.id)))
+        for ident in ctx.encrypted_without_decryption:
+            errors.append(
+                (
+                    f"<{ident}> is SOPS encrypted, configuring decryption is required for this secret to be reconciled",
+                    None,
+                )
+            )
+        warnings: list[str] = []
+        if variables is not None and variables.unknown_sources:
+            warnings.append(
+                "substituteFrom "
+                + ", ".join(variables.unknown_sources)
+                + " not found in the render (or encrypted); its variables are left as written"
+            )
+        processed = _Processed(tuple(objects), tuple(errors), tuple(warnings))
+        if memo_key is not None:
+            self.memo[memo_key] = processed
+        return processed
+
+    def _children(self, state: _Cluster, item: _Item, objects: tuple[K8sObject, ...]) -> None:
+        own = f"{item.kind}/{item.ks.id}"
+        chain = (*item.ancestors, own)
+        for obj in objects:
+            body = obj.body
+            kind = None
+            if is_flux_kustomization(body):
+                kind = "Kustomization"
+            elif resourceset.is_resourceset(body):
+                kind = "ResourceSet"
+            if kind is None:
+                continue
+            child = FluxKustomization.of(body, obj.source.file)
+            cid = f"{kind}/{child.id}"
+            if cid == own:
+                continue  # a Kustomization that applies itself (flux-system does)
+            if cid in chain:
+                cycle = " -> ".join([*chain[chain.index(cid) :], cid])
+                state.errors.append(RenderError(state.spec.name, f"Kustomization cycle: {cycle}", item.ks.id, obj.source.file))
+                continue
+            if cid in state.by_id:
+                other = state.by_id[cid].parent
+                state.errors.append(
+                    RenderError(
+                        state.spec.name,
+                        f"{cid} is applied by both {other} and {item.ks.id}; they would fight over it",
+                        item.ks.id,
+                        obj.source.file,
+                    )
+                )
+                continue
+            new = self._enqueue(state, child, item.ks.id, chain, kind)
+            if kind == "ResourceSet":
+                new.source = f"ResourceSet/{child.id}"
+                try:
+                    new.prebuilt = tuple((o, obj.source.file) for o in resourceset.expand(body))
+                except resourceset.ExpandError as exc:
+                    new.done = True
+                    state.results[cid] = KustomizationRender(
+                        name=child.name,
+                        namespace=child.namespace,
+                        spec=child.spec,
+                        status=KsStatus.skipped,
+                        source=new.source,
+                        parent=item.ks.id,
+                        reason=f"not expanded: {exc}",
+                        file=obj.source.file,
+                        kind="ResourceSet",
+                    )
+
+    # -- result --------------------------------------------------------------------------------
+
+    def _finish(self, state: _Cluster) -> ClusterRender:
+        ordered = _tree_order(state)
+        errors = list(state.errors)
+        errors.extend(_dependency_errors(state.spec.name, ordered))
+        rendered = ClusterRender(
+            cluster=state.spec.name,
+            path=state.spec.path,
+            labels=dict(state.spec.labels),
+            kustomizations=tuple(ordered),
+            errors=tuple(errors),
+        )
+        return ClusterRender(
+            cluster=rendered.cluster,
+            path=rendered.path,
+            labels=rendered.labels,
+            kustomizations=rendered.kustomizations,
+            errors=rendered.errors,
+            helmreleases=tuple(helm.releases(rendered)),
+        )
+
+
+def _tree_order(state: _Cluster) -> list[KustomizationRender]:
+    """Depth-first, children in the order their parent's build emitted them."""
+    children: dict[str | None, list[str]] = {}
+    for item in state.items:
+        children.setdefault(item.parent, []).append(f"{item.kind}/{item.ks.id}")
+    out: list[KustomizationRender] = []
+    seen: set[str] = set()
+
+    def visit(rid: str) -> None:
+        if rid in seen or rid not in state.results:
+            return
+        seen.add(rid)
+        ks = state.results[rid]
+        out.append(ks)
+        for child in children.get(ks.id, []):
+            visit(child)
+
+    for root in children.get(None, []):
+        visit(root)
+    for rid in state.results:  # anything unreachable (never expected) still shows up
+        visit(rid)
+    return out
+
+
+def _dependency_errors(cluster: str, kustomizations: list[KustomizationRender]) -> list[RenderError]:
+    """dependsOn targets that do not exist, and dependsOn cycles (Flux would wait forever)."""
+    ids = {k.id for k in kustomizations if k.kind == "Kustomization"}
+    graph = {k.id: k.depends_on for k in kustomizations if k.kind == "Kustomization"}
+    errors = []
+    for ks in kustomizations:
+        if ks.kind != "Kustomization":
+            continue
+        for dep in ks.depends_on:
+            if dep not in ids:
+                errors.append(
+                    RenderError(cluster, f"dependsOn {dep} does not exist on this cluster; it would never become ready", ks.id, ks.file)
+                )
+    state: dict[str, int] = {}
+    reported: set[frozenset[str]] = set()
+
+    def visit(node: str, stack: list[str]) -> None:
+        state[node] = 1
+        stack.append(node)
+        for dep in graph.get(node, []):
+            if dep not in graph:
+                continue
+            if state.get(dep) == 1:
+                cycle = [*stack[stack.index(dep) :], dep]
+                key = frozenset(cycle)
+                if key not in reported:
+                    reported.add(key)
+                    errors.append(RenderError(cluster, "dependsOn cycle: " + " -> ".join(cycle), dep))
+            elif state.get(dep) is None:
+                visit(dep, stack)
+        stack.pop()
+        state[node] = 2
+
+    for node in graph:
+        if node not in state:
+            visit(node, [])
+    return errors
