@@ -75,7 +75,7 @@ _install_core_schema(_FastLoader)
 _install_core_schema(_SafeLoader)
 
 
-class _MarkedLoader(_SafeLoader):
+class _MarkedLoader(_FastLoader):
     """Composes nodes so that sizes and positions are known before construction."""
 
 

@@ -189,7 +189,9 @@ class ClusterContext:
     def no_cross_namespace_refs(self) -> bool:
         if self.policy.no_cross_namespace_refs is not None:
             return self.policy.no_cross_namespace_refs
-        return (self.controller_flag("kustomize-controller", "--no-cross-namespace-refs") or "").lower() == "true"
+        return (
+            self.controller_flag("kustomize-controller", "--no-cross-namespace-refs") or ""
+        ).lower() == "true"
 
     @cached_property
     def flux_version(self) -> tuple[int, int]:

@@ -118,13 +118,18 @@ def _apply_exceptions(
                 )
                 continue
             excused[(obj.key, ex.rule)] = ex
-            if (obj.key, ex.rule) not in fired and settings.get(ex.rule, RuleSetting(False, Severity.info, False)).enabled:
-                meta_finding("exception-unused", obj.key, obj, f"exception for {ex.rule} excuses nothing here")
+            if (obj.key, ex.rule) not in fired and settings.get(
+                ex.rule, RuleSetting(False, Severity.info, False)
+            ).enabled:
+                meta_finding(
+                    "exception-unused", obj.key, obj, f"exception for {ex.rule} excuses nothing here"
+                )
     out: list[Finding] = []
     for f in findings:
-        ex = excused.get((f.object, f.rule)) if f.object is not None else None
-        if ex is not None:
-            out.append(_replace_suppressed(f, ex.reason + (f" (until {ex.expires})" if ex.expires else "")))
+        found = excused.get((f.object, f.rule)) if f.object is not None else None
+        if found is not None:
+            until = f" (until {found.expires})" if found.expires else ""
+            out.append(_replace_suppressed(f, found.reason + until))
         else:
             out.append(f)
     return out + meta
@@ -166,13 +171,20 @@ def run_checks(
     timer = _Timer()
     started = time.perf_counter()
     findings: list[Finding] = []
+    clusters: dict[str, str] = {}
+    environments: dict[str, str] = {}
     for render in renders:
         ctx = ClusterContext(render, options)
+        clusters[render.cluster] = render.path
+        if ctx.environment:
+            environments[render.cluster] = ctx.environment
         stats.clusters += 1
         stats.objects += len(ctx.objects)
         findings.extend(_check_cluster(ctx, rules, timer, rules_by_id))
     stats.total_seconds = time.perf_counter() - started
-    stats.schema_seconds = sum(timer.seconds.get(r, 0.0) for r in ("schema", "schema-unknown", "flux-structure"))
+    stats.schema_seconds = sum(
+        timer.seconds.get(r, 0.0) for r in ("schema", "schema-unknown", "flux-structure")
+    )
     stats.rule_seconds = dict(timer.seconds)
     unique = sorted(set(findings), key=Finding.sort_key)
     return CheckResult(
@@ -180,4 +192,6 @@ def run_checks(
         suppressed=[f for f in unique if f.suppressed is not None],
         rules=rules,
         stats=stats,
+        clusters=clusters,
+        environments=environments,
     )

@@ -125,7 +125,6 @@ class Finding:
 class CheckStats:
     clusters: int = 0
     objects: int = 0
-    schema_validated: int = 0
     schema_seconds: float = 0.0
     total_seconds: float = 0.0
     rule_seconds: dict[str, float] = field(default_factory=dict)
@@ -139,6 +138,8 @@ class CheckResult:
     suppressed: list[Finding]
     rules: list[Rule]
     stats: CheckStats = field(default_factory=CheckStats)
+    clusters: dict[str, str] = field(default_factory=dict)  # cluster -> its repository folder
+    environments: dict[str, str] = field(default_factory=dict)  # cluster -> environment, when known
 
     def failing(self, threshold: Severity) -> list[Finding]:
         return [f for f in self.findings if f.severity.at_least(threshold)]

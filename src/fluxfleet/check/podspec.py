@@ -21,7 +21,9 @@ TEMPLATE_PATHS: dict[str, tuple[str, ...]] = {
     "CronJob": ("spec", "jobTemplate", "spec", "template"),
 }
 WORKLOAD_KINDS = frozenset(TEMPLATE_PATHS)
-LONG_RUNNING_KINDS = frozenset({"Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "ReplicationController"})
+LONG_RUNNING_KINDS = frozenset(
+    {"Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "ReplicationController"}
+)
 CONTAINER_FIELDS = ("initContainers", "containers", "ephemeralContainers")
 
 
@@ -92,3 +94,8 @@ def synthesise_pod(body: dict[str, Any]) -> dict[str, Any] | None:
     if parent_meta.get("namespace"):
         meta["namespace"] = parent_meta["namespace"]
     return {"apiVersion": "v1", "kind": "Pod", "metadata": meta, "spec": template.get("spec") or {}}
+
+
+def mapping(value: Any) -> dict[str, Any]:
+    """``value`` when it is a mapping, else an empty one (rendered YAML may hold anything)."""
+    return value if isinstance(value, dict) else {}

@@ -22,15 +22,20 @@ from fluxfleet.render.api import RenderOptions, RenderSession
 from fluxfleet.render.model import ClusterRender
 
 ClusterOpt = Annotated[
-    list[str] | None, typer.Option("--cluster", "-c", help="Only this cluster (repeatable).", show_default=False)
+    list[str] | None,
+    typer.Option("--cluster", "-c", help="Only this cluster (repeatable).", show_default=False),
 ]
 PathOpt = Annotated[
     list[str] | None,
-    typer.Option("--path", help="Render this folder as a cluster instead of discovering clusters (repeatable)."),
+    typer.Option(
+        "--path", help="Render this folder as a cluster instead of discovering clusters (repeatable)."
+    ),
 ]
 SourceOpt = Annotated[
     list[str] | None,
-    typer.Option("--source", help="Map a Flux source to a local folder: NAME=PATH (NAME, ns/NAME or Kind/ns/NAME)."),
+    typer.Option(
+        "--source", help="Map a Flux source to a local folder: NAME=PATH (NAME, ns/NAME or Kind/ns/NAME)."
+    ),
 ]
 NoStrictOpt = Annotated[
     bool, typer.Option("--no-strict", help="Unset variables become empty (Flux < 2.9); default is strict.")
@@ -40,7 +45,9 @@ JobsOpt = Annotated[int | None, typer.Option("--jobs", "-j", min=1, help="Parall
 
 
 def _options(sources: list[str] | None, no_strict: bool, no_cache: bool, jobs: int | None) -> RenderOptions:
-    return RenderOptions(strict=not no_strict, use_cache=not no_cache, jobs=jobs, sources=tuple(sources or ()))
+    return RenderOptions(
+        strict=not no_strict, use_cache=not no_cache, jobs=jobs, sources=tuple(sources or ())
+    )
 
 
 def _render(
@@ -85,7 +92,15 @@ def _get_app() -> typer.Typer:
         if output == Format.text:
             echo(present.kustomizations_text(renders))
         else:
-            echo(structured({"kustomizations": present.kustomization_rows(renders), "errors": present.error_dicts(renders)}, output))
+            echo(
+                structured(
+                    {
+                        "kustomizations": present.kustomization_rows(renders),
+                        "errors": present.error_dicts(renders),
+                    },
+                    output,
+                )
+            )
         raise typer.Exit(_report_errors(renders))
 
     @get.command("helmreleases")
@@ -104,7 +119,15 @@ def _get_app() -> typer.Typer:
         if output == Format.text:
             echo(present.helmreleases_text(renders))
         else:
-            echo(structured({"helmreleases": present.helmrelease_rows(renders), "errors": present.error_dicts(renders)}, output))
+            echo(
+                structured(
+                    {
+                        "helmreleases": present.helmrelease_rows(renders),
+                        "errors": present.error_dicts(renders),
+                    },
+                    output,
+                )
+            )
         raise typer.Exit(_report_errors(renders))
 
     @get.command("images")
@@ -123,7 +146,11 @@ def _get_app() -> typer.Typer:
         if output == Format.text:
             echo(present.images_text(renders))
         else:
-            echo(structured({"images": present.image_matrix(renders), "errors": present.error_dicts(renders)}, output))
+            echo(
+                structured(
+                    {"images": present.image_matrix(renders), "errors": present.error_dicts(renders)}, output
+                )
+            )
         raise typer.Exit(_report_errors(renders))
 
     return get
@@ -147,7 +174,9 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Render every cluster offline, exactly as Flux would apply it (Secret values masked)."""
         if output not in ("yaml", "json") and not output.startswith("dir:"):
-            raise FleetError(f"unknown output {output!r}", field="--output", hint="use yaml, json or dir:PATH")
+            raise FleetError(
+                f"unknown output {output!r}", field="--output", hint="use yaml, json or dir:PATH"
+            )
         renders = _render(repo, cluster, path, _options(source, no_strict, no_cache, jobs))
         if output == "yaml":
             sys.stdout.write(present.yaml_stream(renders))
@@ -167,7 +196,9 @@ def register(app: typer.Typer) -> None:
         cluster: ClusterOpt = None,
         path: PathOpt = None,
         source: SourceOpt = None,
-        objects: Annotated[bool, typer.Option("--objects", help="Also list the objects of each Kustomization.")] = False,
+        objects: Annotated[
+            bool, typer.Option("--objects", help="Also list the objects of each Kustomization.")
+        ] = False,
         no_strict: NoStrictOpt = False,
         no_cache: NoCacheOpt = False,
         output: OutputOpt = Format.text,
@@ -177,7 +208,20 @@ def register(app: typer.Typer) -> None:
         if output == Format.text:
             echo("\n".join(present.tree_text(r, objects=objects) for r in renders))
         else:
-            echo(structured({"clusters": [{"cluster": r.cluster, "kustomizations": [present.ks_dict(k) for k in r.kustomizations]} for r in renders]}, output))
+            echo(
+                structured(
+                    {
+                        "clusters": [
+                            {
+                                "cluster": r.cluster,
+                                "kustomizations": [present.ks_dict(k) for k in r.kustomizations],
+                            }
+                            for r in renders
+                        ]
+                    },
+                    output,
+                )
+            )
         raise typer.Exit(_report_errors(renders))
 
     @app.command("version")
@@ -185,11 +229,23 @@ def register(app: typer.Typer) -> None:
         """fluxfleet's version and the kustomize engine it uses."""
         from fluxfleet.render.engine import locate
 
+        info: dict[str, str | None]
         try:
             engine = locate()
-            info = {"fluxfleet": __version__, "engine": engine.kind, "binary": engine.binary, "kustomize": engine.version}
+            info = {
+                "fluxfleet": __version__,
+                "engine": engine.kind,
+                "binary": engine.binary,
+                "kustomize": engine.version,
+            }
         except FleetError as exc:
-            info = {"fluxfleet": __version__, "engine": None, "binary": None, "kustomize": None, "error": exc.message}
+            info = {
+                "fluxfleet": __version__,
+                "engine": None,
+                "binary": None,
+                "kustomize": None,
+                "error": exc.message,
+            }
         if output == Format.text:
             echo(f"fluxfleet {__version__}")
             if info.get("engine"):
@@ -200,3 +256,96 @@ def register(app: typer.Typer) -> None:
             echo(structured(info, output))
         if not info.get("engine"):
             raise typer.Exit(2)
+
+    register_diff(app)
+
+
+def _team_lookup(repo: Path) -> dict[str, str]:
+    """Kustomization id -> owning team, from fleet.yaml apps (empty without fleet.yaml)."""
+    if not (repo / "fleet.yaml").is_file():
+        return {}
+    from fluxfleet.fleet.load import load_fleet
+    from fluxfleet.generate.layout import FLUX_NAMESPACE, app_ks_name
+
+    fleet = load_fleet(repo)
+    return {f"{FLUX_NAMESPACE}/{app_ks_name(a.name)}": a.team for a in fleet.apps if a.team}
+
+
+def register_diff(app: typer.Typer) -> None:
+    @app.command("diff")
+    def diff(
+        base: Annotated[
+            str | None, typer.Argument(help="Base revision (default: merge base with the main branch).")
+        ] = None,
+        head: Annotated[str | None, typer.Argument(help="Head revision (default: the working tree).")] = None,
+        repo: RepoOpt = Path("."),
+        cluster: ClusterOpt = None,
+        path: PathOpt = None,
+        source: SourceOpt = None,
+        no_strict: NoStrictOpt = False,
+        no_cache: NoCacheOpt = False,
+        jobs: JobsOpt = None,
+        output: Annotated[
+            str,
+            typer.Option("--output", "-o", help="text, json, yaml or markdown (for a pull-request comment)."),
+        ] = "text",
+        max_size: Annotated[
+            int, typer.Option("--max-size", min=1000, help="Character limit of the markdown output.")
+        ] = 60_000,
+    ) -> None:
+        """Compare what every cluster would apply at two revisions. Exit 0 no change, 1 changes, 2 error."""
+        from fluxfleet.diff.compare import compare
+        from fluxfleet.diff.report import as_data, as_markdown, as_text
+        from fluxfleet.gitrepo.tree import checkout, default_branch, merge_base, resolve, toplevel
+
+        if output not in ("text", "json", "yaml", "markdown"):
+            raise FleetError(
+                f"unknown output {output!r}", field="--output", hint="use text, json, yaml or markdown"
+            )
+        top = toplevel(repo)
+        sub = repo.resolve().relative_to(top.resolve())
+        if base is None:
+            main = default_branch(top)
+            base = merge_base(top, main, "HEAD")
+            base_label = f"merge-base({main}, HEAD)={base[:12]}"
+        else:
+            base_label = f"{base} ({resolve(top, base)[:12]})"
+        head_label = "working tree" if head is None else f"{head} ({resolve(top, head)[:12]})"
+        options = _options(source, no_strict, no_cache, jobs)
+        wanted = set(cluster or [])
+        with RenderSession(options) as session, progress("rendering both revisions", 2) as bar:
+            with checkout(top, base) as base_dir:
+                base_renders = session.render(base_dir / sub, paths=path, source_root=repo)
+            bar.advance()
+            if head is None:
+                head_renders = session.render(repo, names=cluster, paths=path)
+                team_root = repo
+                teams = _team_lookup(team_root)
+            else:
+                with checkout(top, head) as head_dir:
+                    head_renders = session.render(head_dir / sub, names=cluster, paths=path, source_root=repo)
+                    teams = _team_lookup(head_dir / sub)
+            bar.advance()
+        if wanted:
+            base_renders = [r for r in base_renders if r.cluster in wanted]
+        result = compare(
+            base_renders,
+            head_renders,
+            base_label=base_label,
+            head_label=head_label,
+            team_of=lambda ks: teams.get(ks or ""),
+        )
+        head_errors = [e for r in head_renders for e in r.errors]
+        if output == "text":
+            echo(as_text(result))
+        elif output == "markdown":
+            echo(as_markdown(result, head_errors, max_size))
+        else:
+            echo(structured(as_data(result, head_errors), output))
+        base_errors = [e for r in base_renders for e in r.errors]
+        if base_errors:
+            stderr().print(f"note: the base revision has {len(base_errors)} render errors", highlight=False)
+        if head_errors:
+            _report_errors(head_renders)
+            raise typer.Exit(2)
+        raise typer.Exit(1 if result.changed else 0)

@@ -64,7 +64,7 @@ def gotk_sync(fleet: Fleet, cluster_dir: str) -> list[dict[str, Any]]:
 
 
 def _common_spec(
-    fleet: Fleet, env: Environment, cluster: Cluster, path: str, interval: str | None, namespace: str
+    fleet: Fleet, env: Environment, variables: dict[str, str], path: str, interval: str | None, namespace: str
 ) -> dict[str, Any]:
     spec: dict[str, Any] = {
         "interval": interval or env.interval,
@@ -77,7 +77,7 @@ def _common_spec(
         spec["timeout"] = env.timeout
     if fleet.secrets.age_recipients.get(env.name):
         spec["decryption"] = {"provider": "sops", "secretRef": {"name": "sops-age"}}
-    spec["postBuild"] = {"substitute": cluster_variables(cluster)}
+    spec["postBuild"] = {"substitute": variables}
     return spec
 
 
@@ -91,10 +91,15 @@ def _kustomization(name: str, spec: dict[str, Any], labels: dict[str, str]) -> d
 
 
 def platform_kustomization(
-    fleet: Fleet, cluster: Cluster, component: Component, placed_here: set[str]
+    fleet: Fleet,
+    cluster: Cluster,
+    component: Component,
+    placed_here: set[str],
+    variables: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     env = fleet.env(cluster.environment)
-    spec = _common_spec(fleet, env, cluster, component.repo_path, component.interval, component.namespace)
+    variables = variables if variables is not None else cluster_variables(cluster)
+    spec = _common_spec(fleet, env, variables, component.repo_path, component.interval, component.namespace)
     deps = [{"name": platform_ks_name(d)} for d in component.depends_on if d in placed_here]
     if deps:
         spec["dependsOn"] = deps
@@ -107,11 +112,17 @@ def platform_kustomization(
 
 
 def app_kustomization(
-    fleet: Fleet, cluster: Cluster, app: App, components_here: list[str], apps_here: set[str]
+    fleet: Fleet,
+    cluster: Cluster,
+    app: App,
+    components_here: list[str],
+    apps_here: set[str],
+    variables: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     env = fleet.env(cluster.environment)
+    variables = variables if variables is not None else cluster_variables(cluster)
     spec = _common_spec(
-        fleet, env, cluster, f"{app.repo_path}/overlays/{env.name}", app.interval, app.namespace
+        fleet, env, variables, f"{app.repo_path}/overlays/{env.name}", app.interval, app.namespace
     )
     deps = [platform_ks_name(c) for c in components_here]
     for dep in app.depends_on:

@@ -9,7 +9,7 @@ from fluxfleet import yamlio
 from fluxfleet.fleet.load import Fleet
 from fluxfleet.fleet.placement import Placement
 from fluxfleet.generate import flux_objects, scaffold
-from fluxfleet.generate.layout import HEADER, cluster_dirs
+from fluxfleet.generate.layout import HEADER, cluster_dirs, cluster_variables
 
 COMPONENTS_PLACEHOLDER = """\
 # gotk-components.yaml: the Flux controllers (output of `flux install --export`).
@@ -86,15 +86,18 @@ def build_plan(
             ["gotk-components.yaml", "gotk-sync.yaml"], **fs_extra
         )
         here = {c.name for c in components}
+        variables = cluster_variables(cluster)
         for comp in components:
             out[f"{cdir}/platform/{comp.name}.yaml"] = _file(
-                flux_objects.platform_kustomization(fleet, cluster, comp, here)
+                flux_objects.platform_kustomization(fleet, cluster, comp, here, variables)
             )
         out[f"{cdir}/platform/kustomization.yaml"] = _kustomize_file([f"{c.name}.yaml" for c in components])
         apps_here = {a.name for a in apps}
         for app in apps:
             out[f"{cdir}/apps/{app.name}.yaml"] = _file(
-                flux_objects.app_kustomization(fleet, cluster, app, [c.name for c in components], apps_here)
+                flux_objects.app_kustomization(
+                    fleet, cluster, app, [c.name for c in components], apps_here, variables
+                )
             )
         app_resources = [f"{a.name}.yaml" for a in apps]
         namespaces = flux_objects.app_namespaces(fleet, apps)

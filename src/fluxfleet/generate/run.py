@@ -9,7 +9,7 @@ from fluxfleet import proc, yamlio
 from fluxfleet.errors import FleetError
 from fluxfleet.fleet.load import Fleet, load_fleet
 from fluxfleet.fleet.placement import Placement, place
-from fluxfleet.generate.apply import Changes, apply_changes, compute_changes
+from fluxfleet.generate.apply import Changes, apply_changes, compute_changes, remember
 from fluxfleet.generate.plan import GeneratePlan, build_plan
 
 
@@ -60,9 +60,11 @@ def generate(
     placement = place(fleet)
     plan = plan_for(fleet, placement, flux_components_text(components_file))
     changes = compute_changes(repo, plan)
-    if write and changes.pending:
-        try:
-            apply_changes(repo, plan, changes)
-        except OSError as exc:
-            raise FleetError(f"could not write the generated files: {exc}") from None
+    if write:
+        if changes.pending:
+            try:
+                apply_changes(repo, plan, changes)
+            except OSError as exc:
+                raise FleetError(f"could not write the generated files: {exc}") from None
+        remember(repo, plan, changes)
     return GenerateResult(fleet, placement, plan, changes, placement.warnings())

@@ -40,7 +40,9 @@ def toplevel(repo: Path) -> Path:
     try:
         return Path(_git(repo, "rev-parse", "--show-toplevel", what="git rev-parse").strip())
     except FleetError:
-        raise FleetError(f"{repo} is not inside a git repository", hint="run `git init`, or pass -C <repo>") from None
+        raise FleetError(
+            f"{repo} is not inside a git repository", hint="run `git init`, or pass -C <repo>"
+        ) from None
 
 
 def resolve(repo: Path, rev: str) -> str:
@@ -48,9 +50,13 @@ def resolve(repo: Path, rev: str) -> str:
     if rev.startswith("-"):
         raise FleetError(f"invalid revision {rev!r}")
     try:
-        return _git(repo, "rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}", what="git rev-parse").strip()
+        return _git(
+            repo, "rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}", what="git rev-parse"
+        ).strip()
     except FleetError:
-        raise FleetError(f"unknown revision {rev!r}", hint="use a branch, tag or commit id, e.g. main or HEAD~1") from None
+        raise FleetError(
+            f"unknown revision {rev!r}", hint="use a branch, tag or commit id, e.g. main or HEAD~1"
+        ) from None
 
 
 def branch_exists(repo: Path, name: str) -> bool:
@@ -70,7 +76,9 @@ def default_branch(repo: Path) -> str:
         ref = _git(repo, "symbolic-ref", "--quiet", "refs/remotes/origin/HEAD").strip()
         return ref.removeprefix("refs/remotes/")
     except FleetError:
-        raise FleetError("cannot find the main branch", hint="name the base revision: fluxfleet diff <BASE>") from None
+        raise FleetError(
+            "cannot find the main branch", hint="name the base revision: fluxfleet diff <BASE>"
+        ) from None
 
 
 def merge_base(repo: Path, a: str, b: str) -> str:
@@ -79,7 +87,9 @@ def merge_base(repo: Path, a: str, b: str) -> str:
     except FleetError as exc:
         if "unknown revision" in exc.message:
             raise
-        raise FleetError(f"{a} and {b} have no common ancestor", hint="name the base revision explicitly") from None
+        raise FleetError(
+            f"{a} and {b} have no common ancestor", hint="name the base revision explicitly"
+        ) from None
 
 
 def materialize(repo: Path, rev: str, dest: Path) -> str:

@@ -8,9 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from fluxfleet.errors import FleetError
 from fluxfleet.fleet.load import FLEET_FILE, Fleet, load_fleet
-from fluxfleet.fleet.model import App
 from fluxfleet.fleet.placement import Placement, place
 from fluxfleet.gitrepo import history
 from fluxfleet.gitrepo.git import Git
@@ -63,9 +61,3 @@ def load_context(repo: Path, git: Git, now: datetime, app: str | None = None) ->
     records = tuple(ledger.load(git, app=app)) if app else ()
     return Context(repo, git, fleet, place(fleet), ledger.Ledger(records), now, head)
 
-
-def app_or_error(fleet: Fleet, name: str) -> App:
-    try:
-        return fleet.app(name)
-    except FleetError:
-        raise

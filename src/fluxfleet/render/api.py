@@ -73,12 +73,16 @@ class RenderSession:
 
             fleet_sources = load_fleet(repo).sources
             mappings.update(
-                parse_source_mappings([f"{k}={v}" for k, v in fleet_sources.items()], repo, "fleet.yaml spec.sources")
+                parse_source_mappings(
+                    [f"{k}={v}" for k, v in fleet_sources.items()], repo, "fleet.yaml spec.sources"
+                )
             )
         mappings.update(parse_source_mappings(list(self.options.sources), source_root or repo))
         return self.walker.render(clusters, Sources(tree, mappings))
 
 
-def render_repo(repo: Path, options: RenderOptions = RenderOptions(), **kwargs: list[str] | None) -> list[ClusterRender]:
+def render_repo(
+    repo: Path, options: RenderOptions = RenderOptions(), **kwargs: list[str] | None
+) -> list[ClusterRender]:
     with RenderSession(options) as session:
         return session.render(repo, names=kwargs.get("names"), paths=kwargs.get("paths"))

@@ -29,7 +29,14 @@ from fluxfleet.render import engine as engine_mod
 from fluxfleet.render.cache import BuildCache
 from fluxfleet.render.files import FileTree, join
 from fluxfleet.render.kustfile import SpecEdits
-from fluxfleet.render.plan import BuildPlan, PlanError, engine_kustomization, kustomization_text, plain_objects, plan_build
+from fluxfleet.render.plan import (
+    BuildPlan,
+    PlanError,
+    engine_kustomization,
+    kustomization_text,
+    plain_objects,
+    plan_build,
+)
 
 ORIGIN = "config.kubernetes.io/origin"
 BuiltObject = tuple[dict[str, Any], str | None]  # body, root-relative file it came from
@@ -170,7 +177,9 @@ class Builder:
             try:
                 docs = yamlio.load_all(text, "<kustomize output>")
             except FleetError as exc:
-                return BuildResult(key=key, error=f"kustomize output does not parse: {exc.message}", how="kustomize")
+                return BuildResult(
+                    key=key, error=f"kustomize output does not parse: {exc.message}", how="kustomize"
+                )
             objects = [_provenance(doc, plan.path, injected) for doc in docs if isinstance(doc, dict)]
             return BuildResult(tuple(objects), key, how="kustomize")
         finally:
@@ -206,7 +215,9 @@ def _to_entry(result: BuildResult) -> dict[str, Any]:
 
 def _from_entry(key: str, entry: dict[str, Any]) -> BuildResult | None:
     if "error" in entry:
-        return BuildResult(key=key, error=str(entry["error"]), error_file=entry.get("error_file"), how="cache")
+        return BuildResult(
+            key=key, error=str(entry["error"]), error_file=entry.get("error_file"), how="cache"
+        )
     objects = entry.get("objects")
     if not isinstance(objects, list):
         return None

@@ -62,7 +62,9 @@ def _bootstrap_pair(tree: FileTree, flux_dir: str) -> tuple[FluxKustomization | 
                 continue
             if is_flux_kustomization(doc):
                 ks = FluxKustomization.of(doc, rel)
-            elif doc.get("kind") == "GitRepository" and str(doc.get("apiVersion", "")).startswith(SOURCE_GROUP):
+            elif doc.get("kind") == "GitRepository" and str(doc.get("apiVersion", "")).startswith(
+                SOURCE_GROUP
+            ):
                 git = SourceRef("GitRepository", str(meta.get("namespace") or FLUX_NS), "flux-system")
     return ks, git
 
@@ -148,7 +150,8 @@ def discover(
             if name not in known:
                 raise FleetError(
                     f"unknown cluster {name!r}",
-                    hint=did_you_mean(name, known) or f"clusters: {', '.join(sorted(known)) or '(none found)'}",
+                    hint=did_you_mean(name, known)
+                    or f"clusters: {', '.join(sorted(known)) or '(none found)'}",
                 )
         clusters = [c for c in clusters if c.name in set(names)]
     return clusters

@@ -15,7 +15,9 @@ SOURCE_KINDS = ("GitRepository", "OCIRepository", "Bucket", "ExternalArtifact")
 
 
 def is_flux_kustomization(body: dict[str, Any]) -> bool:
-    return body.get("kind") == "Kustomization" and str(body.get("apiVersion") or "").startswith(KS_GROUP + "/")
+    return body.get("kind") == "Kustomization" and str(body.get("apiVersion") or "").startswith(
+        KS_GROUP + "/"
+    )
 
 
 @dataclass(frozen=True, order=True)
@@ -100,7 +102,9 @@ def parse_source_mappings(values: list[str], repo: Path, origin: str = "--source
     for item in values:
         name, sep, path = item.partition("=")
         if not sep or not name.strip() or not path.strip():
-            raise FleetError(f"{origin} {item!r} must look like NAME=PATH", hint="e.g. --source dev-team=../dev-team")
+            raise FleetError(
+                f"{origin} {item!r} must look like NAME=PATH", hint="e.g. --source dev-team=../dev-team"
+            )
         target = Path(path.strip())
         target = (repo / target).resolve() if not target.is_absolute() else target.resolve()
         if not target.is_dir():

@@ -29,16 +29,21 @@ def _values_sources(spec: dict[str, Any]) -> tuple[str, ...]:
 
 def info(body: dict[str, Any], kustomization: str | None, helm_available: bool) -> HelmReleaseInfo:
     meta = body.get("metadata") or {}
-    spec = body.get("spec") if isinstance(body.get("spec"), dict) else {}
+    raw_spec = body.get("spec")
+    spec: dict[str, Any] = raw_spec if isinstance(raw_spec, dict) else {}
     namespace = str(meta.get("namespace") or "")
     chart_ref = spec.get("chartRef")
-    template = ((spec.get("chart") or {}).get("spec") or {}) if isinstance(spec.get("chart"), dict) else {}
+    chart_field = spec.get("chart")
+    template: dict[str, Any] = {}
+    if isinstance(chart_field, dict) and isinstance(chart_field.get("spec"), dict):
+        template = chart_field["spec"]
     if isinstance(chart_ref, dict):
         chart = f"{chart_ref.get('kind', '')}/{chart_ref.get('name', '')}"
         version = ""
         source = f"{chart_ref.get('kind', '')}/{chart_ref.get('namespace') or namespace}/{chart_ref.get('name', '')}"
     else:
-        ref = template.get("sourceRef") if isinstance(template.get("sourceRef"), dict) else {}
+        raw_ref = template.get("sourceRef")
+        ref: dict[str, Any] = raw_ref if isinstance(raw_ref, dict) else {}
         chart = str(template.get("chart") or "")
         version = str(template.get("version") or "")
         source = f"{ref.get('kind', '')}/{ref.get('namespace') or namespace}/{ref.get('name', '')}"

@@ -182,7 +182,11 @@ def apply_edits(
         for comp in edits.components:
             if not is_local_relative(comp):
                 raise EditError(f"component path '{comp}' must be local and relative")
-            if edits.ignore_missing_components and component_exists is not None and not component_exists(comp):
+            if (
+                edits.ignore_missing_components
+                and component_exists is not None
+                and not component_exists(comp)
+            ):
                 continue
             added.append(comp)
         if added:

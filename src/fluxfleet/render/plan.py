@@ -173,7 +173,9 @@ def _generated_resources(tree: FileTree, path: str) -> list[str]:
                 try:
                     docs = tree.docs(rel)
                 except FleetError as exc:
-                    raise PlanError(f"failed to decode Kubernetes YAML from {rel}: {exc.message}", rel) from None
+                    raise PlanError(
+                        f"failed to decode Kubernetes YAML from {rel}: {exc.message}", rel
+                    ) from None
                 for doc in docs:
                     if not isinstance(doc, dict) or not doc.get("kind"):
                         raise PlanError(
@@ -234,7 +236,12 @@ def plain_objects(tree: FileTree, plan: BuildPlan) -> list[tuple[dict[str, Any],
                     body = _sorted(doc)
                     meta = body.get("metadata") or {}
                     api = str(body.get("apiVersion") or "")
-                    ident = (api.rpartition("/")[0], str(body.get("kind")), str(meta.get("namespace") or ""), str(meta.get("name")))
+                    ident = (
+                        api.rpartition("/")[0],
+                        str(body.get("kind")),
+                        str(meta.get("namespace") or ""),
+                        str(meta.get("name")),
+                    )
                     if ident in seen:
                         raise PlanError(
                             f"may not add resource with an already registered id: "

@@ -18,7 +18,9 @@ from fluxfleet.render.varsub import SubstitutionError, Variables, substitute_res
 OWNER_NAME = "kustomize.toolkit.fluxcd.io/name"
 OWNER_NAMESPACE = "kustomize.toolkit.fluxcd.io/namespace"
 DECRYPT_KEY = "kustomize.toolkit.fluxcd.io/decrypt"
-_POD_TEMPLATE_KINDS = frozenset({"Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job", "ReplicationController"})
+_POD_TEMPLATE_KINDS = frozenset(
+    {"Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job", "ReplicationController"}
+)
 
 
 class ResourceError(Exception):
@@ -79,7 +81,8 @@ def normalize(body: dict[str, Any]) -> None:
     if kind != "CustomResourceDefinition":
         body.pop("status", None)
     if kind == "Secret" and isinstance(body.get("stringData"), dict):
-        data = body.get("data") if isinstance(body.get("data"), dict) else {}
+        raw = body.get("data")
+        data: dict[str, Any] = raw if isinstance(raw, dict) else {}
         for key, value in body.pop("stringData").items():
             data[key] = base64.b64encode(str("" if value is None else value).encode()).decode()
         body["data"] = data
@@ -107,14 +110,22 @@ def _merge_meta(body: dict[str, Any], section: str, values: Any) -> None:
 
 def _identity(body: dict[str, Any]) -> str:
     meta = body.get("metadata") or {}
-    return f"{body.get('kind')}/{meta.get('namespace') + '/' if meta.get('namespace') else ''}{meta.get('name')}"
+    namespace = str(meta.get("namespace") or "")
+    return f"{body.get('kind')}/{namespace + '/' if namespace else ''}{meta.get('name')}"
 
 
 def process(body: dict[str, Any], ctx: Context, file: str | None) -> dict[str, Any]:
     """The resource as the controller would apply it; raises :class:`ResourceError`."""
     meta = body.get("metadata")
-    if not body.get("apiVersion") or not body.get("kind") or not isinstance(meta, dict) or not meta.get("name"):
-        raise ResourceError(f"failed to decode Kubernetes apiVersion, kind and name from: {file or 'build output'}")
+    if (
+        not body.get("apiVersion")
+        or not body.get("kind")
+        or not isinstance(meta, dict)
+        or not meta.get("name")
+    ):
+        raise ResourceError(
+            f"failed to decode Kubernetes apiVersion, kind and name from: {file or 'build output'}"
+        )
     out: dict[str, Any] = copy_json(body)
     if secrets.mask_sops(out):
         ident = _identity(out)

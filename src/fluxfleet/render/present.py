@@ -102,7 +102,9 @@ def kustomizations_text(renders: list[ClusterRender]) -> str:
             detail = ks.reason or (f"{len(ks.objects)} objects")
             if ks.warnings:
                 detail += f" (warning: {'; '.join(ks.warnings)})"
-            rows.append([r.cluster, f"{ks.namespace}/{ks.name}", ks.status.value, ks.path or "-", ks.source, detail])
+            rows.append(
+                [r.cluster, f"{ks.namespace}/{ks.name}", ks.status.value, ks.path or "-", ks.source, detail]
+            )
     return table(["CLUSTER", "KUSTOMIZATION", "STATUS", "PATH", "SOURCE", "DETAIL"], rows)
 
 
@@ -193,7 +195,9 @@ def tree_text(render: ClusterRender, *, objects: bool = False) -> str:
         if objects:
             kid_ids = {(k.kind, k.namespace, k.name) for k in kids}
             entries = [
-                (str(o.key), None) for o in ks.objects if (o.key.kind, o.key.namespace, o.key.name) not in kid_ids
+                (str(o.key), None)
+                for o in ks.objects
+                if (o.key.kind, o.key.namespace, o.key.name) not in kid_ids
             ] + entries
         for i, (text, child) in enumerate(entries):
             is_last = i == len(entries) - 1

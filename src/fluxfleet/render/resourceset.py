@@ -76,7 +76,9 @@ def _apply(func: list[str], value: Any) -> Any:
         except ValueError:
             return 0
     if name in ("toYaml", "toJson"):
-        return yamlio.dump(value).rstrip("\n") if name == "toYaml" else json.dumps(value, separators=(",", ":"))
+        return (
+            yamlio.dump(value).rstrip("\n") if name == "toYaml" else json.dumps(value, separators=(",", ":"))
+        )
     if name == "default" and len(args) == 1:
         return value if value not in (None, "", 0, False, [], {}) else args[0]
     raise ExpandError(f"template function {name!r} is not supported offline")
@@ -143,6 +145,8 @@ def expand(body: dict[str, Any]) -> list[dict[str, Any]]:
             try:
                 docs = yamlio.load_all(render_text(template, {"inputs": values}), "<resourcesTemplate>")
             except FleetError as exc:
-                raise ExpandError(f"resourcesTemplate does not parse after expansion: {exc.message}") from None
+                raise ExpandError(
+                    f"resourcesTemplate does not parse after expansion: {exc.message}"
+                ) from None
             out.extend(d for d in docs if isinstance(d, dict))
     return out

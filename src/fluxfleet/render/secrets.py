@@ -36,8 +36,9 @@ def mask_sops(body: dict[str, Any]) -> bool:
     """Mask a SOPS-encrypted Secret in place; True when it was encrypted."""
     if not is_secret(body):
         return False
-    data = body.get("data") if isinstance(body.get("data"), dict) else {}
-    string_data = body.get("stringData") if isinstance(body.get("stringData"), dict) else {}
+    raw_data, raw_string = body.get("data"), body.get("stringData")
+    data: dict[str, Any] = raw_data if isinstance(raw_data, dict) else {}
+    string_data: dict[str, Any] = raw_string if isinstance(raw_string, dict) else {}
     if is_sops_document(body):
         docker = body.get("type") == "kubernetes.io/dockerconfigjson"
         for key in data:

@@ -86,7 +86,9 @@ def load_variables(post_build: Mapping[str, Any], lookup: Lookup) -> Variables:
         kind = str(ref.get("kind") or "")
         name = str(ref.get("name") or "")
         if kind not in ("ConfigMap", "Secret"):
-            raise SubstitutionError(f"substitute from '{kind}/{name}' error: kind must be ConfigMap or Secret")
+            raise SubstitutionError(
+                f"substitute from '{kind}/{name}' error: kind must be ConfigMap or Secret"
+            )
         body = lookup(kind, name)
         if body is None:
             if not ref.get("optional"):

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import json
 from concurrent.futures import Future
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from fluxfleet.objects import K8sObject, Provenance
@@ -97,7 +97,12 @@ class Walker:
     # -- scheduling ----------------------------------------------------------------------------
 
     def _enqueue(
-        self, state: _Cluster, ks: FluxKustomization, parent: str | None, ancestors: tuple[str, ...], kind: str = "Kustomization"
+        self,
+        state: _Cluster,
+        ks: FluxKustomization,
+        parent: str | None,
+        ancestors: tuple[str, ...],
+        kind: str = "Kustomization",
     ) -> _Item:
         item = _Item(ks, parent, ancestors, kind)
         state.items.append(item)
@@ -123,7 +128,10 @@ class Walker:
         if not isinstance(post_build, dict):
             return False
         for ref in post_build.get("substituteFrom") or []:
-            if isinstance(ref, dict) and (str(ref.get("kind")), item.ks.namespace, str(ref.get("name"))) not in state.index:
+            if (
+                isinstance(ref, dict)
+                and (str(ref.get("kind")), item.ks.namespace, str(ref.get("name"))) not in state.index
+            ):
                 return True
         return False
 
@@ -132,7 +140,9 @@ class Walker:
         for item in list(state.items):
             if item.done:
                 continue
-            others_pending = any(not o.done and o is not item and not self._missing_sources(state, o) for o in state.items)
+            others_pending = any(
+                not o.done and o is not item and not self._missing_sources(state, o) for o in state.items
+            )
             if not force and self._missing_sources(state, item) and others_pending:
                 continue
             self._process(state, item)
@@ -147,40 +157,46 @@ class Walker:
     def _process(self, state: _Cluster, item: _Item) -> None:
         ks = item.ks
         cluster = state.spec.name
-        base = {
-            "name": ks.name,
-            "namespace": ks.namespace,
-            "spec": ks.spec,
-            "path": None,
-            "source": item.source or str(ks.source_ref),
-            "parent": item.parent,
-            "file": ks.file,
-            "kind": item.kind,
-        }
+        base = KustomizationRender(
+            name=ks.name,
+            namespace=ks.namespace,
+            spec=ks.spec,
+            status=KsStatus.skipped,
+            source=item.source or str(ks.source_ref),
+            parent=item.parent,
+            file=ks.file,
+            kind=item.kind,
+        )
         rid = f"{item.kind}/{ks.id}"
         if item.prebuilt is None:
             if ks.suspended:
-                state.results[rid] = KustomizationRender(**base, status=KsStatus.skipped, reason="suspended (spec.suspend: true)")
+                state.results[rid] = replace(
+                    base, status=KsStatus.skipped, reason="suspended (spec.suspend: true)"
+                )
                 return
             if ks.path is None:
                 message = f"spec.path {ks.spec.get('path')!r} escapes the source root"
                 state.errors.append(RenderError(cluster, message, ks.id, ks.file))
-                state.results[rid] = KustomizationRender(**base, status=KsStatus.failed, reason=message)
+                state.results[rid] = replace(base, status=KsStatus.failed, reason=message)
                 return
-            base["path"] = ks.path
+            base = replace(base, path=ks.path)
             if item.future is None:
                 ref = ks.source_ref
                 reason = (
                     f"source {ref} is not this repository and is not mapped to a folder "
                     f"(map it with --source {ref.name}=PATH or fleet.yaml spec.sources)"
                 )
-                state.results[rid] = KustomizationRender(**base, status=KsStatus.external, reason=reason)
+                state.results[rid] = replace(base, status=KsStatus.external, reason=reason)
                 return
             result = item.future.result()
             if result.error is not None:
                 state.errors.append(RenderError(cluster, result.error, ks.id, result.error_file or ks.file))
-                state.results[rid] = KustomizationRender(
-                    **base, status=KsStatus.failed, reason="build failed", build=result.how, content_key=result.key
+                state.results[rid] = replace(
+                    base,
+                    status=KsStatus.failed,
+                    reason="build failed",
+                    build=result.how,
+                    content_key=result.key,
                 )
                 return
             built, key, how = result.objects, result.key, result.how
@@ -191,8 +207,8 @@ class Walker:
             state.errors.append(RenderError(cluster, message, ks.id, file or ks.file))
         failed = bool(processed.errors)
         objects = () if failed else processed.objects
-        state.results[rid] = KustomizationRender(
-            **base,
+        state.results[rid] = replace(
+            base,
             status=KsStatus.failed if failed else KsStatus.rendered,
             reason="post-build failed" if failed else None,
             objects=objects,
@@ -218,7 +234,11 @@ class Walker:
         return load_variables(post_build, lookup)
 
     def _post_process(
-        self, state: _Cluster, item: _Item, built: tuple[tuple[dict[str, Any], str | None], ...], key: str | None
+        self,
+        state: _Cluster,
+        item: _Item,
+        built: tuple[tuple[dict[str, Any], str | None], ...],
+        key: str | None,
     ) -> _Processed:
         ks = item.ks
         try:
@@ -234,7 +254,9 @@ class Walker:
                     ks.namespace,
                     ks.spec.get("commonMetadata"),
                     bool(ks.spec.get("decryption")),
-                    None if variables is None else [variables.values, variables.unknown_sources, variables.strategy],
+                    None
+                    if variables is None
+                    else [variables.values, variables.unknown_sources, variables.strategy],
                     self.strict,
                 ],
                 sort_keys=True,
@@ -294,7 +316,9 @@ class Walker:
                 continue  # a Kustomization that applies itself (flux-system does)
             if cid in chain:
                 cycle = " -> ".join([*chain[chain.index(cid) :], cid])
-                state.errors.append(RenderError(state.spec.name, f"Kustomization cycle: {cycle}", item.ks.id, obj.source.file))
+                state.errors.append(
+                    RenderError(state.spec.name, f"Kustomization cycle: {cycle}", item.ks.id, obj.source.file)
+                )
                 continue
             if cid in state.by_id:
                 other = state.by_id[cid].parent
@@ -384,7 +408,12 @@ def _dependency_errors(cluster: str, kustomizations: list[KustomizationRender]) 
         for dep in ks.depends_on:
             if dep not in ids:
                 errors.append(
-                    RenderError(cluster, f"dependsOn {dep} does not exist on this cluster; it would never become ready", ks.id, ks.file)
+                    RenderError(
+                        cluster,
+                        f"dependsOn {dep} does not exist on this cluster; it would never become ready",
+                        ks.id,
+                        ks.file,
+                    )
                 )
     state: dict[str, int] = {}
     reported: set[frozenset[str]] = set()

@@ -186,7 +186,7 @@ def _error(code: int, stderr: bytes, display: str, quote: bool, key_file: Path |
         where = f"the identities in {key_file}" if key_file else "the age keys sops found"
         message = f"none of {where} can open this file (wrong key?)"
         hint = "pass the environment's key with --key-file (or SOPS_AGE_KEY_FILE)"
-        if "Did not find keys" in text or "failed to load age identities" in text:
+        if "failed to load age identities" in text and "did not match" not in text:
             message = "no age key available to decrypt this file"
     elif code == 1 and "metadata not found" in text:
         message = "the file is not encrypted with sops"

@@ -38,7 +38,9 @@ def _k(group: str, version: str, kinds: str | None, dep: str, rem: str, repl: st
 def _f(group: str, version: str, rem: str, repl: str, kinds: str | None = None) -> ApiChange:
     a, b = rem.split(".")
     # Flux betas are deprecated from their GA release on; 2.0 is the first Flux v2 GA.
-    return ApiChange(group, version, frozenset(kinds.split()) if kinds else None, (2, 0), (int(a), int(b)), repl, True)
+    return ApiChange(
+        group, version, frozenset(kinds.split()) if kinds else None, (2, 0), (int(a), int(b)), repl, True
+    )
 
 
 KUBERNETES: tuple[ApiChange, ...] = (
@@ -59,7 +61,12 @@ KUBERNETES: tuple[ApiChange, ...] = (
     _k("rbac.authorization.k8s.io", "v1beta1", None, "1.17", "1.22", "rbac.authorization.k8s.io/v1"),
     _k("scheduling.k8s.io", "v1beta1", None, "1.14", "1.22", "scheduling.k8s.io/v1"),
     _k(
-        "storage.k8s.io", "v1beta1", "CSIDriver CSINode StorageClass VolumeAttachment", "1.19", "1.22", "storage.k8s.io/v1"
+        "storage.k8s.io",
+        "v1beta1",
+        "CSIDriver CSINode StorageClass VolumeAttachment",
+        "1.19",
+        "1.22",
+        "storage.k8s.io/v1",
     ),
     _k("batch", "v1beta1", "CronJob", "1.21", "1.25", "batch/v1"),
     _k("discovery.k8s.io", "v1beta1", "EndpointSlice", "1.21", "1.25", "discovery.k8s.io/v1"),
@@ -82,8 +89,20 @@ FLUX: tuple[ApiChange, ...] = (
     _f("source.toolkit.fluxcd.io", "v1beta2", "2.8", "source.toolkit.fluxcd.io/v1"),
     _f("helm.toolkit.fluxcd.io", "v2beta1", "2.7", "helm.toolkit.fluxcd.io/v2"),
     _f("helm.toolkit.fluxcd.io", "v2beta2", "2.8", "helm.toolkit.fluxcd.io/v2"),
-    _f("notification.toolkit.fluxcd.io", "v1beta1", "2.7", "notification.toolkit.fluxcd.io/v1beta3", "Alert Provider"),
-    _f("notification.toolkit.fluxcd.io", "v1beta2", "2.9", "notification.toolkit.fluxcd.io/v1beta3", "Alert Provider"),
+    _f(
+        "notification.toolkit.fluxcd.io",
+        "v1beta1",
+        "2.7",
+        "notification.toolkit.fluxcd.io/v1beta3",
+        "Alert Provider",
+    ),
+    _f(
+        "notification.toolkit.fluxcd.io",
+        "v1beta2",
+        "2.9",
+        "notification.toolkit.fluxcd.io/v1beta3",
+        "Alert Provider",
+    ),
     _f("notification.toolkit.fluxcd.io", "v1beta1", "2.7", "notification.toolkit.fluxcd.io/v1", "Receiver"),
     _f("notification.toolkit.fluxcd.io", "v1beta2", "2.9", "notification.toolkit.fluxcd.io/v1", "Receiver"),
     _f("image.toolkit.fluxcd.io", "v1beta1", "2.7", "image.toolkit.fluxcd.io/v1"),
@@ -97,7 +116,9 @@ REMOVED_FIELDS: dict[tuple[str, str], tuple[tuple[tuple[str, ...], str], ...]] =
         (("spec", "patchesJson6902"), "spec.patches"),
         (("spec", "validation"), "nothing (server-side apply validates)"),
     ),
-    ("helm.toolkit.fluxcd.io", "HelmRelease"): ((("spec", "chart", "spec", "valuesFile"), "spec.chart.spec.valuesFiles"),),
+    ("helm.toolkit.fluxcd.io", "HelmRelease"): (
+        (("spec", "chart", "spec", "valuesFile"), "spec.chart.spec.valuesFiles"),
+    ),
 }
 
 
@@ -187,4 +208,6 @@ def flux_removed_fields(obj: K8sObject, ctx: ClusterContext) -> Iterator[Violati
         for part in path:
             node = node.get(part) if isinstance(node, dict) else None
         if node is not None:
-            yield Violation(f"`{'.'.join(path)}` is not part of {obj.key.api_version}; use {replacement}", obj)
+            yield Violation(
+                f"`{'.'.join(path)}` is not part of {obj.key.api_version}; use {replacement}", obj
+            )

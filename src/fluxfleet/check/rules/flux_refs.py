@@ -256,7 +256,9 @@ def flux_apply_conflict(ctx: ClusterContext) -> Iterator[Violation]:
         if len(by_ks) > 1:
             names = sorted(by_ks)
             first = by_ks[names[0]]
-            yield Violation(f"{first.key} is applied by {len(names)} Kustomizations: {', '.join(names)}", first)
+            yield Violation(
+                f"{first.key} is applied by {len(names)} Kustomizations: {', '.join(names)}", first
+            )
 
 
 @cluster_rule(
@@ -284,7 +286,10 @@ def flux_target_namespace_collision(ctx: ClusterContext) -> Iterator[Violation]:
         owners = sorted({o.key.namespace for o in objs})
         if len(owners) > 1:
             names = ", ".join(f"{o.key.namespace}/{o.key.name}" for o in objs)
-            yield Violation(f"targetNamespace {target!r} is shared by Kustomizations of namespaces {owners}: {names}", objs[0])
+            yield Violation(
+                f"targetNamespace {target!r} is shared by Kustomizations of namespaces {owners}: {names}",
+                objs[0],
+            )
 
 
 @object_rule(

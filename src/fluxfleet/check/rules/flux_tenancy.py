@@ -73,7 +73,9 @@ def _subject_ids(binding: K8sObject) -> list[tuple[str, str, str]]:
     out = []
     for s in binding.body.get("subjects") or []:
         if isinstance(s, dict):
-            ns = str(s.get("namespace") or (binding.key.namespace if s.get("kind") == "ServiceAccount" else ""))
+            ns = str(
+                s.get("namespace") or (binding.key.namespace if s.get("kind") == "ServiceAccount" else "")
+            )
             out.append((str(s.get("kind") or ""), ns, str(s.get("name") or "")))
     return out
 
@@ -92,7 +94,9 @@ def flux_tenant_sa_scope(ctx: ClusterContext) -> Iterator[Violation]:
         for kind, ns, name in _subject_ids(crb):
             if (kind == "ServiceAccount" and (ns, name) in reconcilers) or (kind == "User" and name in users):
                 who = f"{ns}/{name}" if ns else name
-                yield Violation(f"ClusterRoleBinding {crb.key.name} binds tenant reconciler {kind} {who}", crb)
+                yield Violation(
+                    f"ClusterRoleBinding {crb.key.name} binds tenant reconciler {kind} {who}", crb
+                )
 
 
 @object_rule(

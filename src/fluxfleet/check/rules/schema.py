@@ -40,8 +40,14 @@ FLUX_REQUIRED: dict[tuple[str, str, str], tuple[_REQ, ...]] = {
         (("spec", "sourceRef", "kind"), str),
         (("spec", "sourceRef", "name"), str),
     ),
-    ("source.toolkit.fluxcd.io", "v1", "GitRepository"): ((("spec", "url"), str), (("spec", "interval"), str)),
-    ("source.toolkit.fluxcd.io", "v1", "OCIRepository"): ((("spec", "url"), str), (("spec", "interval"), str)),
+    ("source.toolkit.fluxcd.io", "v1", "GitRepository"): (
+        (("spec", "url"), str),
+        (("spec", "interval"), str),
+    ),
+    ("source.toolkit.fluxcd.io", "v1", "OCIRepository"): (
+        (("spec", "url"), str),
+        (("spec", "interval"), str),
+    ),
     ("source.toolkit.fluxcd.io", "v1", "HelmRepository"): ((("spec", "url"), str),),
     ("source.toolkit.fluxcd.io", "v1", "Bucket"): (
         (("spec", "bucketName"), str),
@@ -92,7 +98,9 @@ def _schema_source(obj: K8sObject, ctx: ClusterContext) -> tuple[str, Any] | Non
     crd = ctx.crds.get((k.group, k.kind))
     if crd is not None:
         validator = store.crd(crd, k.version)
-        return (f"CRD {crd.get('metadata', {}).get('name', '')}", validator) if validator is not None else None
+        return (
+            (f"CRD {crd.get('metadata', {}).get('name', '')}", validator) if validator is not None else None
+        )
     validator = store.builtin(k.group, k.version, k.kind)
     if validator is not None:
         return (f"Kubernetes {store.kubernetes_version}", validator)
@@ -228,4 +236,6 @@ def namespace_missing(ctx: ClusterContext) -> Iterator[Violation]:
         if ns and ns not in ctx.namespaces and ns not in WELL_KNOWN_NAMESPACES:
             missing.setdefault(ns, []).append(obj)
     for ns, objs in sorted(missing.items()):
-        yield Violation(f"namespace {ns!r} is not created by this cluster's render ({len(objs)} objects use it)", objs[0])
+        yield Violation(
+            f"namespace {ns!r} is not created by this cluster's render ({len(objs)} objects use it)", objs[0]
+        )

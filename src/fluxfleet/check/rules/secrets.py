@@ -19,7 +19,11 @@ from fluxfleet.objects import K8sObject
 def is_sops_encrypted(body: dict[str, Any]) -> bool:
     if isinstance(body.get("sops"), dict):
         return True
-    values = [v for f in ("data", "stringData") for v in ((body.get(f) or {}) if isinstance(body.get(f), dict) else {}).values()]
+    values = [
+        v
+        for f in ("data", "stringData")
+        for v in ((body.get(f) or {}) if isinstance(body.get(f), dict) else {}).values()
+    ]
     return bool(values) and all(isinstance(v, str) and v.startswith("ENC[") for v in values)
 
 
@@ -59,7 +63,12 @@ def flux_sops_decryption(ctx: ClusterContext) -> Iterator[Violation]:
             for o in ks.objects
             if o.key.kind == "Secret"
             and is_sops_encrypted(o.body)
-            and (((o.body.get("metadata") or {}).get("annotations") or {}).get("kustomize.toolkit.fluxcd.io/decrypt") or "").lower()
+            and (
+                ((o.body.get("metadata") or {}).get("annotations") or {}).get(
+                    "kustomize.toolkit.fluxcd.io/decrypt"
+                )
+                or ""
+            ).lower()
             != "disabled"
         ]
         if encrypted:

@@ -7,7 +7,7 @@ from typing import Any
 
 from fluxfleet.check.context import ClusterContext
 from fluxfleet.check.model import Severity, Violation
-from fluxfleet.check.podspec import WORKLOAD_KINDS, containers, pod_spec
+from fluxfleet.check.podspec import WORKLOAD_KINDS, containers, mapping, pod_spec
 from fluxfleet.check.registry import cluster_rule, object_rule
 from fluxfleet.check.rules.flux_tenancy import RBAC, tenant_reconcilers
 from fluxfleet.objects import K8sObject
@@ -17,7 +17,7 @@ ADMIN_ROLES = frozenset({"cluster-admin", "admin", "edit"})
 
 
 def _is_default_deny(np: K8sObject) -> bool:
-    spec = np.body.get("spec") if isinstance(np.body.get("spec"), dict) else {}
+    spec = mapping(np.body.get("spec"))
     selector = spec.get("podSelector")
     if selector not in ({}, None) and selector != {"matchLabels": {}}:
         return False
@@ -28,10 +28,13 @@ def _is_default_deny(np: K8sObject) -> bool:
 
 
 def _is_allow_all(np: K8sObject) -> bool:
-    spec = np.body.get("spec") if isinstance(np.body.get("spec"), dict) else {}
+    spec = mapping(np.body.get("spec"))
     if spec.get("podSelector") not in ({}, {"matchLabels": {}}):
         return False
-    return any(rule in ({}, {"from": []}, {"to": []}) for rule in (spec.get("ingress") or []) + (spec.get("egress") or []))
+    return any(
+        rule in ({}, {"from": []}, {"to": []})
+        for rule in (spec.get("ingress") or []) + (spec.get("egress") or [])
+    )
 
 
 @cluster_rule(
@@ -66,9 +69,13 @@ def tenant_resource_quota(ctx: ClusterContext) -> Iterator[Violation]:
     quotas = {o.key.namespace for o in ctx.of_kind("ResourceQuota", "")}
     ranges = {o.key.namespace for o in ctx.of_kind("LimitRange", "")}
     for ns in sorted(ctx.tenant_namespaces):
-        missing = [k for k, have in (("ResourceQuota", ns in quotas), ("LimitRange", ns in ranges)) if not have]
+        missing = [
+            k for k, have in (("ResourceQuota", ns in quotas), ("LimitRange", ns in ranges)) if not have
+        ]
         if missing:
-            yield Violation(f"tenant namespace {ns!r} has no {' and no '.join(missing)}", ctx.namespaces.get(ns))
+            yield Violation(
+                f"tenant namespace {ns!r} has no {' and no '.join(missing)}", ctx.namespaces.get(ns)
+            )
 
 
 def tenant_subject(subject: dict[str, Any], binding_ns: str, ctx: ClusterContext) -> str | None:
@@ -99,14 +106,16 @@ def tenant_subject(subject: dict[str, Any], binding_ns: str, ctx: ClusterContext
     kinds=("ClusterRoleBinding",),
 )
 def no_cluster_admin_for_tenants(obj: K8sObject, ctx: ClusterContext) -> Iterator[Violation]:
-    role = obj.body.get("roleRef") if isinstance(obj.body.get("roleRef"), dict) else {}
+    role = mapping(obj.body.get("roleRef"))
     if role.get("kind") != "ClusterRole" or role.get("name") not in ADMIN_ROLES:
         return
     for s in obj.body.get("subjects") or []:
         if isinstance(s, dict):
             who = tenant_subject(s, "", ctx)
             if who:
-                yield Violation(f"ClusterRoleBinding {obj.key.name} grants {role.get('name')} to tenant {who}", obj)
+                yield Violation(
+                    f"ClusterRoleBinding {obj.key.name} grants {role.get('name')} to tenant {who}", obj
+                )
 
 
 def _rule_problems(rule: dict[str, Any]) -> list[str]:
@@ -141,7 +150,7 @@ def rbac_least_privilege(ctx: ClusterContext) -> Iterator[Violation]:
     granted: dict[tuple[str, str, str], list[str]] = {}  # (kind, ns, name) of role -> tenant subjects
     for kind in ("RoleBinding", "ClusterRoleBinding"):
         for b in ctx.of_kind(kind, RBAC):
-            role = b.body.get("roleRef") if isinstance(b.body.get("roleRef"), dict) else {}
+            role = mapping(b.body.get("roleRef"))
             role_kind = str(role.get("kind") or "")
             role_ns = b.key.namespace if role_kind == "Role" else ""
             for s in b.body.get("subjects") or []:
@@ -151,12 +160,19 @@ def rbac_least_privilege(ctx: ClusterContext) -> Iterator[Violation]:
     for r in ctx.of_kind("Role", RBAC):
         if ctx.is_tenant_namespace(r.key.namespace):
             granted.setdefault(("Role", r.key.namespace, r.key.name), [])
-    for (kind, ns, name), who in sorted(granted.items()):
-        for role in ctx.find(RBAC, kind, ns, name):
-            problems = sorted({p for rule in role.body.get("rules") or [] if isinstance(rule, dict) for p in _rule_problems(rule)})
+    for (role_kind, ns, name), grantees in sorted(granted.items()):
+        for role_obj in ctx.find(RBAC, role_kind, ns, name):
+            problems = sorted(
+                {
+                    p
+                    for rule in role_obj.body.get("rules") or []
+                    if isinstance(rule, dict)
+                    for p in _rule_problems(rule)
+                }
+            )
             if problems:
-                to = f" (granted to {', '.join(sorted(set(who)))})" if who else ""
-                yield Violation(f"{role.key}: {'; '.join(problems)}{to}", role)
+                to = f" (granted to {', '.join(sorted(set(grantees)))})" if grantees else ""
+                yield Violation(f"{role_obj.key}: {'; '.join(problems)}{to}", role_obj)
 
 
 @object_rule(
@@ -169,19 +185,24 @@ def rbac_least_privilege(ctx: ClusterContext) -> Iterator[Violation]:
 )
 def namespace_and_exposure(obj: K8sObject, ctx: ClusterContext) -> Iterator[Violation]:
     if obj.key.kind == "Service" and obj.key.group == "":
-        spec = obj.body.get("spec") if isinstance(obj.body.get("spec"), dict) else {}
+        spec = mapping(obj.body.get("spec"))
         stype = str(spec.get("type") or "ClusterIP")
         if stype not in ctx.policy.allowed_service_types and stype != "ExternalName":
-            yield Violation(f"Service {obj.key.name} has type {stype} (allowed: {', '.join(ctx.policy.allowed_service_types)})", obj)
+            yield Violation(
+                f"Service {obj.key.name} has type {stype} (allowed: {', '.join(ctx.policy.allowed_service_types)})",
+                obj,
+            )
         if spec.get("externalIPs"):
             yield Violation(f"Service {obj.key.name} sets externalIPs", obj)
         return
     if obj.key.namespace == "default":
         yield Violation(f"{obj.key.kind} {obj.key.name} runs in the default namespace", obj)
     registries = ctx.policy.allowed_registries
-    spec = pod_spec(obj.body)
-    if registries and spec is not None:
-        for _fld, c in containers(spec):
+    pspec = pod_spec(obj.body)
+    if registries and pspec is not None:
+        for _fld, c in containers(pspec):
             image = str(c.get("image") or "")
             if image and not any(image.startswith(r) for r in registries):
-                yield Violation(f"{obj.key.kind} {obj.key.name}: image {image} is not from an allowed registry", obj)
+                yield Violation(
+                    f"{obj.key.kind} {obj.key.name}: image {image} is not from an allowed registry", obj
+                )

@@ -18,6 +18,7 @@ from fluxfleet.check.podspec import (
     container_label,
     container_sc,
     containers,
+    mapping,
     pod_spec,
     pod_template,
     sc_value,
@@ -71,7 +72,8 @@ def image_tag_pinned(obj: K8sObject, ctx: ClusterContext) -> Iterator[Violation]
             yield Violation(f"{_label(obj, fld, c)} image {image} uses :latest", obj)
         elif need_digest:
             yield Violation(
-                f"{_label(obj, fld, c)} image {image} is not pinned by digest (required in {ctx.environment})", obj
+                f"{_label(obj, fld, c)} image {image} is not pinned by digest (required in {ctx.environment})",
+                obj,
             )
 
 
@@ -90,9 +92,9 @@ def resources_requests_limits(obj: K8sObject, ctx: ClusterContext) -> Iterator[V
     for fld, c in containers(spec):
         if fld == "ephemeralContainers":
             continue  # ephemeral containers may not set resources
-        res = c.get("resources") if isinstance(c.get("resources"), dict) else {}
-        req = res.get("requests") if isinstance(res.get("requests"), dict) else {}
-        lim = res.get("limits") if isinstance(res.get("limits"), dict) else {}
+        res = mapping(c.get("resources"))
+        req = mapping(res.get("requests"))
+        lim = mapping(res.get("limits"))
         missing = [
             name
             for name, ok in (
@@ -157,7 +159,9 @@ def run_as_non_root(obj: K8sObject, ctx: ClusterContext) -> Iterator[Violation]:
         if user == 0:
             yield Violation(f"{_label(obj, fld, c)} runs as user 0 (root)", obj)
         elif sc_value(spec, c, "runAsNonRoot") is not True and not (isinstance(user, int) and user > 0):
-            yield Violation(f"{_label(obj, fld, c)} may run as root (no runAsNonRoot: true or runAsUser)", obj)
+            yield Violation(
+                f"{_label(obj, fld, c)} may run as root (no runAsNonRoot: true or runAsUser)", obj
+            )
 
 
 @object_rule(
@@ -265,7 +269,7 @@ def capabilities(obj: K8sObject, ctx: ClusterContext) -> Iterator[Violation]:
     allowed = {c.upper() for c in ctx.policy.allowed_capabilities}
     for fld, c in containers(spec):
         caps = container_sc(c).get("capabilities")
-        caps = caps if isinstance(caps, dict) else {}
+        caps = mapping(caps)
         drop = {str(x).upper() for x in caps.get("drop") or []}
         add = [str(x).upper() for x in caps.get("add") or []]
         if "ALL" not in drop:
@@ -339,7 +343,7 @@ def unsafe_kernel_settings(obj: K8sObject, ctx: ClusterContext) -> Iterator[Viol
     spec = pod_spec(obj.body)
     if spec is None:
         return
-    psc = spec.get("securityContext") if isinstance(spec.get("securityContext"), dict) else {}
+    psc = mapping(spec.get("securityContext"))
     for s in psc.get("sysctls") or []:
         if isinstance(s, dict) and s.get("name") not in SAFE_SYSCTLS:
             yield Violation(f"{obj.key.kind} {obj.key.name} sets unsafe sysctl {s.get('name')}", obj)
@@ -388,14 +392,17 @@ def sa_token_automount(obj: K8sObject, ctx: ClusterContext) -> Iterator[Violatio
     sa = spec.get("serviceAccountName") or spec.get("serviceAccount") or "default"
     if sa == "default" and spec.get("automountServiceAccountToken") is not False:
         yield Violation(
-            f"{obj.key.kind} {obj.key.name} runs as the default ServiceAccount with its API token mounted", obj
+            f"{obj.key.kind} {obj.key.name} runs as the default ServiceAccount with its API token mounted",
+            obj,
         )
 
 
 SECRET_NAME = re.compile(
     r"(PASSW(OR)?D|PASSPHRASE|SECRET|TOKEN|API_?KEY|PRIVATE_?KEY|ACCESS_?KEY|CREDENTIAL|AUTH)", re.IGNORECASE
 )
-_NOT_SECRET = re.compile(r"(_FILE|_PATH|_DIR|_URL|_ENDPOINT|_HOST|_NAME|_ID|_LENGTH|_TTL|_TIMEOUT)$", re.IGNORECASE)
+_NOT_SECRET = re.compile(
+    r"(_FILE|_PATH|_DIR|_URL|_ENDPOINT|_HOST|_NAME|_ID|_LENGTH|_TTL|_TIMEOUT)$", re.IGNORECASE
+)
 
 
 def secret_looking(name: str) -> bool:
@@ -439,15 +446,19 @@ def secrets_in_env(obj: K8sObject, ctx: ClusterContext) -> Iterator[Violation]:
     kinds=("Deployment", "StatefulSet", "DaemonSet", "ReplicaSet"),
 )
 def selector_mismatch(obj: K8sObject, ctx: ClusterContext) -> Iterator[Violation]:
-    spec = obj.body.get("spec") if isinstance(obj.body.get("spec"), dict) else {}
-    selector = (spec.get("selector") or {}).get("matchLabels") if isinstance(spec.get("selector"), dict) else None
+    spec = mapping(obj.body.get("spec"))
+    selector = (
+        (spec.get("selector") or {}).get("matchLabels") if isinstance(spec.get("selector"), dict) else None
+    )
     template = pod_template(obj.body) or {}
     labels = (template.get("metadata") or {}).get("labels") or {}
     if not isinstance(selector, dict) or not isinstance(labels, dict):
         return
     wrong = sorted(k for k, v in selector.items() if labels.get(k) != v)
     if wrong:
-        yield Violation(f"{obj.key.kind} {obj.key.name}: selector labels {wrong} do not match the pod template", obj)
+        yield Violation(
+            f"{obj.key.kind} {obj.key.name}: selector labels {wrong} do not match the pod template", obj
+        )
 
 
 @object_rule(

@@ -1,0 +1,239 @@
+"""User policies in Rego, evaluated offline with an embedded engine (``regopy``, rego-cpp).
+
+Dialect: **Rego v1 only** (``contains``/``if`` keywords; ``import rego.v1`` is accepted). rego-cpp
+does not implement v0 semantics and silently misreads v0 partial-set rules (``deny[msg] { ... }``
+becomes an object), so modules using v0 rule heads are refused with a clear message instead of
+being evaluated wrongly. Engine errors (for example rego-cpp's "Invalid bracket argument" for
+``_`` inside call arguments, or a missing built-in) are reported with the engine's own text.
+
+Two kinds of policies: conftest-style folders (rules ``deny``/``violation``/``warn`` with optional
+``_suffix``, ``exception`` sets, input = one rendered object) and Gatekeeper ConstraintTemplates
+with their Constraints (input = an admission review, ``data.inventory`` = the cluster's objects).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import sys
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from fluxfleet import yamlio
+from fluxfleet.errors import FleetError
+from fluxfleet.fsutil import safe_join
+
+ENGINE = "regopy (rego-cpp)"
+DIALECT = "Rego v1"
+RULE_NAME = re.compile(r"^(deny|violation|warn)(_[A-Za-z0-9_]+)?$")
+_PACKAGE = re.compile(r"^\s*package\s+([A-Za-z_][\w.]*)", re.MULTILINE)
+# A v0 rule head: `name {`, `name[x] {`, `name(x) {`, `name = v {`, `else = v {` with no `if`.
+_V0_HEAD = re.compile(
+    r"^(?:default\s+)?(?:[A-Za-z_][\w.]*|else)\s*(?:\[[^\]\n]*\]|\([^)\n]*\))?\s*(?:(?::=|=)\s*[^{\n]*?[^\s{:=][^{\n]*?)?\s*\{"
+)
+
+
+def engine_version() -> str:
+    try:
+        import regopy
+
+        return f"{ENGINE} {regopy.rego_version()}"
+    except Exception:  # pragma: no cover - import problems are reported when used
+        return ENGINE
+
+
+def _strip(source: str) -> list[str]:
+    """Lines with comments and string literals blanked, so braces in them do not count."""
+    out = []
+    for line in source.splitlines():
+        line = re.sub(r'"(?:\\.|[^"\\])*"', '""', line)
+        line = re.sub(r"`[^`]*`", "``", line)
+        out.append(line.split("#", 1)[0])
+    return out
+
+
+def v0_constructs(source: str) -> list[int]:
+    """1-based line numbers of rule heads written in Rego v0 syntax (body without ``if``)."""
+    found = []
+    depth = 0
+    for n, line in enumerate(_strip(source), start=1):
+        if depth == 0:
+            head = line.strip()
+            words = f" {head} "
+            if (
+                head
+                and not head.startswith(("package", "import"))
+                and " if " not in words
+                and " contains " not in words
+                and _V0_HEAD.match(head)
+            ):
+                found.append(n)
+        depth += line.count("{") + line.count("[") + line.count("(")
+        depth -= line.count("}") + line.count("]") + line.count(")")
+        depth = max(depth, 0)
+    return found
+
+
+def package_of(source: str) -> str | None:
+    m = _PACKAGE.search(source)
+    return m.group(1) if m else None
+
+
+@contextmanager
+def _capture_stdout() -> Iterator[list[str]]:
+    """rego-cpp prints compile errors to file descriptor 1; keep them out of our output."""
+    box: list[str] = []
+    sys.stdout.flush()
+    saved = os.dup(1)
+    with tempfile.TemporaryFile(mode="w+b") as tmp:
+        os.dup2(tmp.fileno(), 1)
+        try:
+            yield box
+        finally:
+            os.dup2(saved, 1)
+            os.close(saved)
+            tmp.seek(0)
+            box.append(tmp.read().decode("utf-8", "replace"))
+
+
+def _engine_message(text: str) -> str:
+    lines = [ln.rstrip() for ln in text.splitlines() if ln.strip() and set(ln.strip()) != {"~"}]
+    lines = [ln for ln in lines if ln.strip() not in ("Errors:", "--")]
+    return "; ".join(ln.strip() for ln in lines[:6]) or "the Rego engine reported an error"
+
+
+class RegoModuleError(Exception):
+    """A module the engine cannot evaluate faithfully (v0 syntax, parse or compile error)."""
+
+
+@dataclass
+class Module:
+    name: str  # file path or "<template>/<lib n>"
+    source: str
+
+
+class CompiledPolicy:
+    """One set of modules (plus data) loaded into an interpreter; query it per input."""
+
+    def __init__(self, modules: list[Module], data: dict[str, Any] | None = None) -> None:
+        try:
+            from regopy import Interpreter, RegoError
+        except ImportError as exc:  # pragma: no cover
+            raise FleetError(f"the Rego engine is unavailable: {exc}", hint="reinstall fluxfleet") from None
+        for m in modules:
+            lines = v0_constructs(m.source)
+            if lines:
+                raise RegoModuleError(
+                    f"{m.name}:{lines[0]}: Rego v0 rule syntax (no `if`) is not supported by {engine_version()}; "
+                    "rewrite the module in Rego v1 (`deny contains msg if {{ ... }}`, `opa fmt --v0-v1` does it)"
+                )
+        self._interp = Interpreter()
+        try:
+            for m in modules:
+                self._interp.add_module(m.name, m.source)
+            if data:
+                self._interp.add_data(data)
+        except RegoError as exc:
+            raise RegoModuleError(
+                f"{modules[0].name if modules else '?'}: {_engine_message(str(exc))}"
+            ) from None
+
+    def query(self, expr: str, input_doc: Any) -> Any:
+        """The value bound to ``x`` by ``x = <expr>`` (None when undefined)."""
+        from regopy import RegoError
+
+        with _capture_stdout() as printed:
+            try:
+                self._interp.set_input(input_doc)
+                out = self._interp.query(f"x = {expr}")
+            except RegoError as exc:
+                raise RegoModuleError(_engine_message(str(exc))) from None
+        if not out.ok():
+            raise RegoModuleError(_engine_message(printed[0] if printed else str(out)))
+        for result in out.results:
+            if "x" in result.bindings:
+                return result.bindings["x"]
+        return None
+
+
+# ---------------------------------------------------------------- conftest-style folders
+
+
+@dataclass
+class ConftestPolicies:
+    """Packages with deny/violation/warn rules, compiled once for the whole run."""
+
+    folders: tuple[str, ...]
+    packages: list[str]
+    policy: CompiledPolicy
+
+    def evaluate(self, doc: dict[str, Any]) -> list[tuple[str, str, str]]:
+        """``(package.rule, level, message)`` for one input document; level is deny or warn."""
+        out: list[tuple[str, str, str]] = []
+        for pkg in self.packages:
+            value = self.policy.query(f"data.{pkg}", doc)
+            if not isinstance(value, dict):
+                continue
+            exempt = {str(x) for x in value.get("exception") or [] if isinstance(x, str)}
+            for name in sorted(value):
+                m = RULE_NAME.match(name)
+                if not m:
+                    continue
+                suffix = (m.group(2) or "").removeprefix("_")
+                if suffix in exempt:
+                    continue
+                level = "warn" if m.group(1) == "warn" else "deny"
+                results = value[name]
+                items = results if isinstance(results, list) else [results] if results else []
+                for item in items:
+                    msg = item.get("msg") if isinstance(item, dict) else item
+                    if msg in (None, False):
+                        continue
+                    out.append((f"{pkg}.{name}", level, str(msg) if msg is not True else name))
+        return out
+
+
+def load_conftest(repo: Path, folders: tuple[str, ...]) -> ConftestPolicies | None:
+    """Load every ``*.rego`` (not ``*_test.rego``) under the given repository folders."""
+    if not folders:
+        return None
+    modules: list[Module] = []
+    packages: set[str] = set()
+    for folder in folders:
+        root = safe_join(repo, folder)
+        if not root.is_dir():
+            raise FleetError(f"policy folder {folder!r} does not exist", field="policy.rego")
+        for path in sorted(root.rglob("*.rego")):
+            if path.name.endswith("_test.rego"):
+                continue
+            rel = path.relative_to(repo).as_posix()
+            source = yamlio.read_text(path, display=rel)
+            pkg = package_of(source)
+            if pkg is None:
+                raise FleetError("Rego module has no package", file=rel)
+            modules.append(Module(rel, source))
+            if re.search(r"^\s*(deny|violation|warn)(_\w+)?\s+contains\b", source, re.MULTILINE):
+                packages.add(pkg)
+    if not modules:
+        raise FleetError(f"no .rego files under {', '.join(folders)}", field="policy.rego")
+    try:
+        compiled = CompiledPolicy(modules)
+        for pkg in packages:  # surface engine errors now, not per object
+            compiled.query(f"data.{pkg}", {})
+    except RegoModuleError as exc:
+        raise FleetError(
+            f"cannot evaluate policy: {exc}", hint=f"fluxfleet evaluates {DIALECT} with {engine_version()}"
+        ) from None
+    return ConftestPolicies(folders, sorted(packages), compiled)
+
+
+@dataclass
+class RegoPolicies:
+    """User policies of a run (conftest folders); Gatekeeper templates come from each render."""
+
+    conftest: ConftestPolicies | None = None
+    extra: dict[str, Any] = field(default_factory=dict)

@@ -1,0 +1,62 @@
+"""Rules backed by user Rego: conftest-style policy folders and Gatekeeper constraints."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from fluxfleet.check import gatekeeper
+from fluxfleet.check.context import ClusterContext
+from fluxfleet.check.model import Severity, Violation
+from fluxfleet.check.podspec import WORKLOAD_KINDS, synthesise_pod
+from fluxfleet.check.registry import cluster_rule
+
+_LEVEL = {"deny": Severity.high, "warn": Severity.low, "dryrun": Severity.info}
+
+
+@cluster_rule(
+    "rego-policy",
+    Severity.high,
+    hint="fix the object as the policy message says (or add an exception in the policy's `exception` rule)",
+    doc="a conftest-style Rego policy (deny/violation = high, warn = low) reports the object",
+    category="rego",
+)
+def rego_policy(ctx: ClusterContext) -> Iterator[Violation]:
+    rego = ctx.options.rego
+    if rego is None or rego.conftest is None:
+        return
+    for obj in ctx.objects:
+        for rule, level, msg in rego.conftest.evaluate(obj.body):
+            yield Violation(f"{rule}: {msg}", obj, severity=_LEVEL[level])
+        if obj.key.kind in WORKLOAD_KINDS and obj.key.kind != "Pod":
+            pod = synthesise_pod(obj.body)
+            if pod is not None:
+                for rule, level, msg in rego.conftest.evaluate(pod):
+                    yield Violation(
+                        f"{rule}: [Pod from {obj.key.kind} {obj.key.name}] {msg}", obj, severity=_LEVEL[level]
+                    )
+
+
+@cluster_rule(
+    "gatekeeper-constraint",
+    Severity.high,
+    hint="fix the object as the constraint message says, or narrow the Constraint's spec.match",
+    doc="a Gatekeeper Constraint rendered into the cluster rejects the object (deny = high, warn = low, dryrun = info)",
+    category="rego",
+)
+def gatekeeper_constraint(ctx: ClusterContext) -> Iterator[Violation]:
+    for r in gatekeeper.results(ctx):
+        if r.action != "error":
+            yield Violation(r.message, r.obj, severity=_LEVEL.get(r.action, Severity.high))
+
+
+@cluster_rule(
+    "gatekeeper-not-evaluated",
+    Severity.medium,
+    hint="write the template in Rego v1 (code[].source.version: v1), or check it with gator",
+    doc="a ConstraintTemplate/Constraint could not be evaluated offline (Rego v0, CEL-only, engine error)",
+    category="rego",
+)
+def gatekeeper_not_evaluated(ctx: ClusterContext) -> Iterator[Violation]:
+    for r in gatekeeper.results(ctx):
+        if r.action == "error":
+            yield Violation(r.message, r.obj)

@@ -1,0 +1,1 @@
+"""Compare the renders of two revisions cluster by cluster, with Secret values masked."""

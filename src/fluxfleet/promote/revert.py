@@ -1,0 +1,83 @@
+"""``rollback --revert COMMIT``: undo exactly one promotion commit with ``git revert``, recorded
+with ledger trailers, and mark the version it introduced bad."""
+
+from __future__ import annotations
+
+from fluxfleet.errors import FleetError
+from fluxfleet.gitrepo import history
+from fluxfleet.gitrepo import push as gitpush
+from fluxfleet.gitrepo.git import Git
+from fluxfleet.promote import gates as g
+from fluxfleet.promote import ledger
+from fluxfleet.promote.context import Context
+from fluxfleet.promote.plan import Change
+
+
+def resolve(git: Git, commit: str) -> str:
+    res = git.run("rev-parse", "--verify", "-q", "--end-of-options", f"{commit}^{{commit}}", ok_codes=(0, 1, 128))
+    if res.returncode != 0:
+        raise FleetError(f"unknown commit {commit!r}", hint="see `fluxfleet history` for promotion commits")
+    return res.text.strip()
+
+
+def plan_revert(
+    ctx: Context, commit: str, *, approve: bool, approver: str | None, force: str | None
+) -> Change:
+    git = ctx.git
+    sha = resolve(git, commit)
+    if not gitpush.is_ancestor(git, sha, ctx.head):
+        raise FleetError(f"commit {sha[:10]} is not on the current branch")
+    entries = history.log(git, rev=sha, max_count=1)
+    rec = ledger.record_from(entries[0]) if entries else None
+    if rec is None:
+        raise FleetError(
+            f"commit {sha[:10]} is not a fluxfleet promotion",
+            hint="it carries no Fluxfleet-Action trailer; use `git revert` for other commits",
+        )
+    if len(rec.parents) != 1:
+        raise FleetError(f"commit {sha[:10]} is a merge; revert exactly one promotion commit")
+    for later in ledger.load(git, app=rec.app):
+        if later.reverts == sha:
+            raise FleetError(f"commit {sha[:10]} was already reverted by {later.sha[:10]}")
+    env = ctx.fleet.env(rec.env)
+    approver_id = (approver or git.identity()) if approve else None
+    results = [
+        g.GateResult("soak", g.Status.skipped, "reverts skip soak"),
+        g.approval(env.promotion.approval, approver_id, approve),
+        g.window(env.promotion.windows, ctx.now, exempt=True),
+        g.freeze(env.promotion.freezes, ctx.now, rollback=True),
+    ]
+    change = Change(
+        "revert",
+        rec.app,
+        rec.env,
+        rec.previous or "",
+        rec.version,
+        f"revert {sha[:10]}: {rec.subject}",
+        source_env=rec.source,
+        clusters=rec.clusters,
+        base=ctx.head,
+        reverts=sha,
+        approver=approver_id,
+    )
+    change.gates = g.apply_force(results, force)
+    change.forced_reason = force if any(r.status is g.Status.forced for r in change.gates) else None
+    if rec.action == "promote" and rec.version:
+        change.bad_version = rec.version
+    touched = git.run("diff-tree", "--no-commit-id", "--name-only", "-r", "--relative", sha).text.split("\n")
+    change.files = {p: None for p in touched if p}  # for the preview; the revert itself writes them
+    return change
+
+
+def apply_revert(git: Git, change: Change) -> list[str]:
+    """Apply the revert to index and tree; the changed paths (fleet-relative)."""
+    assert change.reverts
+    res = git.run("revert", "--no-commit", "--no-edit", change.reverts, ok_codes=(0, 1))
+    if res.returncode != 0:
+        git.run("revert", "--abort", ok_codes=(0, 128))
+        raise FleetError(
+            f"commit {change.reverts[:10]} does not revert cleanly: later commits changed the same lines",
+            hint="use `fluxfleet rollback APP --env ENV --to VERSION` instead",
+        )
+    git.run("revert", "--quit", ok_codes=(0, 128))
+    return [p for p in git.run("diff", "--cached", "--name-only", "--relative").text.split("\n") if p]

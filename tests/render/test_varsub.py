@@ -1,0 +1,121 @@
+"""Flux's substitution rules around the engine (reference §5.2-§5.6)."""
+
+from __future__ import annotations
+
+import base64
+from typing import Any
+
+import pytest
+
+from fluxfleet.render.varsub import SubstitutionError, Variables, load_variables, substitute_resource
+
+
+def _cm(name: str, **data: str) -> dict[str, Any]:
+    return {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name}, "data": data}
+
+
+def _lookup(*objects: dict[str, Any]) -> Any:
+    index = {(o["kind"], o["metadata"]["name"]): o for o in objects}
+    return lambda kind, name: index.get((kind, name))
+
+
+def _res(**data: Any) -> dict[str, Any]:
+    return {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "x", "namespace": "ns"}, "data": data}
+
+
+def test_inline_wins_over_substitute_from_and_later_sources_win() -> None:
+    first = _cm("first", a="1", b="1")
+    second = _cm("second", b="2", c="2")
+    secret = {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {"name": "sec"},
+        "data": {"c": base64.b64encode(b"3").decode(), "d": base64.b64encode(b"3").decode()},
+    }
+    post_build = {
+        "substitute": {"d": "inline"},
+        "substituteFrom": [
+            {"kind": "ConfigMap", "name": "first"},
+            {"kind": "ConfigMap", "name": "second"},
+            {"kind": "Secret", "name": "sec"},
+        ],
+    }
+    variables = load_variables(post_build, _lookup(first, second, secret))
+    assert variables.values == {"a": "1", "b": "2", "c": "3", "d": "inline"}
+    assert variables.complete
+
+
+def test_optional_missing_source_is_skipped_and_required_missing_is_unknown() -> None:
+    post_build = {"substituteFrom": [{"kind": "ConfigMap", "name": "gone", "optional": True}]}
+    assert load_variables(post_build, _lookup()) == Variables({}, (), "WithVariables")
+    post_build = {"substituteFrom": [{"kind": "Secret", "name": "in-cluster-only"}]}
+    assert load_variables(post_build, _lookup()).unknown_sources == ("Secret/in-cluster-only",)
+
+
+def test_newlines_are_removed_from_every_value() -> None:
+    variables = load_variables(
+        {"substitute": {"a": "x\ny\n"}, "substituteFrom": [{"kind": "ConfigMap", "name": "c"}]},
+        _lookup(_cm("c", b="line1\nline2")),
+    )
+    assert variables.values == {"a": "xy", "b": "line1line2"}
+
+
+@pytest.mark.parametrize("key", ["my-key", "cluster.name", "1abc"])
+def test_invalid_variable_names_fail(key: str) -> None:
+    with pytest.raises(SubstitutionError, match=f"'{key}' var name is invalid"):
+        load_variables({"substituteFrom": [{"kind": "ConfigMap", "name": "c"}]}, _lookup(_cm("c", **{key: "v"})))
+
+
+def test_substitution_runs_over_the_whole_resource_and_retypes_values() -> None:
+    variables = Variables({"cluster": "prod", "port": "8080", "flag": "true"})
+    out = substitute_resource(
+        _res(name="app-${cluster}", port="${port}", enabled="${flag}", keep="$${x}"), variables, strict=True
+    )
+    assert out["data"] == {"name": "app-prod", "port": 8080, "enabled": True, "keep": "${x}"}
+
+
+def test_strict_mode_fails_with_flux_message_and_non_strict_empties() -> None:
+    with pytest.raises(SubstitutionError, match=r"post build failed for 'v1, Kind=ConfigMap/x'.*strict mode.*host"):
+        substitute_resource(_res(h="${host}"), Variables({"a": "b"}), strict=True)
+    out = substitute_resource(_res(h="x${host}"), Variables({"a": "b"}), strict=False)
+    assert out["data"]["h"] == "x"
+
+
+@pytest.mark.parametrize(
+    ("section", "value", "skipped"),
+    [("labels", "disabled", True), ("annotations", "disabled", True), ("labels", "Disabled", False)],
+)
+def test_substitute_disabled_marker_is_exact_case(section: str, value: str, skipped: bool) -> None:
+    body = _res(v="${missing}")
+    body["metadata"][section] = {"kustomize.toolkit.fluxcd.io/substitute": value}
+    if skipped:
+        assert substitute_resource(body, Variables({"a": "b"}), strict=True) is body
+    else:
+        with pytest.raises(SubstitutionError):
+            substitute_resource(body, Variables({"a": "b"}), strict=True)
+
+
+def test_empty_map_passes_through_with_variables_and_substitutes_with_always() -> None:
+    body = _res(a="${x}", b="${x:=d}", c="$${x}")
+    assert substitute_resource(body, Variables({}, (), "WithVariables"), strict=True) is body
+    out = substitute_resource(_res(b="${x:=d}", c="$${x}"), Variables({}, (), "Always"), strict=True)
+    assert out["data"] == {"b": "d", "c": "${x}"}
+
+
+def test_unknown_sources_leave_their_variables_as_written() -> None:
+    out = substitute_resource(
+        _res(a="${known}", b="${secret_var}"), Variables({"known": "k"}, ("Secret/vars",)), strict=True
+    )
+    assert out["data"] == {"a": "k", "b": "${secret_var}"}
+
+
+def test_sops_masked_secret_as_source_counts_as_unknown() -> None:
+    masked = {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {"name": "s"},
+        "data": {"token": base64.b64encode(b"**SOPS**").decode()},
+    }
+    variables = load_variables({"substituteFrom": [{"kind": "Secret", "name": "s"}]}, _lookup(masked))
+    assert variables.values == {}
+    assert variables.unknown_sources == ("Secret/s",)
