@@ -29,7 +29,9 @@ def main(clusters: int = 1000, apps: int = 50) -> list[str]:
         full, written = _timed(repo)
         noop, noop_written = _timed(repo)
         fleet = repo / "fleet.yaml"
-        fleet.write_text(fleet.read_text().replace("{name: c0007, labels: {", "{name: c0007, labels: {zone: z1, ", 1))
+        fleet.write_text(
+            fleet.read_text().replace("{name: c0007, labels: {", "{name: c0007, labels: {zone: z1, ", 1)
+        )
         one, one_written = _timed(repo)
     finally:
         shutil.rmtree(work, ignore_errors=True)

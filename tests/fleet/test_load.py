@@ -64,7 +64,12 @@ def test_example_fleet_is_valid(tmp_path: Path) -> None:
     assert fleet.env_names == ["dev", "staging", "prod"]
     assert len(fleet.clusters) == 9
     assert {c.region for c in fleet.clusters} == {"us-west-2", "us-east-1", "eu-west-1"}
-    assert [c.name for c in fleet.platform] == ["cert-manager", "ingress-nginx", "monitoring", "external-secrets"]
+    assert [c.name for c in fleet.platform] == [
+        "cert-manager",
+        "ingress-nginx",
+        "monitoring",
+        "external-secrets",
+    ]
     placement = place(fleet)
     assert len(placement.placed["myapp"]) == 9
     assert fleet.app("myapp").versions["dev"] == "v1.2.3"
@@ -132,7 +137,9 @@ def test_undeclared_environment(tmp_path: Path) -> None:
     [("/etc/passwd", "relative"), ("../outside", "escapes"), ("apps/../../x", "escapes")],
 )
 def test_paths_must_stay_in_repo(tmp_path: Path, path: str, needle: str) -> None:
-    err = one_error(tmp_path, MINI.replace("      namespace: web\n", f"      namespace: web\n      path: {path}\n"))
+    err = one_error(
+        tmp_path, MINI.replace("      namespace: web\n", f"      namespace: web\n      path: {path}\n")
+    )
     assert needle in err.message and err.location.field == "spec.apps.path"
 
 
@@ -178,7 +185,10 @@ def test_dependency_cycle_is_reported_as_path(tmp_path: Path) -> None:
         "    - name: certs\n      namespace: certs\n      dependsOn: [ingress]\n",
     )
     err = one_error(tmp_path, text)
-    assert "cycle: certs -> ingress -> certs" in err.message or "cycle: ingress -> certs -> ingress" in err.message
+    assert (
+        "cycle: certs -> ingress -> certs" in err.message
+        or "cycle: ingress -> certs -> ingress" in err.message
+    )
 
 
 def test_all_problems_reported_together(tmp_path: Path) -> None:

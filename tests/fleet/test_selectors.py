@@ -76,7 +76,9 @@ value_sets = st.lists(label_values, min_size=1, max_size=3, unique=True).map(tup
 
 
 @given(labels=label_sets, key=label_keys, values=value_sets)
-def test_notin_is_complement_of_in_over_present_keys(labels: dict[str, str], key: str, values: tuple[str, ...]) -> None:
+def test_notin_is_complement_of_in_over_present_keys(
+    labels: dict[str, str], key: str, values: tuple[str, ...]
+) -> None:
     in_ = Requirement(key=key, operator=Operator.In, values=values)
     not_in = Requirement(key=key, operator=Operator.NotIn, values=values)
     if key in labels:

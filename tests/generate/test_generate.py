@@ -133,7 +133,9 @@ def test_user_files_survive(example: Path) -> None:
     before = {p: p.read_text() for p in (owned, deployment, hand_made)}
     fleet = example / "fleet.yaml"
     # A fleet change that would rewrite monitoring's Kustomization: the user's copy stays as it is.
-    fleet.write_text(fleet.read_text().replace("    - name: monitoring\n", "    - name: monitoring\n      wait: false\n"))
+    fleet.write_text(
+        fleet.read_text().replace("    - name: monitoring\n", "    - name: monitoring\n      wait: false\n")
+    )
     assert main(["generate", "-C", str(example)]) == 0
     assert {p: p.read_text() for p in before} == before
 
@@ -191,9 +193,15 @@ def test_write_plan_refuses_symlink_escape(tmp_path: Path) -> None:
 
 def test_pins_become_spec_images_and_flux_components_file(example: Path) -> None:
     fleet = example / "fleet.yaml"
-    fleet.write_text(fleet.read_text().replace("        prod: v1.2.2\n", "        prod: v1.2.2\n      pins:\n        prod-us-west-2: v1.3.0\n"))
+    fleet.write_text(
+        fleet.read_text().replace(
+            "        prod: v1.2.2\n", "        prod: v1.2.2\n      pins:\n        prod-us-west-2: v1.3.0\n"
+        )
+    )
     components = example.parent / "components.yaml"
-    components.write_text("---\n# Flux Version: v2.9.4\napiVersion: v1\nkind: Namespace\nmetadata:\n  name: flux-system\n")
+    components.write_text(
+        "---\n# Flux Version: v2.9.4\napiVersion: v1\nkind: Namespace\nmetadata:\n  name: flux-system\n"
+    )
     assert main(["generate", "-C", str(example), "--flux-components", str(components)]) == 0
     [ks] = yamlio.load_file(example / "clusters/prod/us-west-2/apps/myapp.yaml")
     assert ks["spec"]["images"] == [{"name": "ghcr.io/example/myapp", "newTag": "v1.3.0"}]
@@ -209,7 +217,9 @@ def test_two_clusters_in_one_region_get_their_own_folders(example: Path) -> None
         "    - name: dev-us-west-2-b\n      labels:\n        environment: dev\n        region: us-west-2\n"
         "        cluster-type: workload\n"
     )
-    fleet.write_text(fleet.read_text().replace("  # Platform components", extra + "\n  # Platform components"))
+    fleet.write_text(
+        fleet.read_text().replace("  # Platform components", extra + "\n  # Platform components")
+    )
     assert main(["generate", "-C", str(example)]) == 0
     for name in ("dev-us-west-2", "dev-us-west-2-b"):
         [_, ks] = yamlio.load_file(example / f"clusters/dev/us-west-2/{name}/flux-system/gotk-sync.yaml")
@@ -224,9 +234,14 @@ def test_kubectl_kustomize_accepts_every_folder(example: Path) -> None:
     folders = sorted({p.parent for p in example.rglob("kustomization.yaml")})
     assert len(folders) > 40
     for folder in folders:
-        result = subprocess.run([kubectl, "kustomize", str(folder)], capture_output=True, text=True, check=False)
+        result = subprocess.run(
+            [kubectl, "kustomize", str(folder)], capture_output=True, text=True, check=False
+        )
         assert result.returncode == 0, f"{folder}: {result.stderr}"
     deployment = subprocess.run(
-        [kubectl, "kustomize", str(example / "apps/myapp/overlays/dev")], capture_output=True, text=True, check=True
+        [kubectl, "kustomize", str(example / "apps/myapp/overlays/dev")],
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout
     assert "image: ghcr.io/example/myapp:v1.2.3" in deployment

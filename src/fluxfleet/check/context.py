@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 from functools import cached_property
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from fluxfleet.fleet.policy import PolicyConfig
@@ -77,6 +78,13 @@ class CheckOptions:
     rego: RegoPolicies | None = None
     environment: dict[str, str] = field(default_factory=dict)  # cluster -> environment (fleet.yaml)
     tenant_namespaces: frozenset[str] = frozenset()  # from fleet.yaml teams
+    # Secrets rules (check/rules/secrets_sops.py): the repository root to read sops metadata of
+    # source files, the age recipients per environment (fleet.yaml), and key files that, when
+    # given, make the rules verify every MAC. ``cache`` is a per-run memo for rules.
+    repo: Path | None = None
+    age_recipients: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    sops_key_files: tuple[Path, ...] = ()
+    cache: dict[str, Any] = field(default_factory=dict)
 
 
 def flux_version_tuple(version: str) -> tuple[int, int]:
@@ -151,7 +159,8 @@ class ClusterContext:
 
     @cached_property
     def tenant_namespaces(self) -> frozenset[str]:
-        names = set(self.options.tenant_namespaces)
+        # fleet.yaml teams count only where the render creates their namespace
+        names = set(self.options.tenant_namespaces) & set(self.namespaces)
         for ns_name, ns in self.namespaces.items():
             labels = (ns.body.get("metadata") or {}).get("labels") or {}
             if isinstance(labels, dict) and any(lbl in labels for lbl in TENANT_LABELS):

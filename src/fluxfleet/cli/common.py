@@ -35,8 +35,10 @@ FleetOpt = Annotated[
 
 
 def stdout() -> Console:
-    # Built per call so tests that swap sys.stdout (CliRunner) see the output.
-    return Console(file=sys.stdout, highlight=False, soft_wrap=True)
+    # Built per call so tests that swap sys.stdout see the output. Piped output is not cut to 80
+    # columns: tables go to files and CI logs whole.
+    width = None if sys.stdout.isatty() else 240
+    return Console(file=sys.stdout, highlight=False, soft_wrap=True, width=width)
 
 
 def stderr() -> Console:

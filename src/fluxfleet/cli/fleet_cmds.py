@@ -106,14 +106,12 @@ def placement(repo: RepoOpt = Path(), fleet_file: FleetOpt = None, output: Outpu
     if output != Format.text:
         echo(structured(result.matrix(), output))
         return
-    table = Table("", *[c.name for c in fleet.clusters], box=None, show_edge=False)
-    for w in fleet.workloads:
-        kind = "app" if w in fleet.apps else "platform"
-        table.add_row(
-            f"{w.name} [dim]({kind})[/dim]",
-            *["●" if c.name in result.placed[w.name] else "·" for c in fleet.clusters],
-        )
+    # Clusters down, workloads across: fleets grow in clusters faster than in apps.
+    table = Table("CLUSTER", *[w.name for w in fleet.workloads], box=None, show_edge=False)
+    for c in fleet.clusters:
+        table.add_row(c.name, *["●" if c.name in result.placed[w.name] else "·" for w in fleet.workloads])
     stdout().print(table)
+    echo(f"{len(fleet.platform)} platform components, {len(fleet.apps)} apps, {len(fleet.clusters)} clusters")
 
 
 def explain(

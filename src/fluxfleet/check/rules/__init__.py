@@ -1,13 +1,11 @@
-"""Built-in rules. Each module registers its rules on import; add a module by adding one import."""
+"""Built-in rules. Each module registers its rules on import; add a module with one import line."""
 
-from fluxfleet.check.rules import (  # noqa: F401  (imported for registration)
-    deprecations,
-    flux_refs,
-    flux_tenancy,
-    meta,
-    rego_rules,
-    schema,
-    secrets,
-    tenancy,
-    workload,
-)
+import fluxfleet.check.rules.deprecations
+import fluxfleet.check.rules.flux_refs
+import fluxfleet.check.rules.flux_tenancy
+import fluxfleet.check.rules.meta
+import fluxfleet.check.rules.rego_rules
+import fluxfleet.check.rules.schema
+import fluxfleet.check.rules.secrets
+import fluxfleet.check.rules.tenancy
+import fluxfleet.check.rules.workload  # noqa: F401

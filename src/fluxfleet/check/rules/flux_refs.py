@@ -52,6 +52,12 @@ def source_refs(obj: K8sObject) -> list[tuple[str, dict[str, Any]]]:
     return out
 
 
+def root_sources(ctx: ClusterContext) -> set[str]:
+    """Sources the render resolved to this repository for root Kustomizations (``flux bootstrap``
+    creates them on the cluster; example repos often leave gotk-sync.yaml as a placeholder)."""
+    return {ks.source for ks in ctx.render.kustomizations if ks.parent is None and ks.source}
+
+
 def _unrendered(ctx: ClusterContext) -> list[str]:
     return sorted(ks.id for ks in ctx.render.kustomizations if ks.status.value in ("failed", "external"))
 
@@ -73,7 +79,7 @@ def flux_source_missing(obj: K8sObject, ctx: ClusterContext) -> Iterator[Violati
             continue
         ns = str(ref.get("namespace") or obj.key.namespace)
         group = SOURCE_GROUPS.get(kind, SOURCE_GROUP)
-        if ctx.exists(group, kind, ns, name):
+        if ctx.exists(group, kind, ns, name) or f"{kind}/{ns}/{name}" in root_sources(ctx):
             continue
         unknown = _unrendered(ctx)
         note = f" (it may be defined by unrendered {', '.join(unknown)})" if unknown else ""
@@ -106,10 +112,11 @@ def _flux_nodes(ctx: ClusterContext, kind: str, group: str) -> dict[str, K8sObje
 def flux_dependency_missing(ctx: ClusterContext) -> Iterator[Violation]:
     for kind, group in (("Kustomization", KS_GROUP), ("HelmRelease", HELM_GROUP)):
         nodes = _flux_nodes(ctx, kind, group)
+        known = set(nodes) | (set(ctx.kustomizations) if kind == "Kustomization" else set())
         unknown = _unrendered(ctx)
         for obj in nodes.values():
             for dep in _deps(obj):
-                if dep not in nodes:
+                if dep not in known:
                     note = f" (it may be defined by unrendered {', '.join(unknown)})" if unknown else ""
                     yield Violation(
                         f"dependsOn {kind} {dep} does not exist in the cluster{note}",
