@@ -260,7 +260,7 @@ def _scalar(value: str) -> str:
         and ": " not in value
         and " #" not in value
         and not value.endswith((" ", ":"))
-        and _RESOLVER.resolve(yaml.ScalarNode, value, (True, False)) == "tag:yaml.org,2002:str"
+        and _RESOLVER.resolve(yaml.ScalarNode, value, (True, False)) == "tag:yaml.org,2002:str"  # type: ignore[no-untyped-call]
         and not (_BOOL.match(value) or _NULL.match(value) or _INT.match(value) or _FLOAT.match(value))
     ):
         return value
