@@ -23,7 +23,9 @@ def store(version: str | None = None) -> SchemaStore:
     return _STORE[version]
 
 
-def objects(text: str, *, file: str = "apps/demo/manifests.yaml", ks: str = "flux-system/apps") -> list[K8sObject]:
+def objects(
+    text: str, *, file: str = "apps/demo/manifests.yaml", ks: str = "flux-system/apps"
+) -> list[K8sObject]:
     return [
         K8sObject.of(doc, Provenance(file=file, line=i * 10 + 1, kustomization=ks))
         for i, doc in enumerate(yamlio.load_all(text))
@@ -78,3 +80,45 @@ def run(
 
 def findings(render: ClusterRender, rule: str, **kw: Any) -> list[Finding]:
     return [f for f in run(render, [rule], **kw).findings if f.rule == rule]
+
+
+def hardened_deployment(name: str = "web", namespace: str = "shop") -> dict[str, Any]:
+    """A Deployment every workload rule accepts (tests derive failing variants from it)."""
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": name, "namespace": namespace},
+        "spec": {
+            "selector": {"matchLabels": {"app": name}},
+            "template": {
+                "metadata": {"labels": {"app": name}},
+                "spec": {
+                    "automountServiceAccountToken": False,
+                    "securityContext": {"runAsNonRoot": True, "seccompProfile": {"type": "RuntimeDefault"}},
+                    "containers": [
+                        {
+                            "name": name,
+                            "image": "ghcr.io/acme/web:1.2.3",
+                            "env": [{"name": "LOG_LEVEL", "value": "info"}],
+                            "ports": [{"containerPort": 8080}],
+                            "resources": {
+                                "requests": {"cpu": "100m", "memory": "64Mi"},
+                                "limits": {"memory": "128Mi"},
+                            },
+                            "readinessProbe": {"httpGet": {"path": "/ready", "port": 8080}},
+                            "livenessProbe": {"httpGet": {"path": "/live", "port": 8080}},
+                            "securityContext": {
+                                "allowPrivilegeEscalation": False,
+                                "readOnlyRootFilesystem": True,
+                                "capabilities": {"drop": ["ALL"]},
+                            },
+                        }
+                    ],
+                },
+            },
+        },
+    }
+
+
+def dump(*bodies: dict[str, Any]) -> str:
+    return yamlio.dump_all(list(bodies))

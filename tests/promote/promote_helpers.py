@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import subprocess
+import tempfile
 from pathlib import Path
 
 from fluxfleet.cli.main import main
@@ -65,20 +68,34 @@ def fleet_text(staging: str = "") -> str:
 
 def git(repo: Path, *args: str, env: dict[str, str] | None = None, check: bool = True) -> str:
     res = subprocess.run(
-        ["git", *args], cwd=repo, capture_output=True, text=True, env={**os.environ, **(env or {})}, check=False
+        ["git", *args],
+        cwd=repo,
+        capture_output=True,
+        text=True,
+        env={**os.environ, **(env or {})},
+        check=False,
     )
     if check and res.returncode != 0:
         raise AssertionError(f"git {' '.join(args)} failed: {res.stderr}")
     return res.stdout
 
 
+_TEMPLATES: dict[str, Path] = {}
+
+
 def make_repo(path: Path, staging: str = "") -> Path:
-    path.mkdir(parents=True, exist_ok=True)
-    (path / "fleet.yaml").write_text(fleet_text(staging))
-    generate(path)
-    git(path, "init", "-q", "-b", "main")
-    git(path, "add", "-A")
-    git(path, "commit", "-q", "-m", "fleet", env={"GIT_COMMITTER_DATE": "2020-01-01T00:00:00Z"})
+    """A committed fleet repository at ``path`` (generated once per variant, then copied)."""
+    if staging not in _TEMPLATES:
+        template = Path(tempfile.mkdtemp(prefix="fluxfleet-promote-tpl-")) / "repo"
+        atexit.register(shutil.rmtree, template.parent, True)
+        template.mkdir()
+        (template / "fleet.yaml").write_text(fleet_text(staging))
+        generate(template)
+        git(template, "init", "-q", "-b", "main")
+        git(template, "add", "-A")
+        git(template, "commit", "-q", "-m", "fleet", env={"GIT_COMMITTER_DATE": "2020-01-01T00:00:00Z"})
+        _TEMPLATES[staging] = template
+    shutil.copytree(_TEMPLATES[staging], path, symlinks=True)
     return path
 
 
@@ -96,9 +113,14 @@ def with_remote(repo: Path, tmp: Path, clones: int = 1) -> tuple[Path, list[Path
     return bare, out
 
 
-def ff(repo: Path, *args: str) -> int:
-    """Run the fluxfleet CLI in-process against ``repo``."""
-    return main([*args, "-C", str(repo)])
+def ff(repo: Path, *args: str, render: bool = False) -> int:
+    """Run the fluxfleet CLI in-process against ``repo``.
+
+    Promotions skip the rendered preview unless ``render`` (test_preview.py covers it) to keep the
+    suite fast.
+    """
+    extra = ["--no-render"] if args and args[0] in ("promote", "rollback") and not render else []
+    return main([*args, *extra, "-C", str(repo)])
 
 
 def head(repo: Path) -> str:

@@ -28,7 +28,9 @@ def test_promote_dev_to_staging_commits_with_trailers(repo: Path, capsys: pytest
     assert git(repo, "log", "-1", "--format=%s").strip() == "promote web v2 to staging (from dev)"
     assert status(repo) == ""
     # only the overlay changed
-    assert git(repo, "show", "--name-only", "--format=", "HEAD").split() == ["apps/web/overlays/staging/kustomization.yaml"]
+    assert git(repo, "show", "--name-only", "--format=", "HEAD").split() == [
+        "apps/web/overlays/staging/kustomization.yaml"
+    ]
 
 
 def test_dry_run_changes_nothing(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -37,7 +39,12 @@ def test_dry_run_changes_nothing(repo: Path, capsys: pytest.CaptureFixture[str])
     data = json.loads(capsys.readouterr().out)
     assert data["dryRun"] is True and data["commit"] is None
     assert data["files"][0]["path"] == "apps/web/overlays/staging/kustomization.yaml"
-    assert data["clusterGroups"] == {"staging": {"us-west-2": ["staging-a (team=t-us-west-2)"], "eu-west-1": ["staging-b (team=t-eu-west-1)"]}}
+    assert data["clusterGroups"] == {
+        "staging": {
+            "us-west-2": ["staging-a (team=t-us-west-2)"],
+            "eu-west-1": ["staging-b (team=t-eu-west-1)"],
+        }
+    }
     assert head(repo) == before and status(repo) == ""
 
 
@@ -137,7 +144,11 @@ def test_rollback_restores_previous_and_marks_bad(repo: Path, capsys: pytest.Cap
     # every file is byte-identical to before the promotion
     assert git(repo, "diff", before, "HEAD") == ""
     t = trailers(repo)
-    assert (t["Fluxfleet-Action"], t["Fluxfleet-Version"], t["Fluxfleet-Bad-Version"]) == ("rollback", "v1", "v2")
+    assert (t["Fluxfleet-Action"], t["Fluxfleet-Version"], t["Fluxfleet-Bad-Version"]) == (
+        "rollback",
+        "v1",
+        "v2",
+    )
     capsys.readouterr()
     # the bad version is refused ...
     assert ff(repo, "promote", "web", "--to", "staging") == 3
@@ -149,7 +160,9 @@ def test_rollback_restores_previous_and_marks_bad(repo: Path, capsys: pytest.Cap
     assert t["Fluxfleet-Forced-Reason"] == "fixed config, INC-7"
 
 
-def test_rollback_to_given_version_and_nothing_earlier(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_rollback_to_given_version_and_nothing_earlier(
+    repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     assert ff(repo, "rollback", "web", "--env", "staging") == 2
     assert "no earlier good version" in capsys.readouterr().err
     assert ff(repo, "rollback", "web", "--env", "staging", "--to", "v0", "--no-mark-bad") == 0
@@ -164,7 +177,11 @@ def test_revert_one_promotion(repo: Path) -> None:
     assert ff(repo, "promote", "api", "--to", "staging") == 0
     assert ff(repo, "rollback", "--revert", promo) == 0
     t = trailers(repo)
-    assert (t["Fluxfleet-Action"], t["Fluxfleet-Reverts"], t["Fluxfleet-Bad-Version"]) == ("revert", promo, "v2")
+    assert (t["Fluxfleet-Action"], t["Fluxfleet-Reverts"], t["Fluxfleet-Bad-Version"]) == (
+        "revert",
+        promo,
+        "v2",
+    )
     assert git(repo, "diff", before, "HEAD", "--", "apps/web") == ""
     assert "newTag: v2" in overlay(repo, "api", "staging")
     assert ff(repo, "rollback", "--revert", promo) == 2  # twice is refused
@@ -196,12 +213,18 @@ def test_versions_matrix(repo: Path, capsys: pytest.CaptureFixture[str]) -> None
     assert ff(repo, "versions", "-o", "json") == 0
     data = json.loads(capsys.readouterr().out)
     web = next(a for a in data["apps"] if a["app"] == "web")
-    assert {e: v["version"] for e, v in web["environments"].items()} == {"dev": "v2", "staging": "v2", "prod": "v1"}
+    assert {e: v["version"] for e, v in web["environments"].items()} == {
+        "dev": "v2",
+        "staging": "v2",
+        "prod": "v1",
+    }
     assert ff(repo, "versions", "web") == 0
     assert capsys.readouterr().out.split("\n")[1].split() == ["web", "v2", "v2", "v1"]
 
 
-def test_soak_uses_landing_time_from_git(repo: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+def test_soak_uses_landing_time_from_git(
+    repo: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     assert ff(repo, "promote", "web", "--to", "staging") == 0  # landed just now
     capsys.readouterr()
     assert ff(repo, "promote", "web", "--to", "prod", "--approve") == 3
@@ -214,3 +237,16 @@ def test_soak_uses_landing_time_from_git(repo: Path, capsys: pytest.CaptureFixtu
     monkeypatch.delenv("GIT_COMMITTER_DATE")
     assert ff(repo, "promote", "web", "--to", "prod", "--approve") == 0
     assert "soak=pass" in trailers(repo)["Fluxfleet-Gates"]
+
+
+def test_failed_commit_puts_every_file_back(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    hook = repo / ".git" / "hooks" / "pre-commit"
+    hook.write_text("#!/bin/sh\necho 'hook says no' >&2\nexit 1\n")
+    hook.chmod(0o755)
+    before = head(repo)
+    fleet_before = (repo / "fleet.yaml").read_text()
+    assert ff(repo, "promote", "web", "--to", "prod", "--version", "v2", "--approve", "--force", "t") == 2
+    assert "hook says no" in capsys.readouterr().err
+    assert head(repo) == before and status(repo) == ""
+    assert (repo / "fleet.yaml").read_text() == fleet_before
+    assert git(repo, "status", "--porcelain", "--untracked-files=all") == ""

@@ -35,7 +35,12 @@ def ks(name: str, path: str, namespace: str = "flux-system", **spec: Any) -> dic
 
 
 def cm(name: str, namespace: str = "default", **data: str) -> dict[str, Any]:
-    return {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name, "namespace": namespace}, "data": data}
+    return {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": name, "namespace": namespace},
+        "data": data,
+    }
 
 
 PLACEHOLDER = "# This file will be generated automatically by flux boostrap.\n"

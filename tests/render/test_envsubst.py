@@ -100,7 +100,9 @@ def test_keep_unknown_leaves_expressions_of_unknown_variables_verbatim() -> None
 def test_worked_example_of_the_reference() -> None:
     text = 'name: app-${cluster_name}\nregion: ${region:=eu-west-1}\nreplicas: "${replicas}"\nscript: |\n  echo "$$HOME" ${HOSTNAME:-unknown} $${KEEP}\n'
     env = {"cluster_name": "prod-eu-1", "replicas": "3", "port": "8080"}
-    expected = 'name: app-prod-eu-1\nregion: eu-west-1\nreplicas: "3"\nscript: |\n  echo "$HOME" unknown ${KEEP}\n'
+    expected = (
+        'name: app-prod-eu-1\nregion: eu-west-1\nreplicas: "3"\nscript: |\n  echo "$HOME" unknown ${KEEP}\n'
+    )
     assert substitute(text, env, Options(strict=True)) == expected
     with pytest.raises(EnvsubstError, match="missing_host"):
         substitute(text + "host: ${missing_host}\n", env, Options(strict=True))

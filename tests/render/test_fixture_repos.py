@@ -19,13 +19,20 @@ def helm_example(fixture_repos: Path) -> dict[str, object]:
     return {r.cluster: r for r in render(fixture_repos / "flux2-kustomize-helm-example")}
 
 
-def test_kustomize_helm_example_discovers_both_clusters_from_placeholders(helm_example: dict[str, object]) -> None:
+def test_kustomize_helm_example_discovers_both_clusters_from_placeholders(
+    helm_example: dict[str, object],
+) -> None:
     assert sorted(helm_example) == ["production", "staging"]
     prod = helm_example["production"]
     assert prod.path == "clusters/production"  # type: ignore[attr-defined]
     assert prod.errors == ()  # type: ignore[attr-defined]
     kss = by_id(prod)  # type: ignore[arg-type]
-    assert list(kss) == ["flux-system/flux-system", "flux-system/apps", "flux-system/infra-controllers", "flux-system/infra-configs"]
+    assert list(kss) == [
+        "flux-system/flux-system",
+        "flux-system/apps",
+        "flux-system/infra-controllers",
+        "flux-system/infra-configs",
+    ]
     assert all(k.status is KsStatus.rendered for k in kss.values())
     assert kss["flux-system/apps"].depends_on == ["flux-system/infra-configs"]
     assert kss["flux-system/apps"].path == "apps/production"
@@ -45,7 +52,10 @@ def test_kustomize_helm_example_objects(helm_example: dict[str, object]) -> None
         "Kustomization/flux-system/apps",
     } <= set(prod)
     # the Flux Kustomization's JSON6902 patch applies to the ClusterIssuer in production only
-    assert prod["ClusterIssuer/letsencrypt"]["spec"]["acme"]["server"] == "https://acme-v02.api.letsencrypt.org/directory"
+    assert (
+        prod["ClusterIssuer/letsencrypt"]["spec"]["acme"]["server"]
+        == "https://acme-v02.api.letsencrypt.org/directory"
+    )
     assert "staging" in stag["ClusterIssuer/letsencrypt"]["spec"]["acme"]["server"]
     release = prod["HelmRelease/podinfo/podinfo"]
     assert release["spec"]["chart"]["spec"]["version"] == ">=1.0.0"
@@ -80,7 +90,10 @@ def test_multi_tenancy_external_sources_are_listed_with_reasons(fixture_repos: P
     # the tenant overlay patches the tenant Kustomization's path; namespace comes from the base
     assert objs["Kustomization/apps/dev-team"]["spec"]["path"] == "./production"
     assert objs["RoleBinding/apps/gotk-reconciler"]["roleRef"]["name"] == "cluster-admin"
-    assert objs["OCIRepository/flux-system/kyverno-controller"]["apiVersion"] == "source.toolkit.fluxcd.io/v1beta2"
+    assert (
+        objs["OCIRepository/flux-system/kyverno-controller"]["apiVersion"]
+        == "source.toolkit.fluxcd.io/v1beta2"
+    )
     assert {"Namespace/apps", "ServiceAccount/apps/dev-team", "GitRepository/apps/dev-team"} <= set(objs)
 
 
@@ -90,7 +103,9 @@ def test_multi_tenancy_tenant_source_mapped_to_a_folder(fixture_repos: Path, tmp
     (tenant / "production" / "app.yaml").write_text(
         "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: hello\n  namespace: apps\ndata:\n  a: b\n"
     )
-    renders = {r.cluster: r for r in render(fixture_repos / "flux2-multi-tenancy", sources=(f"dev-team={tenant}",))}
+    renders = {
+        r.cluster: r for r in render(fixture_repos / "flux2-multi-tenancy", sources=(f"dev-team={tenant}",))
+    }
     tenant_ks = by_id(renders["production"])["apps/dev-team"]
     assert tenant_ks.status is KsStatus.rendered
     assert [str(o.key) for o in tenant_ks.objects] == ["ConfigMap/apps/hello"]

@@ -16,7 +16,11 @@ BASE = {"apiVersion": "kustomize.config.k8s.io/v1beta1", "kind": "Kustomization"
 
 
 def _edit(**spec: object) -> dict[str, object]:
-    return apply_edits(BASE | {"namespace": "orig", "namePrefix": "x-", "patches": [{"path": "p.yaml"}]}, SpecEdits.from_spec(spec), existing_file=True)
+    return apply_edits(
+        BASE | {"namespace": "orig", "namePrefix": "x-", "patches": [{"path": "p.yaml"}]},
+        SpecEdits.from_spec(spec),
+        existing_file=True,
+    )
 
 
 def test_target_namespace_name_prefix_and_suffix_replace() -> None:
@@ -30,7 +34,9 @@ def test_patches_are_appended_after_the_files_own() -> None:
 
 
 def test_components_are_appended_and_must_be_local_and_relative() -> None:
-    out = apply_edits(BASE | {"components": ["../own"]}, SpecEdits.from_spec({"components": ["../c1"]}), existing_file=True)
+    out = apply_edits(
+        BASE | {"components": ["../own"]}, SpecEdits.from_spec({"components": ["../c1"]}), existing_file=True
+    )
     assert out["components"] == ["../own", "../c1"]
     for bad in ("https://github.com/x/y", "git::ssh://x", "GitHub.com/x", "/abs/path", "git@github.com:x/y"):
         with pytest.raises(EditError, match=f"component path '{bad}' must be local and relative"):
@@ -41,19 +47,38 @@ def test_missing_components_skipped_only_with_ignore_missing_components() -> Non
     edits = SpecEdits.from_spec({"components": ["../gone", "../here"], "ignoreMissingComponents": True})
     out = apply_edits(BASE, edits, existing_file=True, component_exists=lambda c: c == "../here")
     assert out["components"] == ["../here"]
-    out = apply_edits(BASE, SpecEdits.from_spec({"components": ["../gone"]}), existing_file=True, component_exists=lambda c: False)
+    out = apply_edits(
+        BASE,
+        SpecEdits.from_spec({"components": ["../gone"]}),
+        existing_file=True,
+        component_exists=lambda c: False,
+    )
     assert out["components"] == ["../gone"]
 
 
 @pytest.mark.parametrize(
     ("existing", "override", "expected"),
     [
-        ({"name": "app", "newTag": "1.0"}, {"name": "app", "newName": "reg.io/app"}, {"name": "app", "newTag": "1.0", "newName": "reg.io/app"}),
-        ({"name": "app", "newTag": "1.0", "digest": "sha256:aa"}, {"name": "app", "newTag": "2.0"}, {"name": "app", "newTag": "2.0"}),
-        ({"name": "app", "newName": "x"}, {"name": "app", "digest": "sha256:bb"}, {"name": "app", "newName": "x", "digest": "sha256:bb"}),
+        (
+            {"name": "app", "newTag": "1.0"},
+            {"name": "app", "newName": "reg.io/app"},
+            {"name": "app", "newTag": "1.0", "newName": "reg.io/app"},
+        ),
+        (
+            {"name": "app", "newTag": "1.0", "digest": "sha256:aa"},
+            {"name": "app", "newTag": "2.0"},
+            {"name": "app", "newTag": "2.0"},
+        ),
+        (
+            {"name": "app", "newName": "x"},
+            {"name": "app", "digest": "sha256:bb"},
+            {"name": "app", "newName": "x", "digest": "sha256:bb"},
+        ),
     ],
 )
-def test_images_merge_by_name_with_the_1_9_4_rule(existing: dict[str, str], override: dict[str, str], expected: dict[str, str]) -> None:
+def test_images_merge_by_name_with_the_1_9_4_rule(
+    existing: dict[str, str], override: dict[str, str], expected: dict[str, str]
+) -> None:
     assert merge_images([existing], [override]) == [expected]
 
 
@@ -67,7 +92,9 @@ def test_new_image_names_are_appended() -> None:
 def test_build_metadata_replaces_and_no_resources_quirk_adds_origin_annotations() -> None:
     assert _edit(buildMetadata=["transformerAnnotations"])["buildMetadata"] == ["transformerAnnotations"]
     only_components = {"components": ["../c"]}
-    assert apply_edits(only_components, SpecEdits(), existing_file=True)["buildMetadata"] == ["originAnnotations"]
+    assert apply_edits(only_components, SpecEdits(), existing_file=True)["buildMetadata"] == [
+        "originAnnotations"
+    ]
     assert "buildMetadata" not in apply_edits(BASE, SpecEdits(), existing_file=True)
 
 
@@ -102,7 +129,7 @@ def test_empty_directory_generates_placeholder_namespace(tmp_path: Path) -> None
 
 def test_non_kubernetes_yaml_in_a_generated_path_fails(tmp_path: Path) -> None:
     write(tmp_path, {"p/values.yaml": "replicas: 3\n"})
-    with pytest.raises(PlanError, match="failed to decode Kubernetes YAML from p/values.yaml"):
+    with pytest.raises(PlanError, match=r"failed to decode Kubernetes YAML from p/values\.yaml"):
         plan_build(FileTree(tmp_path), "p", SpecEdits())
 
 

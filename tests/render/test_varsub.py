@@ -20,7 +20,12 @@ def _lookup(*objects: dict[str, Any]) -> Any:
 
 
 def _res(**data: Any) -> dict[str, Any]:
-    return {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "x", "namespace": "ns"}, "data": data}
+    return {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": "x", "namespace": "ns"},
+        "data": data,
+    }
 
 
 def test_inline_wins_over_substitute_from_and_later_sources_win() -> None:
@@ -63,7 +68,9 @@ def test_newlines_are_removed_from_every_value() -> None:
 @pytest.mark.parametrize("key", ["my-key", "cluster.name", "1abc"])
 def test_invalid_variable_names_fail(key: str) -> None:
     with pytest.raises(SubstitutionError, match=f"'{key}' var name is invalid"):
-        load_variables({"substituteFrom": [{"kind": "ConfigMap", "name": "c"}]}, _lookup(_cm("c", **{key: "v"})))
+        load_variables(
+            {"substituteFrom": [{"kind": "ConfigMap", "name": "c"}]}, _lookup(_cm("c", **{key: "v"}))
+        )
 
 
 def test_substitution_runs_over_the_whole_resource_and_retypes_values() -> None:
@@ -75,7 +82,9 @@ def test_substitution_runs_over_the_whole_resource_and_retypes_values() -> None:
 
 
 def test_strict_mode_fails_with_flux_message_and_non_strict_empties() -> None:
-    with pytest.raises(SubstitutionError, match=r"post build failed for 'v1, Kind=ConfigMap/x'.*strict mode.*host"):
+    with pytest.raises(
+        SubstitutionError, match=r"post build failed for 'v1, Kind=ConfigMap/x'.*strict mode.*host"
+    ):
         substitute_resource(_res(h="${host}"), Variables({"a": "b"}), strict=True)
     out = substitute_resource(_res(h="x${host}"), Variables({"a": "b"}), strict=False)
     assert out["data"]["h"] == "x"
@@ -119,3 +128,44 @@ def test_sops_masked_secret_as_source_counts_as_unknown() -> None:
     variables = load_variables({"substituteFrom": [{"kind": "Secret", "name": "s"}]}, _lookup(masked))
     assert variables.values == {}
     assert variables.unknown_sources == ("Secret/s",)
+
+
+# -- the scalar-wise shortcut must agree with Flux's whole-text mechanism -------------------------
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from fluxfleet.render import envsubst  # noqa: E402
+from fluxfleet.render.postbuild import copy_json  # noqa: E402
+from fluxfleet.render.varsub import dollar_paths, substitute_in_place, substitute_text  # noqa: E402
+
+_TEXT = st.text(alphabet="ab1$${}:-=+#' \"\\\n.x%", max_size=14)
+_VALUES = st.text(alphabet="ab1 :#'\"\\-.tru9", max_size=6)
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    strings=st.lists(_TEXT, min_size=1, max_size=4),
+    values=st.dictionaries(st.sampled_from(["a", "b", "x"]), _VALUES, min_size=1, max_size=3),
+    strict=st.booleans(),
+)
+def test_scalarwise_substitution_equals_whole_text(
+    strings: list[str], values: dict[str, str], strict: bool
+) -> None:
+    body: dict[str, Any] = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "x"}, "data": {}}
+    for i, text in enumerate(strings):
+        body["data"][f"k{i}"] = text
+    variables = Variables(values)
+    options = envsubst.Options(strict=strict)
+
+    def outcome(fn: Any) -> Any:
+        try:
+            return ("ok", fn())
+        except SubstitutionError:
+            return ("error", None)
+
+    fast = outcome(lambda: substitute_resource(body, variables, strict=strict))
+    in_place = outcome(lambda: substitute_in_place(copy_json(body), dollar_paths(body), variables, strict=strict))
+    slow = outcome(lambda: substitute_text(body, variables, options))
+    assert fast == slow
+    assert in_place == slow

@@ -14,7 +14,9 @@ from .helpers import by_id, cluster_repo, cm, ks, objects, one, render, write
 
 def _snapshot(root: Path) -> dict[str, str]:
     return {
-        str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(root.rglob("*")) if p.is_file()
+        str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(root.rglob("*"))
+        if p.is_file()
     }
 
 
@@ -29,7 +31,11 @@ def test_recursion_through_nested_kustomizations(tmp_path: Path) -> None:
         },
     )
     render = one(repo)
-    assert [k.id for k in render.kustomizations] == ["flux-system/flux-system", "flux-system/apps", "flux-system/team"]
+    assert [k.id for k in render.kustomizations] == [
+        "flux-system/flux-system",
+        "flux-system/apps",
+        "flux-system/team",
+    ]
     team = by_id(render)["flux-system/team"]
     assert team.parent == "flux-system/apps"
     assert team.file == "apps/team.yaml"
@@ -46,7 +52,11 @@ def test_kustomization_cycle_is_reported_not_followed(tmp_path: Path) -> None:
     render = one(repo)
     messages = [e.message for e in render.errors]
     assert any("Kustomization cycle" in m and "flux-system/a" in m for m in messages), messages
-    assert [k.id for k in render.kustomizations] == ["flux-system/flux-system", "flux-system/a", "flux-system/b"]
+    assert [k.id for k in render.kustomizations] == [
+        "flux-system/flux-system",
+        "flux-system/a",
+        "flux-system/b",
+    ]
 
 
 def test_self_managed_flux_system_is_not_a_cycle(tmp_path: Path) -> None:
@@ -162,7 +172,15 @@ def test_substitute_from_uses_configmaps_rendered_by_other_kustomizations(tmp_pa
 def test_unknown_substitute_from_source_keeps_expressions_and_warns(tmp_path: Path) -> None:
     repo = cluster_repo(
         tmp_path,
-        {"ks.yaml": [ks("app", "./app", postBuild={"substituteFrom": [{"kind": "Secret", "name": "cluster-secrets"}]})]},
+        {
+            "ks.yaml": [
+                ks(
+                    "app",
+                    "./app",
+                    postBuild={"substituteFrom": [{"kind": "Secret", "name": "cluster-secrets"}]},
+                )
+            ]
+        },
         {"app/cm.yaml": [cm("app", token="${token}")]},
     )
     render = one(repo)
@@ -174,9 +192,18 @@ def test_unknown_substitute_from_source_keeps_expressions_and_warns(tmp_path: Pa
 
 def test_target_namespace_prefix_and_patch_targets_as_flux_applies_them(tmp_path: Path) -> None:
     patches = [
-        {"patch": "- op: add\n  path: /data/first\n  value: yes-1\n", "target": {"kind": "ConfigMap", "name": "cfg", "namespace": "orig"}},
-        {"patch": "- op: add\n  path: /data/second\n  value: yes-2\n", "target": {"kind": "ConfigMap", "name": "p-cfg"}},
-        {"patch": "- op: add\n  path: /data/third\n  value: yes-3\n", "target": {"kind": "ConfigMap", "namespace": "target"}},
+        {
+            "patch": "- op: add\n  path: /data/first\n  value: yes-1\n",
+            "target": {"kind": "ConfigMap", "name": "cfg", "namespace": "orig"},
+        },
+        {
+            "patch": "- op: add\n  path: /data/second\n  value: yes-2\n",
+            "target": {"kind": "ConfigMap", "name": "p-cfg"},
+        },
+        {
+            "patch": "- op: add\n  path: /data/third\n  value: yes-3\n",
+            "target": {"kind": "ConfigMap", "namespace": "target"},
+        },
     ]
     rb = {
         "apiVersion": "rbac.authorization.k8s.io/v1",
@@ -193,7 +220,11 @@ def test_target_namespace_prefix_and_patch_targets_as_flux_applies_them(tmp_path
         {"ks.yaml": [ks("edit", "./app", targetNamespace="target", namePrefix="p-", patches=patches)]},
         {
             "app/kustomization.yaml": "resources: [all.yaml]\n",
-            "app/all.yaml": [cm("cfg", "orig", a="b"), {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "orig"}}, rb],
+            "app/all.yaml": [
+                cm("cfg", "orig", a="b"),
+                {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "orig"}},
+                rb,
+            ],
         },
     )
     objs = objects(one(repo))
@@ -209,7 +240,15 @@ def test_spec_images_override_the_overlay(tmp_path: Path) -> None:
         "apiVersion": "apps/v1",
         "kind": "Deployment",
         "metadata": {"name": "web", "namespace": "default"},
-        "spec": {"template": {"spec": {"containers": [{"name": "web", "image": "ghcr.io/acme/web:1.0", "ports": [{"containerPort": 80}]}]}}},
+        "spec": {
+            "template": {
+                "spec": {
+                    "containers": [
+                        {"name": "web", "image": "ghcr.io/acme/web:1.0", "ports": [{"containerPort": 80}]}
+                    ]
+                }
+            }
+        },
     }
     repo = cluster_repo(
         tmp_path,
@@ -240,7 +279,11 @@ def test_render_never_writes_into_the_users_tree(tmp_path: Path) -> None:
     repo = cluster_repo(
         tmp_path,
         {"ks.yaml": [ks("app", "./app", namePrefix="x-", targetNamespace="t")]},
-        {"app/cm.yaml": [cm("a")], "app/sub/kustomization.yaml": "resources: [c.yaml]\nnamePrefix: s-\n", "app/sub/c.yaml": [cm("c")]},
+        {
+            "app/cm.yaml": [cm("a")],
+            "app/sub/kustomization.yaml": "resources: [c.yaml]\nnamePrefix: s-\n",
+            "app/sub/c.yaml": [cm("c")],
+        },
     )
     before = _snapshot(repo)
     render = one(repo)
@@ -259,9 +302,19 @@ def test_in_process_plain_builds_match_kustomize(tmp_path: Path) -> None:
         tmp_path,
         {
             "p/kustomization.yaml": "resources: [b.yaml, sub]\n",
-            "p/b.yaml": [cm("z", "ns", k="v"), {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "ns"}}],
+            "p/b.yaml": [
+                cm("z", "ns", k="v"),
+                {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "ns"}},
+            ],
             "p/sub/kustomization.yaml": "resources: [c.yaml]\n",
-            "p/sub/c.yaml": [{"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "d", "namespace": "ns"}, "spec": {"replicas": 2}}],
+            "p/sub/c.yaml": [
+                {
+                    "apiVersion": "apps/v1",
+                    "kind": "Deployment",
+                    "metadata": {"name": "d", "namespace": "ns"},
+                    "spec": {"replicas": 2},
+                }
+            ],
         },
     )
     tree = FileTree(tmp_path)
@@ -334,7 +387,12 @@ def test_resourceset_with_static_inputs_is_expanded_and_walked(tmp_path: Path) -
                         "sourceRef": {"kind": "GitRepository", "name": "flux-system"},
                     },
                 },
-                {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "<< inputs.tenant >>", "namespace": "default"}, "data": {"replicas": "<< inputs.replicas | quote >>"}},
+                {
+                    "apiVersion": "v1",
+                    "kind": "ConfigMap",
+                    "metadata": {"name": "<< inputs.tenant >>", "namespace": "default"},
+                    "data": {"replicas": "<< inputs.replicas | quote >>"},
+                },
             ],
         },
     }

@@ -92,7 +92,9 @@ def keys(tmp_path: Path) -> Path:
 def keyed_repo(repo: Path, keys: Path, run: Run) -> Path:
     """The repo with a dev and a prod key (keys/dev.agekey, keys/prod.agekey)."""
     for env in ("dev", "prod"):
-        code, _, err = run("secrets", "keygen", "--env", env, "--key-file", str(keys / f"{env}.agekey"), "-C", str(repo))
+        code, _, err = run(
+            "secrets", "keygen", "--env", env, "--key-file", str(keys / f"{env}.agekey"), "-C", str(repo)
+        )
         assert code == 0, err
     return repo
 

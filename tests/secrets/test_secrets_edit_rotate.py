@@ -68,7 +68,9 @@ def test_edit_changes_one_value_and_keeps_other_ciphertexts(
     assert after["data"]["token"] == before["data"]["token"]
     assert after["stringData"]["password"] != before["stringData"]["password"]
     assert "n3w-Value" not in encrypted.read_text()
-    code, out, _ = run("secrets", "decrypt", str(encrypted), "-k", str(keys / "dev.agekey"), "-C", str(keyed_repo))
+    code, out, _ = run(
+        "secrets", "decrypt", str(encrypted), "-k", str(keys / "dev.agekey"), "-C", str(keyed_repo)
+    )
     assert code == 0 and "n3w-Value" in out and "s3cr3t-Value" not in out
 
 
@@ -83,7 +85,9 @@ def test_failing_edit_leaves_no_plaintext_and_no_change(
     [[plain_path, *_]] = opened
     assert not Path(plain_path).parent.exists()  # the private directory is removed
     assert encrypted.read_bytes() == original
-    leftovers = [p for p in keyed_repo.rglob("*") if p.is_file() and "s3cr3t-Value" in p.read_text(errors="ignore")]
+    leftovers = [
+        p for p in keyed_repo.rglob("*") if p.is_file() and "s3cr3t-Value" in p.read_text(errors="ignore")
+    ]
     assert leftovers == []
 
 
@@ -106,37 +110,82 @@ def test_edit_without_editor_is_a_clear_error(keyed_repo: Path, encrypted: Path,
 def test_rotate_after_new_key_adds_recipient_and_new_key_decrypts(
     keyed_repo: Path, keys: Path, encrypted: Path, run
 ) -> None:
-    assert run("secrets", "keygen", "-e", "dev", "-k", str(keys / "dev2.agekey"), "-C", str(keyed_repo))[0] == 0
+    assert (
+        run("secrets", "keygen", "-e", "dev", "-k", str(keys / "dev2.agekey"), "-C", str(keyed_repo))[0] == 0
+    )
     # the new key cannot open the file yet
-    assert run("secrets", "decrypt", str(encrypted), "-k", str(keys / "dev2.agekey"), "-C", str(keyed_repo))[0] == 2
+    assert (
+        run("secrets", "decrypt", str(encrypted), "-k", str(keys / "dev2.agekey"), "-C", str(keyed_repo))[0]
+        == 2
+    )
     code, out, _ = run("secrets", "rotate", "--env", "dev", "--dry-run", "-C", str(keyed_repo))
     assert code == 0 and "would rotate" in out and "clusters/dev/eu/db.yaml" in out
     before = encrypted.read_text()
-    code, out, err = run("secrets", "rotate", "--env", "dev", "-k", str(keys / "dev.agekey"), "-C", str(keyed_repo))
+    code, out, err = run(
+        "secrets", "rotate", "--env", "dev", "-k", str(keys / "dev.agekey"), "-C", str(keyed_repo)
+    )
     assert code == 0, err
     assert "rotated" in out
     after = yamlio.load_all(encrypted.read_text())[0]
     assert len(after["sops"]["age"]) == 2
     assert after["stringData"]["password"] not in before  # new data key: every value re-encrypted
-    code, out, _ = run("secrets", "decrypt", str(encrypted), "-k", str(keys / "dev2.agekey"), "-C", str(keyed_repo))
+    code, out, _ = run(
+        "secrets", "decrypt", str(encrypted), "-k", str(keys / "dev2.agekey"), "-C", str(keyed_repo)
+    )
     assert code == 0 and "s3cr3t-Value" in out
     # nothing left to do afterwards
-    code, out, _ = run("secrets", "rotate", "--env", "dev", "-o", "json", "-k", str(keys / "dev.agekey"), "-C", str(keyed_repo))
+    code, out, _ = run(
+        "secrets",
+        "rotate",
+        "--env",
+        "dev",
+        "-o",
+        "json",
+        "-k",
+        str(keys / "dev.agekey"),
+        "-C",
+        str(keyed_repo),
+    )
     assert code == 0 and '"action": "unchanged"' in out
 
 
-def test_rotate_after_replace_removes_old_recipient(keyed_repo: Path, keys: Path, encrypted: Path, run) -> None:
-    assert run("secrets", "keygen", "-e", "dev", "-k", str(keys / "new.agekey"), "--replace", "-C", str(keyed_repo))[0] == 0
+def test_rotate_after_replace_removes_old_recipient(
+    keyed_repo: Path, keys: Path, encrypted: Path, run
+) -> None:
+    assert (
+        run(
+            "secrets",
+            "keygen",
+            "-e",
+            "dev",
+            "-k",
+            str(keys / "new.agekey"),
+            "--replace",
+            "-C",
+            str(keyed_repo),
+        )[0]
+        == 0
+    )
     code, _, err = run("secrets", "rotate", "-k", str(keys / "dev.agekey"), "-C", str(keyed_repo))
     assert code == 0, err
     doc = yamlio.load_all(encrypted.read_text())[0]
-    assert [a["recipient"] for a in doc["sops"]["age"]] == list(load_fleet(keyed_repo).secrets.age_recipients["dev"])
-    assert run("secrets", "decrypt", str(encrypted), "-k", str(keys / "dev.agekey"), "-C", str(keyed_repo))[0] == 2
-    assert run("secrets", "decrypt", str(encrypted), "-k", str(keys / "new.agekey"), "-C", str(keyed_repo))[0] == 0
+    assert [a["recipient"] for a in doc["sops"]["age"]] == list(
+        load_fleet(keyed_repo).secrets.age_recipients["dev"]
+    )
+    assert (
+        run("secrets", "decrypt", str(encrypted), "-k", str(keys / "dev.agekey"), "-C", str(keyed_repo))[0]
+        == 2
+    )
+    assert (
+        run("secrets", "decrypt", str(encrypted), "-k", str(keys / "new.agekey"), "-C", str(keyed_repo))[0]
+        == 0
+    )
 
 
 def test_rotate_with_wrong_key_writes_nothing(keyed_repo: Path, keys: Path, encrypted: Path, run) -> None:
-    assert run("secrets", "keygen", "-e", "dev", "-k", str(keys / "dev2.agekey"), "-C", str(keyed_repo))[0] == 0
+    assert (
+        run("secrets", "keygen", "-e", "dev", "-k", str(keys / "dev2.agekey"), "-C", str(keyed_repo))[0] == 0
+    )
     before = encrypted.read_bytes()
     code, _, err = run("secrets", "rotate", "-k", str(keys / "prod.agekey"), "-C", str(keyed_repo))
     assert code == 2 and "wrong key" in err and "Traceback" not in err
@@ -150,11 +199,20 @@ def test_data_key_rotation_with_several_key_files(keyed_repo: Path, keys: Path, 
         assert run("secrets", "encrypt", str(path), "-C", str(keyed_repo))[0] == 0
     before = {p: p.read_text() for p in (dev, prod)}
     code, out, err = run(
-        "secrets", "rotate", "--data-key", "-k", str(keys / "dev.agekey"), "-k", str(keys / "prod.agekey"),
-        "-C", str(keyed_repo),
+        "secrets",
+        "rotate",
+        "--data-key",
+        "-k",
+        str(keys / "dev.agekey"),
+        "-k",
+        str(keys / "prod.agekey"),
+        "-C",
+        str(keyed_repo),
     )
     assert code == 0, err
     for path in (dev, prod):
         assert path.read_text() != before[path]
-    code, out, _ = run("secrets", "decrypt", str(prod), "-k", str(keys / "prod.agekey"), "-C", str(keyed_repo))
+    code, out, _ = run(
+        "secrets", "decrypt", str(prod), "-k", str(keys / "prod.agekey"), "-C", str(keyed_repo)
+    )
     assert code == 0 and "s3cr3t-Value" in out

@@ -25,7 +25,11 @@ from fluxfleet.proc import find_tool
 def _sops_encrypt(sops_bin: str, repo: Path, rel: str) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("SOPS_")}
     return subprocess.run(
-        [sops_bin, "--disable-version-check", "encrypt", rel], cwd=repo, capture_output=True, text=True, env=env
+        [sops_bin, "--disable-version-check", "encrypt", rel],
+        cwd=repo,
+        capture_output=True,
+        text=True,
+        env=env,
     )
 
 
@@ -40,7 +44,9 @@ def test_sops_config_drives_the_real_sops(keyed_repo: Path, sops_bin: str, write
     config = yamlio.load_all(content)[0]
     regexes = [r["path_regex"] for r in config["creation_rules"]]
     # most specific folder first: an env overlay wins over the app folder that contains it
-    assert regexes.index(r"^apps/web/overlays/dev/.*\.(ya?ml|json)$") < regexes.index(r"^apps/web/.*\.(ya?ml|json)$")
+    assert regexes.index(r"^apps/web/overlays/dev/.*\.(ya?ml|json)$") < regexes.index(
+        r"^apps/web/.*\.(ya?ml|json)$"
+    )
     dev, prod = (",".join(fleet.secrets.age_recipients[e]) for e in ("dev", "prod"))
     cases = {
         "clusters/dev/eu/db.yaml": dev,
@@ -79,7 +85,11 @@ def test_tenant_objects_per_cluster(repo: Path) -> None:
     assert ("ServiceAccount", "team-a", "flux-system") in kinds
     assert ("NetworkPolicy", "default-deny", "web") in kinds
     binding = next(d for d in docs if d["kind"] == "RoleBinding")
-    assert binding["roleRef"] == {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "team-a-reconciler"}
+    assert binding["roleRef"] == {
+        "apiGroup": "rbac.authorization.k8s.io",
+        "kind": "Role",
+        "name": "team-a-reconciler",
+    }
     assert binding["subjects"] == [{"kind": "ServiceAccount", "name": "team-a", "namespace": "flux-system"}]
     role = next(d for d in docs if d["kind"] == "Role")
     for rule in role["rules"]:
@@ -88,17 +98,28 @@ def test_tenant_objects_per_cluster(repo: Path) -> None:
     assert not any(d["kind"] == "ClusterRoleBinding" for d in docs)
     assert "cluster-admin" not in files["clusters/dev/eu/tenants/team-a.yaml"]
     quota = next(d for d in docs if d["kind"] == "ResourceQuota")["spec"]["hard"]
-    assert quota == {"limits.cpu": "2", "limits.memory": "4Gi", "pods": "20", "requests.cpu": "2", "requests.memory": "4Gi"}
+    assert quota == {
+        "limits.cpu": "2",
+        "limits.memory": "4Gi",
+        "pods": "20",
+        "requests.cpu": "2",
+        "requests.memory": "4Gi",
+    }
     deny = next(d for d in docs if d["metadata"]["name"] == "default-deny")["spec"]
     assert deny == {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]}
     allow = next(d for d in docs if d["metadata"]["name"] == "allow-ingress")["spec"]
-    assert allow["ingress"] == [{"from": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "ingress-nginx"}}}]}]
+    assert allow["ingress"] == [
+        {"from": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "ingress-nginx"}}}]}
+    ]
 
 
 def test_guardrails_switch_objects_off(repo: Path) -> None:
     text = (repo / "fleet.yaml").read_text()
     (repo / "fleet.yaml").write_text(
-        text.replace("allowIngressFrom: [ingress-nginx]", "guardrails: {networkPolicy: false, resourceQuota: false, impersonation: false}")
+        text.replace(
+            "allowIngressFrom: [ingress-nginx]",
+            "guardrails: {networkPolicy: false, resourceQuota: false, impersonation: false}",
+        )
     )
     fleet = load_fleet(repo)
     team = fleet.teams[0]
@@ -120,7 +141,11 @@ def test_service_accounts_and_lockdown(repo: Path) -> None:
         "--default-service-account=default",
         "kustomize-controller",
     ]
-    no_teams = (repo / "fleet.yaml").read_text().split("  teams:")[0] + "  clusters:" + (repo / "fleet.yaml").read_text().split("  clusters:")[1]
+    no_teams = (
+        (repo / "fleet.yaml").read_text().split("  teams:")[0]
+        + "  clusters:"
+        + (repo / "fleet.yaml").read_text().split("  clusters:")[1]
+    )
     (repo / "fleet.yaml").write_text(no_teams.replace("      team: team-a\n", ""))
     plain = load_fleet(repo)
     assert flux_system_patches(plain) == [] and plan_tenants(plain, place(plain)) == {}
@@ -132,20 +157,28 @@ def test_service_accounts_and_lockdown(repo: Path) -> None:
     [
         ("    - name: team-a\n", "    - name: kustomize-controller\n", "ServiceAccount Flux itself uses"),
         ("      allowIngressFrom: [ingress-nginx]", "      allowEgressTo: [10.0.0.0/33]", "not a CIDR"),
-        ("        cpu: \"2\"", "        cpu: two", "quantity"),
+        ('        cpu: "2"', "        cpu: two", "quantity"),
     ],
 )
 def test_bad_team_definitions(repo: Path, old: str, new: str, message: str) -> None:
     text = (repo / "fleet.yaml").read_text()
     assert old in text
-    (repo / "fleet.yaml").write_text(text.replace(old, new).replace("team: team-a", "team: kustomize-controller" if "kustomize" in new else "team: team-a"))
+    (repo / "fleet.yaml").write_text(
+        text.replace(old, new).replace(
+            "team: team-a", "team: kustomize-controller" if "kustomize" in new else "team: team-a"
+        )
+    )
     with pytest.raises(FleetError) as exc:
         load_fleet(repo)
     assert message in str(exc.value)
 
 
 def test_team_namespace_shared_with_platform_is_refused(repo: Path) -> None:
-    text = (repo / "fleet.yaml").read_text().replace("      namespace: web\n", "      namespace: ingress-nginx\n")
+    text = (
+        (repo / "fleet.yaml")
+        .read_text()
+        .replace("      namespace: web\n", "      namespace: ingress-nginx\n")
+    )
     (repo / "fleet.yaml").write_text(text)
     fleet = load_fleet(repo)
     with pytest.raises(FleetError) as exc:
@@ -163,6 +196,14 @@ def test_tenant_folder_builds_with_real_kustomize(repo: Path, tmp_path: Path) ->
             target = out_dir / Path(rel).name
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_text(content)
-    built = subprocess.run([kubectl, "kustomize", str(out_dir)], capture_output=True, text=True, check=True).stdout
+    built = subprocess.run(
+        [kubectl, "kustomize", str(out_dir)], capture_output=True, text=True, check=True
+    ).stdout
     docs = yamlio.load_all(built)
-    assert {d["kind"] for d in docs} >= {"Namespace", "ServiceAccount", "Role", "RoleBinding", "NetworkPolicy"}
+    assert {d["kind"] for d in docs} >= {
+        "Namespace",
+        "ServiceAccount",
+        "Role",
+        "RoleBinding",
+        "NetworkPolicy",
+    }

@@ -32,15 +32,27 @@ def sops_dir(shared_dir: Path) -> Path:
         ("algorithms/age-pq.yaml", "age-pq.txt", {"key": "value"}),
     ],
 )
-def test_yaml_fixtures_decrypt_with_their_key(sops_dir: Path, run, rel: str, key: str, expected: dict[str, str]) -> None:
-    code, out, err = run("secrets", "decrypt", str(sops_dir / rel), "-k", str(sops_dir / "keys" / key), "-C", str(sops_dir))
+def test_yaml_fixtures_decrypt_with_their_key(
+    sops_dir: Path, run, rel: str, key: str, expected: dict[str, str]
+) -> None:
+    code, out, err = run(
+        "secrets", "decrypt", str(sops_dir / rel), "-k", str(sops_dir / "keys" / key), "-C", str(sops_dir)
+    )
     assert code == 0, err
     assert yamlio.load_all(out)[0]["stringData"] == expected
 
 
 @pytest.mark.parametrize(("rel", "expected"), [("files/file.txt", "value"), ("envs/env.env", "key=value")])
 def test_generator_inputs_decrypt(sops_dir: Path, run, rel: str, expected: str) -> None:
-    code, out, err = run("secrets", "decrypt", str(sops_dir / rel), "-k", str(sops_dir / "keys" / "age.txt"), "-C", str(sops_dir))
+    code, out, err = run(
+        "secrets",
+        "decrypt",
+        str(sops_dir / rel),
+        "-k",
+        str(sops_dir / "keys" / "age.txt"),
+        "-C",
+        str(sops_dir),
+    )
     assert code == 0, err
     assert out.strip() == expected
 
@@ -54,12 +66,18 @@ def test_generator_inputs_decrypt(sops_dir: Path, run, rel: str, expected: str) 
     ],
 )
 def test_fixture_errors_are_clear(sops_dir: Path, run, rel: str, key: str, message: str) -> None:
-    code, out, err = run("secrets", "decrypt", str(sops_dir / rel), "-k", str(sops_dir / "keys" / key), "-C", str(sops_dir))
+    code, out, err = run(
+        "secrets", "decrypt", str(sops_dir / rel), "-k", str(sops_dir / "keys" / key), "-C", str(sops_dir)
+    )
     assert code == 2 and message in err and "Traceback" not in err and out == ""
 
 
 def test_metadata_is_read_without_a_key(sops_dir: Path) -> None:
-    for rel, file_type in (("algorithms/age.yaml", "yaml"), ("envs/env.env", "dotenv"), ("files/file.txt", "binary")):
+    for rel, file_type in (
+        ("algorithms/age.yaml", "yaml"),
+        ("envs/env.env", "dotenv"),
+        ("files/file.txt", "binary"),
+    ):
         found = read_sops_file(sops_dir, rel)
         assert found is not None and found.file_type == file_type
         assert found.info.recipients == (KC_RECIPIENT,)
@@ -79,6 +97,23 @@ def test_plaintext_detection_on_fixtures(sops_dir: Path) -> None:
     info = sops_info(age)
     assert info is not None and info.encrypted and info.encrypted_regex == "^(data|stringData)$"
     assert document_problems(age, {"dev": (KC_RECIPIENT,)}) == []
-    [problem] = document_problems(age, {"prod": ("age1qqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqq",)})
+    [problem] = document_problems(
+        age, {"prod": ("age1qqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqq",)}
+    )
     assert problem.kind == "missing-recipients" and "prod" in problem.message
     assert has_marker((sops_dir / "envs" / "env.env").read_bytes())
+
+
+def test_key_file_recipients_and_bad_key_files(sops_dir: Path, tmp_path: Path) -> None:
+    from fluxfleet.errors import FleetError
+    from fluxfleet.secrets.recipients import read_key_file, recipient_error
+
+    assert read_key_file(sops_dir / "keys" / "age.txt").recipients == (KC_RECIPIENT,)
+    bad = tmp_path / "bad.agekey"
+    bad.write_text("AGE-SECRET-KEY-1NOTAKEY\n")
+    with pytest.raises(FleetError) as exc:
+        read_key_file(bad)
+    assert "malformed age identity" in str(exc.value) and "NOTAKEY" not in str(exc.value)
+    assert recipient_error(KC_RECIPIENT) is None
+    assert "not a valid age recipient" in str(recipient_error("age1notvalid"))
+    assert "not an age recipient" in str(recipient_error("ssh-dss AAAA"))

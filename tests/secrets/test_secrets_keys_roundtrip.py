@@ -55,7 +55,9 @@ def test_keygen_adds_second_recipient_and_replace(repo: Path, keys: Path, run) -
 
 def test_keygen_refuses_key_inside_repo(repo: Path, run) -> None:
     before = (repo / "fleet.yaml").read_text()
-    code, _, err = run("secrets", "keygen", "--env", "dev", "--key-file", str(repo / "keys" / "dev.agekey"), "-C", str(repo))
+    code, _, err = run(
+        "secrets", "keygen", "--env", "dev", "--key-file", str(repo / "keys" / "dev.agekey"), "-C", str(repo)
+    )
     assert code == 2
     assert "inside the repository" in err and "Traceback" not in err
     assert not (repo / "keys").exists()
@@ -94,16 +96,22 @@ def test_encrypt_in_place_then_real_sops_and_fluxfleet_decrypt(
     plain = yamlio.load_all(_sops_decrypt(sops_bin, path, keys / "dev.agekey"))[0]
     assert plain["stringData"] == {"username": "admin", "password": "s3cr3t-Value"}
     assert plain["data"] == {"token": "dG9rZW4tdmFsdWU="}
-    code, out, err = run("secrets", "decrypt", str(path), "-k", str(keys / "dev.agekey"), "-C", str(keyed_repo))
+    code, out, err = run(
+        "secrets", "decrypt", str(path), "-k", str(keys / "dev.agekey"), "-C", str(keyed_repo)
+    )
     assert code == 0, err
     assert yamlio.load_all(out)[0]["stringData"]["password"] == "s3cr3t-Value"
 
 
-def test_shared_base_is_encrypted_for_every_environment(keyed_repo: Path, keys: Path, run, write_secret) -> None:
+def test_shared_base_is_encrypted_for_every_environment(
+    keyed_repo: Path, keys: Path, run, write_secret
+) -> None:
     path = write_secret(keyed_repo, "apps/web/base/db.yaml")
     assert run("secrets", "encrypt", str(path), "-C", str(keyed_repo))[0] == 0
     for env in ("dev", "prod"):
-        code, out, err = run("secrets", "decrypt", str(path), "-k", str(keys / f"{env}.agekey"), "-C", str(keyed_repo))
+        code, out, err = run(
+            "secrets", "decrypt", str(path), "-k", str(keys / f"{env}.agekey"), "-C", str(keyed_repo)
+        )
         assert code == 0, err
         assert "s3cr3t-Value" in out
 
@@ -111,7 +119,9 @@ def test_shared_base_is_encrypted_for_every_environment(keyed_repo: Path, keys: 
 def test_wrong_key_is_a_clear_error(keyed_repo: Path, keys: Path, run, write_secret) -> None:
     path = write_secret(keyed_repo, "clusters/dev/eu/db.yaml")
     assert run("secrets", "encrypt", str(path), "-C", str(keyed_repo))[0] == 0
-    code, out, err = run("secrets", "decrypt", str(path), "-k", str(keys / "prod.agekey"), "-C", str(keyed_repo))
+    code, out, err = run(
+        "secrets", "decrypt", str(path), "-k", str(keys / "prod.agekey"), "-C", str(keyed_repo)
+    )
     assert code == 2
     assert "can open this file" in err and "wrong key" in err
     assert "Traceback" not in err and out == ""
@@ -128,11 +138,15 @@ def test_tampered_files_are_clear_errors(keyed_repo: Path, keys: Path, run, writ
     a, b = lines[i].split(": ", 1)[1], lines[j].split(": ", 1)[1]
     lines[i], lines[j] = lines[i].replace(a, b), lines[j].replace(b, a)
     path.write_text("\n".join(lines) + "\n")
-    code, out, err = run("secrets", "decrypt", str(path), "-k", str(keys / "dev.agekey"), "-C", str(keyed_repo))
+    code, out, err = run(
+        "secrets", "decrypt", str(path), "-k", str(keys / "dev.agekey"), "-C", str(keyed_repo)
+    )
     assert code == 2 and "tampered" in err and "Traceback" not in err and out == ""
     # edit a clear field: only the MAC notices
     path.write_text(original.replace("name: db", "name: dbx"))
-    code, out, err = run("secrets", "decrypt", str(path), "-k", str(keys / "dev.agekey"), "-C", str(keyed_repo))
+    code, out, err = run(
+        "secrets", "decrypt", str(path), "-k", str(keys / "dev.agekey"), "-C", str(keyed_repo)
+    )
     assert code == 2 and "MAC does not match" in err and out == ""
 
 
@@ -184,3 +198,17 @@ def test_non_yaml_files_are_encrypted_whole(keyed_repo: Path, keys: Path, run, n
     assert "hunter2" not in path.read_text()
     code, out, _ = run("secrets", "decrypt", str(path), "-k", str(keys / "dev.agekey"), "-C", str(keyed_repo))
     assert code == 0 and "hunter2" in out
+
+
+def test_status_reports_plaintext_and_recipients(keyed_repo: Path, run, write_secret) -> None:
+    path = write_secret(keyed_repo, "apps/web/overlays/dev/db.yaml")
+    code, out, _ = run("secrets", "status", "-C", str(keyed_repo))
+    assert code == 1 and "plaintext" in out and "s3cr3t-Value" not in out
+    assert run("secrets", "encrypt", str(path), "-C", str(keyed_repo))[0] == 0
+    code, out, _ = run("secrets", "status", "-C", str(keyed_repo), "-o", "json")
+    assert code == 0 and '"state": "ok"' in out
+    # prod-only secret in the dev overlay: not readable by dev's clusters
+    other = write_secret(keyed_repo, "apps/web/overlays/dev/other.yaml")
+    assert run("secrets", "encrypt", str(other), "--env", "prod", "-C", str(keyed_repo))[0] == 0
+    code, out, _ = run("secrets", "status", "-C", str(keyed_repo))
+    assert code == 1 and "missing-recipients" in out and "other.yaml" in out

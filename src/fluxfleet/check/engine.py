@@ -44,7 +44,11 @@ def _check_cluster(
     ctx: ClusterContext, rules: list[Rule], timer: _Timer, rules_by_id: dict[str, Rule]
 ) -> list[Finding]:
     env = ctx.environment
-    settings = {r.id: setting(r, ctx.policy, env) for r in rules}
+    selected = {r.id for r in rules}
+    settings = {}
+    for r in rules_by_id.values():
+        st = setting(r, ctx.policy, env)
+        settings[r.id] = st if r.id in selected else RuleSetting(False, st.severity, st.explicit_severity)
     active = [r for r in rules if settings[r.id].enabled]
     by_kind: dict[str, list[Rule]] = defaultdict(list)
     generic: list[Rule] = []

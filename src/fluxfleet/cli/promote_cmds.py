@@ -17,7 +17,7 @@ from fluxfleet.fleet.load import load_fleet
 from fluxfleet.fleet.placement import place
 from fluxfleet.gitrepo.git import Git
 from fluxfleet.output import Format, structured
-from fluxfleet.promote import apply, ledger, preview, report
+from fluxfleet.promote import apply, ledger, preview, report, verify
 from fluxfleet.promote import gates as g
 from fluxfleet.promote.context import Context
 from fluxfleet.promote.health import EvidenceFile
@@ -30,10 +30,14 @@ ApproverOpt = Annotated[
 ]
 ForceOpt = Annotated[
     str | None,
-    typer.Option("--force", metavar="REASON", help="Override failed gates; the reason is recorded in the commit."),
+    typer.Option(
+        "--force", metavar="REASON", help="Override failed gates; the reason is recorded in the commit."
+    ),
 ]
 DryRunOpt = Annotated[bool, typer.Option("--dry-run", help="Show the preview and gates; change nothing.")]
-PushOpt = Annotated[bool, typer.Option("--push", help="Push to the remote (fetch, re-apply and retry on races).")]
+PushOpt = Annotated[
+    bool, typer.Option("--push", help="Push to the remote (fetch, re-apply and retry on races).")
+]
 BranchOpt = Annotated[
     bool | None,
     typer.Option(
@@ -43,7 +47,12 @@ BranchOpt = Annotated[
     ),
 ]
 RemoteOpt = Annotated[str, typer.Option("--remote", help="Remote to push to.")]
-RetriesOpt = Annotated[int, typer.Option("--retries", min=0, max=50, help="Re-apply attempts when the push races.")]
+NoRenderOpt = Annotated[
+    bool, typer.Option("--no-render", help="Skip the rendered diff and the checks gate (faster, less safe).")
+]
+RetriesOpt = Annotated[
+    int, typer.Option("--retries", min=0, max=50, help="Re-apply attempts when the push races.")
+]
 
 
 def _preview_printer(fmt: Format, repo: Path) -> apply.Preview:
@@ -131,6 +140,7 @@ def register(app: typer.Typer) -> None:
         branch: BranchOpt = None,
         remote: RemoteOpt = "origin",
         retries: RetriesOpt = 5,
+        no_render: NoRenderOpt = False,
         repo: RepoOpt = Path("."),
         output: OutputOpt = Format.text,
     ) -> None:
@@ -140,7 +150,7 @@ def register(app: typer.Typer) -> None:
         req = PromoteRequest(name, to, version, approve, approver, force, health)
 
         def planner(ctx: Context) -> Change:
-            return plan_promote(ctx, req)
+            return verify.attach(ctx, plan_promote(ctx, req), force, not no_render)
 
         outcome = apply.run(
             repo,
@@ -176,7 +186,8 @@ def register(app: typer.Typer) -> None:
             str | None, typer.Option("--to", help="Version to restore (default: the previous good one).")
         ] = None,
         revert: Annotated[
-            str | None, typer.Option("--revert", metavar="COMMIT", help="Revert exactly this promotion commit.")
+            str | None,
+            typer.Option("--revert", metavar="COMMIT", help="Revert exactly this promotion commit."),
         ] = None,
         mark_bad: Annotated[
             bool, typer.Option("--mark-bad/--no-mark-bad", help="Mark the version rolled back from as bad.")
@@ -189,6 +200,7 @@ def register(app: typer.Typer) -> None:
         branch: BranchOpt = None,
         remote: RemoteOpt = "origin",
         retries: RetriesOpt = 5,
+        no_render: NoRenderOpt = False,
         repo: RepoOpt = Path("."),
         output: OutputOpt = Format.text,
     ) -> None:
@@ -199,7 +211,8 @@ def register(app: typer.Typer) -> None:
                 raise FleetError("--revert and --to exclude each other")
 
             def revert_planner(ctx: Context) -> Change:
-                return plan_revert(ctx, revert, approve=approve, approver=approver, force=force)
+                change = plan_revert(ctx, revert, approve=approve, approver=approver, force=force)
+                return verify.attach(ctx, change, force, not no_render)
 
             git = Git(repo)
             outcome = apply.run(
@@ -217,7 +230,7 @@ def register(app: typer.Typer) -> None:
         req = RollbackRequest(name, env, to, approve, approver, force, mark_bad)
 
         def planner(ctx: Context) -> Change:
-            return plan_rollback(ctx, req)
+            return verify.attach(ctx, plan_rollback(ctx, req), force, not no_render)
 
         outcome = apply.run(
             repo,
@@ -233,7 +246,9 @@ def register(app: typer.Typer) -> None:
     def history_cmd(
         name: Annotated[str | None, typer.Argument(metavar="[APP]", help="Only this app.")] = None,
         env: Annotated[str | None, typer.Option("--env", help="Only this environment.")] = None,
-        limit: Annotated[int | None, typer.Option("--limit", "-n", min=1, help="At most this many entries.")] = None,
+        limit: Annotated[
+            int | None, typer.Option("--limit", "-n", min=1, help="At most this many entries.")
+        ] = None,
         repo: RepoOpt = Path("."),
         output: OutputOpt = Format.text,
     ) -> None:

@@ -23,6 +23,11 @@ SOPS_CONFIG = ".sops.yaml"
 STRUCTURED = r".*\.(ya?ml|json)$"
 
 
+def _escape(path: str) -> str:
+    """Escape RE2 metacharacters only (Python's re.escape also escapes '-', which reads badly)."""
+    return re.sub(r"([.^$*+?()\[\]{}|\\])", r"\\\1", path)
+
+
 def recipients_for(fleet: Fleet, envs: tuple[str, ...]) -> tuple[str, ...] | None:
     """Union of the recipients of ``envs`` (stable order), or None if one of them has none."""
     out: dict[str, None] = {}
@@ -40,7 +45,7 @@ def creation_rules(fleet: Fleet, placement: Placement) -> list[dict[str, Any]]:
         recipients = recipients_for(fleet, scope.envs)
         if not recipients:
             continue
-        prefix = "^" + re.escape(scope.prefix) + "/"
+        prefix = "^" + _escape(scope.prefix) + "/"
         age = ",".join(recipients)
         rules.append(
             {

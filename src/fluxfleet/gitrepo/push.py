@@ -35,7 +35,11 @@ _STALE_MARKERS = (
 def fetch(git: Git, remote: str, branch: str) -> str | None:
     """Fetch ``branch`` from ``remote``; its tip, or None when the remote has no such branch."""
     res = git.run(
-        "fetch", "-q", "--no-tags", remote, f"+refs/heads/{branch}:refs/remotes/{remote}/{branch}",
+        "fetch",
+        "-q",
+        "--no-tags",
+        remote,
+        f"+refs/heads/{branch}:refs/remotes/{remote}/{branch}",
         ok_codes=(0, 1, 128),
         timeout=300,
     )

@@ -48,7 +48,9 @@ class Context:
 
     def with_pins(self, app: str, pins: dict[str, str]) -> Fleet:
         """The fleet as it will be once ``app`` carries ``pins`` (for planning generated files)."""
-        apps = tuple(a.model_copy(update={"pins": dict(pins)}) if a.name == app else a for a in self.fleet.apps)
+        apps = tuple(
+            a.model_copy(update={"pins": dict(pins)}) if a.name == app else a for a in self.fleet.apps
+        )
         return dataclasses.replace(self.fleet, apps=apps)
 
 
@@ -60,4 +62,3 @@ def load_context(repo: Path, git: Git, now: datetime, app: str | None = None) ->
         fleet.app(app)
     records = tuple(ledger.load(git, app=app)) if app else ()
     return Context(repo, git, fleet, place(fleet), ledger.Ledger(records), now, head)
-

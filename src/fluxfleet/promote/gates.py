@@ -96,7 +96,9 @@ def approval(required: bool, approver: str | None, requested: bool) -> GateResul
     if requested and approver:
         return _ok("approval", f"approved by {approver}")
     if requested and not approver:
-        return _fail("approval", "--approve given but no identity: set git config user.name or pass --approver")
+        return _fail(
+            "approval", "--approve given but no identity: set git config user.name or pass --approver"
+        )
     if not required:
         return _skip("approval", "not required")
     return _fail("approval", "this environment requires approval: pass --approve (and --approver NAME)")
@@ -154,7 +156,9 @@ def apply_force(results: list[GateResult], reason: str | None) -> list[GateResul
     if not reason:
         return results
     return [
-        GateResult(r.name, Status.forced, f"{r.evidence} — forced: {reason}") if r.status is Status.failed else r
+        GateResult(r.name, Status.forced, f"{r.evidence} — forced: {reason}")
+        if r.status is Status.failed
+        else r
         for r in results
     ]
 

@@ -60,7 +60,9 @@ class EvidenceFile:
         reported = self._load().get("clusters") or {}
         bad: list[str] = []
         for cluster in clusters:
-            entry = (reported.get(cluster) or {}).get(app) if isinstance(reported.get(cluster), dict) else None
+            entry = (
+                (reported.get(cluster) or {}).get(app) if isinstance(reported.get(cluster), dict) else None
+            )
             if not isinstance(entry, dict):
                 bad.append(f"{cluster}: no report")
             elif entry.get("version") != version:

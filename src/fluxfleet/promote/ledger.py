@@ -156,7 +156,12 @@ class Ledger:
 
     def wave_landed(self, env: str, version: str, wave: str) -> Record | None:
         for rec in self.records:
-            if rec.env == env and rec.action == "promote" and rec.version == version and rec.wave_name == wave:
+            if (
+                rec.env == env
+                and rec.action == "promote"
+                and rec.version == version
+                and rec.wave_name == wave
+            ):
                 return rec
         return None
 

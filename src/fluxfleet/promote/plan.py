@@ -68,6 +68,8 @@ class Change:
     reverts: str | None = None
     base: str = ""
     noop: str | None = None  # why there is nothing to do
+    rendered: list[str] = field(default_factory=list)  # preview lines: rendered diff and checks
+    rendered_data: dict[str, Any] = field(default_factory=dict)
 
     @property
     def refused(self) -> list[g.GateResult]:
@@ -91,6 +93,7 @@ class Change:
             "reverts": self.reverts,
             "base": self.base,
             "noop": self.noop,
+            **self.rendered_data,
         }
 
 
@@ -222,7 +225,9 @@ def plan_promote(ctx: Context, req: PromoteRequest) -> Change:
     report = None
     if env.promotion.health:
         watched = src.clusters if (wave.index == 1 or superseding) and src else _earlier(target, wave)
-        report = _health_source(ctx, env.name, req.health).check(app.name, version, watched) if watched else None
+        report = (
+            _health_source(ctx, env.name, req.health).check(app.name, version, watched) if watched else None
+        )
     results.append(g.health(env.promotion.health, report))
     change.gates = g.apply_force(results, req.force)
     change.forced_reason = req.force if any(r.status is g.Status.forced for r in change.gates) else None

@@ -94,6 +94,7 @@ def render_text(change: Change, fleet: Fleet, extra: list[str] | None = None) ->
     width = max((len(r.name) for r in change.gates), default=4)
     for r in change.gates:
         out.append(f"  {r.status.value:6} {r.name:{width}}  {r.evidence}")
+    out += change.rendered
     if extra:
         out += extra
     return "\n".join(out) + "\n"

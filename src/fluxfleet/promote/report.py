@@ -32,7 +32,14 @@ def version_matrix(
                 "clusters": {c: v for c, v in st.cluster_versions().items()},
                 "pinned": dict(st.pins),
             }
-        out.append({"app": a.name, "image": a.image, "environments": envs, "badVersions": sorted(bad.get(a.name, ()))})
+        out.append(
+            {
+                "app": a.name,
+                "image": a.image,
+                "environments": envs,
+                "badVersions": sorted(bad.get(a.name, ())),
+            }
+        )
     return {"environments": fleet.env_names, "apps": out}
 
 
@@ -63,18 +70,26 @@ def matrix_text(data: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def rollout_status(state: EnvState, fleet: Fleet, records: list[ledger.Record], now: datetime) -> dict[str, Any]:
+def rollout_status(
+    state: EnvState, fleet: Fleet, records: list[ledger.Record], now: datetime
+) -> dict[str, Any]:
     target = state.rolling_out
     done = state.waves_done
     waves = []
     for w in state.waves:
-        entry: dict[str, Any] = {"name": w.name, "index": w.index, "clusters": list(w.clusters), "soak": w.soak}
+        entry: dict[str, Any] = {
+            "name": w.name,
+            "index": w.index,
+            "clusters": list(w.clusters),
+            "soak": w.soak,
+        }
         if target is None:
             entry["state"] = "complete" if state.version else "idle"
         elif w.index <= done:
             entry["state"] = "done"
             rec = next(
-                (r for r in records if r.env == state.env and r.version == target and r.wave_name == w.name), None
+                (r for r in records if r.env == state.env and r.version == target and r.wave_name == w.name),
+                None,
             )
             if rec:
                 entry["landed"] = rec.time
@@ -98,9 +113,7 @@ def rollout_status(state: EnvState, fleet: Fleet, records: list[ledger.Record], 
         "waves": waves,
         "clusters": state.cluster_versions(),
         "next": (
-            f"fluxfleet promote {state.app} --to {state.env} --version {target}"
-            if target and nxt
-            else None
+            f"fluxfleet promote {state.app} --to {state.env} --version {target}" if target and nxt else None
         ),
     }
 
@@ -119,7 +132,9 @@ def rollout_text(data: dict[str, Any]) -> str:
             if "soaked" in w:
                 extra += ", soaked" if w["soaked"] else f", soaking until {w['soakUntil']}"
         soak = f" soak {w['soak']}" if w["soak"] else ""
-        lines.append(f"  {w['index']}. {w['name']:<12} {w['state']:<9}{soak}  {', '.join(w['clusters'])}{extra}")
+        lines.append(
+            f"  {w['index']}. {w['name']:<12} {w['state']:<9}{soak}  {', '.join(w['clusters'])}{extra}"
+        )
     if data["next"]:
         lines.append(f"next: {data['next']}")
     return "\n".join(lines) + "\n"

@@ -14,7 +14,9 @@ from fluxfleet.promote.plan import Change
 
 
 def resolve(git: Git, commit: str) -> str:
-    res = git.run("rev-parse", "--verify", "-q", "--end-of-options", f"{commit}^{{commit}}", ok_codes=(0, 1, 128))
+    res = git.run(
+        "rev-parse", "--verify", "-q", "--end-of-options", f"{commit}^{{commit}}", ok_codes=(0, 1, 128)
+    )
     if res.returncode != 0:
         raise FleetError(f"unknown commit {commit!r}", hint="see `fluxfleet history` for promotion commits")
     return res.text.strip()

@@ -8,7 +8,8 @@ from fluxfleet.errors import FleetError
 
 # the OCI distribution spec's tag grammar
 _TAG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
-_PLAIN = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]*$")
+# plain YAML scalars that stay strings: tags, cluster names, image names (a ":" never ends a part)
+_PLAIN = re.compile(r"^[A-Za-z_][A-Za-z0-9_./-]*(?::[A-Za-z0-9_./-]+)*$")
 # words some YAML readers (1.1 and 1.2) turn into booleans or null
 _SPECIAL = {"true", "false", "null", "yes", "no", "on", "off", "y", "n"}
 

@@ -82,7 +82,10 @@ def image_tag(text: str, image: str, file: str) -> str | None:
     tag = entry.get("newTag")
     if tag is not None and not isinstance(tag, str):
         raise FleetError(
-            f"newTag of {image} must be a string, found {tag!r}", file=file, field="images.newTag", hint="quote it"
+            f"newTag of {image} must be a string, found {tag!r}",
+            file=file,
+            field="images.newTag",
+            hint="quote it",
         )
     return tag
 
@@ -228,7 +231,7 @@ def set_image_tag(text: str, image: str, tag: str, file: str) -> str:
         last = images[-1]
         if last.fa.flow_style():
             return False
-        end = max(v[2] for v in last.lc.data.values())
+        end = _last_line(last, int(images.lc.item(len(images) - 1)[0]))
         col = images.lc.item(len(images) - 1)[1]
         block = (
             " " * (col - 2) + f"- name: {yaml_scalar(image)}\n" + " " * col + f"newTag: {yaml_scalar(tag)}\n"
@@ -263,14 +266,25 @@ def _app_location(docs: list[Any], app: str, file: str) -> tuple[int, int]:
     raise FleetError(f"app {app!r} is not defined in this file", file=file)
 
 
-def _block_end(mapping: Any, key: str) -> int:
-    """The last line of ``key``'s value inside a round-trip mapping (scalar leaves only)."""
-    end = int(mapping.lc.key(key)[0])
-    value = mapping[key]
-    if hasattr(value, "lc") and hasattr(value.lc, "data"):
-        for pos in value.lc.data.values():
-            end = max(end, int(pos[2]) if len(pos) > 2 else int(pos[0]))
+def _last_line(node: Any, start: int) -> int:
+    """The last line a round-trip node's content reaches (one-line scalars; the edit is verified)."""
+    end = start
+    lc: Any = getattr(node, "lc", None)
+    if isinstance(node, dict) and lc is not None:
+        for key, value in node.items():
+            k_line, _, v_line, _ = lc.data[key]
+            end = max(end, int(k_line), _last_line(value, int(v_line)))
+    elif isinstance(node, list) and lc is not None:
+        for i, value in enumerate(node):
+            line, _ = lc.data[i]
+            end = max(end, _last_line(value, int(line)))
     return end
+
+
+def _block_end(mapping: Any, key: str) -> int:
+    """The last line of ``key`` and its value inside a round-trip mapping."""
+    k_line, _, v_line, _ = mapping.lc.data[key]
+    return _last_line(mapping[key], max(int(k_line), int(v_line)))
 
 
 def set_app_pins(text: str, app: str, pins: dict[str, str], file: str) -> str:
@@ -301,8 +315,7 @@ def set_app_pins(text: str, app: str, pins: dict[str, str], file: str) -> str:
             return True
         if not pins:
             return True
-        anchor = "versions" if "versions" in node and node["versions"] else "name"
-        lines.insert(_block_end(node, anchor) + 1, block(col))
+        lines.insert(_last_line(node, int(node.lc.key("name")[0])) + 1, block(col))
         return True
 
     def structural(docs: list[Any]) -> None:

@@ -9,11 +9,12 @@ between Kustomizations and clusters, so every resource is copied before it is ch
 from __future__ import annotations
 
 import base64
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from fluxfleet.render import secrets
-from fluxfleet.render.varsub import SubstitutionError, Variables, substitute_resource
+from fluxfleet.render.varsub import Path, SubstitutionError, Variables, dollar_paths, substitute_in_place
 
 OWNER_NAME = "kustomize.toolkit.fluxcd.io/name"
 OWNER_NAMESPACE = "kustomize.toolkit.fluxcd.io/namespace"
@@ -44,6 +45,7 @@ class Context:
     variables: Variables | None  # None when spec.postBuild is absent
     strict: bool = True
     owner_keys: tuple[str, str] = (OWNER_NAME, OWNER_NAMESPACE)
+    paths_of: Callable[[dict[str, Any]], list[Path] | None] = dollar_paths
     sops_secrets: list[str] = field(default_factory=list)
     encrypted_without_decryption: list[str] = field(default_factory=list)
 
@@ -127,7 +129,8 @@ def process(body: dict[str, Any], ctx: Context, file: str | None) -> dict[str, A
             f"failed to decode Kubernetes apiVersion, kind and name from: {file or 'build output'}"
         )
     out: dict[str, Any] = copy_json(body)
-    if secrets.mask_sops(out):
+    masked = secrets.mask_sops(out)
+    if masked:
         ident = _identity(out)
         ctx.sops_secrets.append(ident)
         annotations = (out.get("metadata") or {}).get("annotations") or {}
@@ -135,7 +138,9 @@ def process(body: dict[str, Any], ctx: Context, file: str | None) -> dict[str, A
             ctx.encrypted_without_decryption.append(ident)
     if ctx.variables is not None:
         try:
-            out = substitute_resource(out, ctx.variables, strict=ctx.strict)
+            # masking changed the copy, so the original's paths no longer describe it
+            paths = dollar_paths(out) if masked else ctx.paths_of(body)
+            out = substitute_in_place(out, paths, ctx.variables, strict=ctx.strict)
         except SubstitutionError as exc:
             raise ResourceError(str(exc)) from None
     labels = out.setdefault("metadata", {}).get("labels")

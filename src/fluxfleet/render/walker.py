@@ -28,7 +28,14 @@ from fluxfleet.render.fluxks import FluxKustomization, Sources, is_flux_kustomiz
 from fluxfleet.render.kustfile import SpecEdits
 from fluxfleet.render.model import ClusterRender, KsStatus, KustomizationRender, RenderError
 from fluxfleet.render.postbuild import Context, ResourceError, process
-from fluxfleet.render.varsub import SubstitutionError, Variables, load_variables
+from fluxfleet.render.varsub import (
+    Path,
+    SubstitutionError,
+    Variables,
+    dollar_paths,
+    load_variables,
+    referenced_names,
+)
 
 
 @dataclass
@@ -69,7 +76,12 @@ class Walker:
         self.builder = builder
         self.strict = strict
         self.memo: dict[str, _Processed] = {}
-        self.stats = {"processed": 0, "reused": 0}
+        # Per-object memo: a shared build result processed for one Kustomization name with the same
+        # values of the variables it actually reads gives the same object on every cluster.
+        self.object_memo: dict[tuple[Any, ...], tuple[dict[str, Any], dict[str, Any], bool, bool]] = {}
+        self._refs: dict[int, tuple[dict[str, Any], frozenset[str] | None]] = {}
+        self._paths: dict[int, tuple[dict[str, Any], list[Path] | None]] = {}
+        self.stats = {"processed": 0, "reused": 0, "objects_shared": 0}
 
     # -- public --------------------------------------------------------------------------------
 
@@ -268,16 +280,47 @@ class Walker:
                 return hit
         self.stats["processed"] += 1
         ctx = Context(ks.name, ks.namespace, ks.spec, variables, self.strict)
+        ctx.paths_of = self._paths_of
         if item.kind == "ResourceSet":
             ctx.owner_keys = (resourceset.OWNER_NAME, resourceset.OWNER_NAMESPACE)
         objects: list[K8sObject] = []
         errors: list[tuple[str, str | None]] = []
+        fixed = json.dumps(
+            [
+                ks.name,
+                ks.namespace,
+                ks.spec.get("commonMetadata"),
+                bool(ks.spec.get("decryption")),
+                self.strict,
+                ctx.owner_keys,
+            ],
+            sort_keys=True,
+            default=str,
+        )
         for body, file in built:
-            try:
-                out = process(body, ctx, file)
-            except ResourceError as exc:
-                errors.append((str(exc), file))
-                continue
+            memo_obj = self._object_key(body, fixed, variables) if key is not None else None
+            shared = self.object_memo.get(memo_obj) if memo_obj is not None else None
+            if shared is not None and shared[0] is body:
+                out, sops, unencrypted = shared[1], shared[2], shared[3]
+                if sops:
+                    ctx.sops_secrets.append(str(K8sObject.of(out).key))
+                if unencrypted:
+                    ctx.encrypted_without_decryption.append(str(K8sObject.of(out).key))
+                self.stats["objects_shared"] += 1
+            else:
+                before = (len(ctx.sops_secrets), len(ctx.encrypted_without_decryption))
+                try:
+                    out = process(body, ctx, file)
+                except ResourceError as exc:
+                    errors.append((str(exc), file))
+                    continue
+                if memo_obj is not None:
+                    self.object_memo[memo_obj] = (
+                        body,
+                        out,
+                        len(ctx.sops_secrets) > before[0],
+                        len(ctx.encrypted_without_decryption) > before[1],
+                    )
             objects.append(K8sObject.of(out, Provenance(file=file, kustomization=ks.id)))
         for ident in ctx.encrypted_without_decryption:
             errors.append(
@@ -297,6 +340,28 @@ class Walker:
         if memo_key is not None:
             self.memo[memo_key] = processed
         return processed
+
+    def _paths_of(self, body: dict[str, Any]) -> list[Path] | None:
+        cached = self._paths.get(id(body))
+        if cached is None or cached[0] is not body:
+            cached = (body, dollar_paths(body))
+            self._paths[id(body)] = cached
+        return cached[1]
+
+    def _object_key(
+        self, body: dict[str, Any], fixed: str, variables: Variables | None
+    ) -> tuple[Any, ...] | None:
+        if variables is None:
+            return (id(body), fixed)
+        cached = self._refs.get(id(body))
+        if cached is None or cached[0] is not body:
+            cached = (body, referenced_names(body))
+            self._refs[id(body)] = cached
+        names = cached[1]
+        if names is None:
+            return None
+        values = tuple(sorted((n, variables.values.get(n)) for n in names))
+        return (id(body), fixed, values, variables.complete, variables.strategy, bool(variables.values))
 
     def _children(self, state: _Cluster, item: _Item, objects: tuple[K8sObject, ...]) -> None:
         own = f"{item.kind}/{item.ks.id}"

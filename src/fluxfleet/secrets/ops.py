@@ -29,7 +29,6 @@ from fluxfleet.generate.sops_rules import recipients_for
 from fluxfleet.secrets.files import SopsFile, read_sops_file, sops_files
 from fluxfleet.secrets.scope import scope_of
 from fluxfleet.secrets.sops import Sops, file_type_of, private_dir
-from fluxfleet.secrets.sopsdoc import sops_info
 
 MAX_PLAINTEXT_BYTES = 1024 * 1024
 
@@ -389,14 +388,3 @@ def sops_with_keys(key_files: Sequence[Path]) -> Iterator[Sops]:
 def _env_key_file() -> Path | None:
     value = os.environ.get("SOPS_AGE_KEY_FILE")
     return Path(value) if value else None
-
-
-def file_recipients(repo: Path, rel: str) -> tuple[str, ...]:
-    """Age recipients listed in a sops file (for messages; no key needed)."""
-    found = read_sops_file(repo, rel)
-    return found.info.recipients if found else ()
-
-
-def yaml_doc_info(text: str, display: str) -> list[Any]:
-    """sops metadata of every document of a YAML text (used by the check)."""
-    return [sops_info(d) if isinstance(d, dict) else None for d in yamlio.load_all(text, display)]

@@ -84,10 +84,12 @@ class Sops:
             config = tmp / "sops-config.yaml"
             config.write_text(SOPS_CONFIG_TEXT, encoding="utf-8")
             argv = [self.binary, "--disable-version-check", "--config", str(config), *args]
+            # sops' own temporary files (``sops edit``) land in our private directory too.
+            env = self.env({"TMPDIR": str(tmp), **(env_extra or {})})
             result = proc.run(
                 argv,
                 input=stdin,
-                env=self.env(env_extra),
+                env=env,
                 timeout=TIMEOUT,
                 ok_codes=range(256),
                 what="sops",

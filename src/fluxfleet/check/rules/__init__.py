@@ -7,5 +7,6 @@ import fluxfleet.check.rules.meta
 import fluxfleet.check.rules.rego_rules
 import fluxfleet.check.rules.schema
 import fluxfleet.check.rules.secrets
+import fluxfleet.check.rules.secrets_sops
 import fluxfleet.check.rules.tenancy
 import fluxfleet.check.rules.workload  # noqa: F401

@@ -1,6 +1,6 @@
 """Flux multi-tenancy guardrails: impersonation, reconciler scope, cross-namespace refs, sources.
 
-A "tenant" Flux object is one outside flux-system or one that applies into a tenant namespace;
+A "tenant" Flux object lives in, or applies into (targetNamespace), a tenant namespace;
 tenant namespaces are those labelled ``toolkit.fluxcd.io/tenant`` (what ``flux create tenant``
 writes), teams from fleet.yaml, or names listed in the policy's ``tenantNamespaces``.
 """
@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from fluxfleet.check.context import FLUX_NAMESPACE, ClusterContext
+from fluxfleet.check.context import ClusterContext
 from fluxfleet.check.model import Severity, Violation
 from fluxfleet.check.registry import cluster_rule, object_rule
 from fluxfleet.check.rules.flux_refs import HELM_GROUP, KS_GROUP, source_refs
@@ -25,7 +25,7 @@ def _spec(obj: K8sObject) -> dict[str, Any]:
 
 
 def is_tenant_flux_object(obj: K8sObject, ctx: ClusterContext) -> bool:
-    if obj.key.namespace and obj.key.namespace != FLUX_NAMESPACE:
+    if ctx.is_tenant_namespace(obj.key.namespace):
         return True
     target = _spec(obj).get("targetNamespace")
     return isinstance(target, str) and ctx.is_tenant_namespace(target)

@@ -92,6 +92,14 @@ def _dig(body: Any, path: tuple[str, ...]) -> Any:
 
 def _schema_source(obj: K8sObject, ctx: ClusterContext) -> tuple[str, Any] | None:
     """``(description, validator)`` for an object, or None when nothing describes it."""
+    memo: dict[tuple[str, str, str], tuple[str, Any] | None] = ctx.cache.setdefault("schema_source", {})
+    gvk = (obj.key.group, obj.key.version, obj.key.kind)
+    if gvk not in memo:
+        memo[gvk] = _find_schema(obj, ctx)
+    return memo[gvk]
+
+
+def _find_schema(obj: K8sObject, ctx: ClusterContext) -> tuple[str, Any] | None:
     store = ctx.options.schemas
     assert store is not None, "run_checks sets up the schema store"
     k = obj.key

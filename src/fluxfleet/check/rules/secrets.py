@@ -14,6 +14,7 @@ from fluxfleet.check.model import Severity, Violation
 from fluxfleet.check.registry import cluster_rule, object_rule
 from fluxfleet.check.rules.flux_refs import KS_GROUP
 from fluxfleet.objects import K8sObject
+from fluxfleet.render.secrets import DOCKERCONFIG_MASK, DOCKERCONFIG_MASK_B64, SOPS_MASK, SOPS_MASK_B64
 
 
 def is_sops_encrypted(body: dict[str, Any]) -> bool:
@@ -24,7 +25,9 @@ def is_sops_encrypted(body: dict[str, Any]) -> bool:
         for f in ("data", "stringData")
         for v in ((body.get(f) or {}) if isinstance(body.get(f), dict) else {}).values()
     ]
-    return bool(values) and all(isinstance(v, str) and v.startswith("ENC[") for v in values)
+    # Renders mask SOPS Secrets as `flux build` does (fluxfleet.render.secrets): the masks mean "encrypted in git".
+    masks = (SOPS_MASK, SOPS_MASK_B64, DOCKERCONFIG_MASK, DOCKERCONFIG_MASK_B64)
+    return bool(values) and all(isinstance(v, str) and (v.startswith("ENC[") or v in masks) for v in values)
 
 
 def _has_values(body: dict[str, Any]) -> bool:
