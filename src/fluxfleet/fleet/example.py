@@ -40,12 +40,14 @@ spec:
                 region: us-west-2
           - name: rest
 
+  # Tenants: each team gets a locked-down namespace per app namespace on every cluster it runs on.
   teams:
     - name: team-a
       limits:
         cpu: "8"
         memory: 16Gi
         pods: 100
+      allowIngressFrom: [ingress-nginx, monitoring]
 
   clusters:
 """

@@ -166,13 +166,17 @@ def has_structure_check(obj: K8sObject) -> bool:
     category="schema",
 )
 def schema_unknown(ctx: ClusterContext) -> Iterator[Violation]:
-    groups: dict[tuple[str, str], list[K8sObject]] = {}
+    by_gvk: dict[tuple[str, str], list[K8sObject]] = {}
     for obj in ctx.objects:
-        k = obj.key
-        if not k.kind or is_removed(obj, ctx) or has_structure_check(obj) or _unserved(obj, ctx):
+        if obj.key.kind:
+            by_gvk.setdefault((obj.key.api_version, obj.key.kind), []).append(obj)
+    groups: dict[tuple[str, str], list[K8sObject]] = {}
+    for gvk, objs in by_gvk.items():  # the answer depends on the kind only: decide once per kind
+        first = objs[0]
+        if is_removed(first, ctx) or has_structure_check(first) or _unserved(first, ctx):
             continue
-        if _schema_source(obj, ctx) is None:
-            groups.setdefault((k.api_version, k.kind), []).append(obj)
+        if _schema_source(first, ctx) is None:
+            groups[gvk] = objs
     for (api, kind), objs in sorted(groups.items()):
         more = f" and {len(objs) - 1} more" if len(objs) > 1 else ""
         yield Violation(f"no schema for {kind} ({api}): {objs[0].key}{more} not validated", objs[0])
