@@ -33,7 +33,9 @@ def _render(repo: Path, cache: Path, jobs: int | None = None) -> tuple[float, Re
 
 def _fleet(root: Path, clusters: int, apps: int = 8) -> Path:
     repo = write_fleet(root, clusters, apps)
-    if cli(["generate", "-C", str(repo)]) != 0:
+    with contextlib.redirect_stdout(io.StringIO()):
+        code = cli(["generate", "-C", str(repo)])
+    if code != 0:
         raise RuntimeError("fluxfleet generate failed on the synthetic fleet")
     return repo
 

@@ -20,7 +20,10 @@ def _options_of(command: str, capsys: pytest.CaptureFixture[str]) -> str:
 
 def _invocations(text: str) -> list[tuple[str, list[str]]]:
     text = text.replace("\\\n", " ")
-    return [(m.group(1), re.findall(r"(--[a-z][a-z-]+)", m.group(2))) for m in re.finditer(r"fluxfleet (\w+)([^\n|>]*)", text)]
+    return [
+        (m.group(1), re.findall(r"(--[a-z][a-z-]+)", m.group(2)))
+        for m in re.finditer(r"fluxfleet (\w+)([^\n|>]*)", text)
+    ]
 
 
 def test_action_runs_render_check_and_diff_with_real_options(capsys: pytest.CaptureFixture[str]) -> None:

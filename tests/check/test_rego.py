@@ -255,3 +255,16 @@ def test_rules_run_in_the_full_engine_without_policies() -> None:
         run(cluster(dump(POD)), ["rego-policy", "gatekeeper-constraint", "gatekeeper-not-evaluated"]).findings
         == []
     )
+
+
+def test_gatekeeper_policy_folder_applies_to_every_cluster(tmp_path: Path) -> None:
+    from fluxfleet.check.rego import load_gatekeeper
+
+    (tmp_path / "gatekeeper").mkdir()
+    (tmp_path / "gatekeeper" / "repos.yaml").write_text(dump(template(ALLOWED_REPOS_V1), constraint(), POD))
+    objs = load_gatekeeper(tmp_path, ("gatekeeper",))
+    assert [o.key.kind for o in objs] == ["ConstraintTemplate", "K8sAllowedRepos"]  # the Pod is not policy
+    found = findings(cluster(dump(POD)), "gatekeeper-constraint", rego=RegoPolicies(None, objs))
+    assert len(found) == 1 and "docker.io/library/nginx" in found[0].message
+    with pytest.raises(FleetError, match="does not exist"):
+        load_gatekeeper(tmp_path, ("nope",))

@@ -140,3 +140,11 @@ def test_freeze_lets_rollbacks_through(tmp_path: Path) -> None:
     assert ff(repo, "promote", "api", "--to", "staging") == 3
     assert ff(repo, "rollback", "web", "--env", "staging") == 0
     assert "freeze=pass" in trailers(repo)["Fluxfleet-Gates"]
+
+
+def test_refusal_is_reported_in_json(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    repo = make_repo(tmp_path / "r", staging=STAGING_GATES["approval"])
+    assert ff(repo, "promote", "web", "--to", "staging", "--dry-run", "-o", "json") == 3
+    data = json.loads(capsys.readouterr().out)
+    assert [r["gate"] for r in data["refused"]] == ["approval"]
+    assert {r["gate"]: r["status"] for r in data["gates"]}["source"] == "pass"

@@ -118,3 +118,15 @@ def test_concurrent_promotions_against_one_remote(tmp_path: Path) -> None:
     git(tmp_path, "clone", "-q", str(bare), str(fresh))
     for _, app, env in jobs:
         assert f"newTag: {'v5' if env == 'dev' else 'v2'}" in overlay(fresh, app, env)
+
+
+def test_branch_mode_from_environment_config(tmp_path: Path) -> None:
+    repo = make_repo(tmp_path / "r", staging="      promotion:\n        mode: branch\n")
+    before = head(repo)
+    assert ff(repo, "promote", "web", "--to", "staging") == 0
+    assert head(repo) == before
+    assert "newTag: v2" in git(
+        repo, "show", "fluxfleet/promote/web/staging/v2:apps/web/overlays/staging/kustomization.yaml"
+    )
+    assert ff(repo, "promote", "api", "--to", "staging", "--direct") == 0
+    assert head(repo) != before

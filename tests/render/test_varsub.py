@@ -165,7 +165,9 @@ def test_scalarwise_substitution_equals_whole_text(
             return ("error", None)
 
     fast = outcome(lambda: substitute_resource(body, variables, strict=strict))
-    in_place = outcome(lambda: substitute_in_place(copy_json(body), dollar_paths(body), variables, strict=strict))
+    in_place = outcome(
+        lambda: substitute_in_place(copy_json(body), dollar_paths(body), variables, strict=strict)
+    )
     slow = outcome(lambda: substitute_text(body, variables, options))
     assert fast == slow
     assert in_place == slow

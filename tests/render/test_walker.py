@@ -422,3 +422,32 @@ def test_suspended_kustomization_is_listed_as_skipped(tmp_path: Path) -> None:
     app = by_id(render(repo)[0])["flux-system/app"]
     assert app.status is KsStatus.skipped
     assert "suspend" in (app.reason or "")
+
+
+def test_shared_builds_are_never_mutated_by_one_clusters_substitution(tmp_path: Path) -> None:
+    deploy = {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": "web", "namespace": "default"},
+        "spec": {
+            "template": {
+                "spec": {
+                    "containers": [{"name": "c", "image": "x", "env": [{"name": "C", "value": "${cluster}"}]}]
+                }
+            }
+        },
+    }
+    files: dict[str, Any] = {
+        "shared/kustomization.yaml": "resources: [d.yaml]\ncommonLabels: {tier: web}\n",
+        "shared/d.yaml": [deploy],
+    }
+    for name in ("one", "two", "three"):
+        files[f"clusters/{name}/flux-system/gotk-sync.yaml"] = "# placeholder\n"
+        files[f"clusters/{name}/app.yaml"] = [
+            ks("app", "./shared", postBuild={"substitute": {"cluster": name}})
+        ]
+    renders = render(write(tmp_path, files))
+    for r in renders:
+        body = objects(r)["Deployment/default/web"]
+        assert body["spec"]["template"]["spec"]["containers"][0]["env"][0]["value"] == r.cluster
+        assert body["metadata"]["labels"]["tier"] == "web"

@@ -187,14 +187,22 @@ def results(ctx: ClusterContext) -> list[GatekeeperResult]:
     return cached
 
 
+def _policy_objects(ctx: ClusterContext) -> list[K8sObject]:
+    extra = ctx.options.rego.gatekeeper if ctx.options.rego is not None else ()
+    rendered = [o for o in ctx.objects if o.key.group in (TEMPLATE_GROUP, CONSTRAINT_GROUP)]
+    seen = {o.key for o in rendered}
+    return rendered + [o for o in extra if o.key not in seen]
+
+
 def _evaluate(ctx: ClusterContext) -> Iterator[GatekeeperResult]:
+    policy_objects = _policy_objects(ctx)
     templates = [
         parse_template(o)
-        for o in ctx.objects
+        for o in policy_objects
         if o.key.group == TEMPLATE_GROUP and o.key.kind == "ConstraintTemplate"
     ]
     by_kind = {t.kind: t for t in templates if t.kind}
-    constraints = [o for o in ctx.objects if o.key.group == CONSTRAINT_GROUP]
+    constraints = [o for o in policy_objects if o.key.group == CONSTRAINT_GROUP]
     for c in constraints:
         if c.key.kind not in by_kind:
             yield GatekeeperResult(

@@ -26,6 +26,7 @@ from typing import Any
 from fluxfleet import yamlio
 from fluxfleet.errors import FleetError
 from fluxfleet.fsutil import safe_join
+from fluxfleet.objects import K8sObject, Provenance
 
 ENGINE = "regopy (rego-cpp)"
 DIALECT = "Rego v1"
@@ -275,9 +276,26 @@ def load_conftest(repo: Path, folders: tuple[str, ...]) -> ConftestPolicies | No
     return ConftestPolicies(folders, sorted(packages), compiled)
 
 
+def load_gatekeeper(repo: Path, folders: tuple[str, ...]) -> tuple[K8sObject, ...]:
+    """ConstraintTemplates and Constraints from repository folders (YAML files, recursively)."""
+    out: list[K8sObject] = []
+    for folder in folders:
+        root = safe_join(repo, folder)
+        if not root.is_dir():
+            raise FleetError(f"Gatekeeper folder {folder!r} does not exist", field="policy.gatekeeper")
+        for path in sorted(p for p in root.rglob("*") if p.suffix in (".yaml", ".yml")):
+            rel = path.relative_to(repo).as_posix()
+            for doc in yamlio.load_file(path, display=rel):
+                api = str(doc.get("apiVersion") or "") if isinstance(doc, dict) else ""
+                if api.startswith(("templates.gatekeeper.sh/", "constraints.gatekeeper.sh/")):
+                    out.append(K8sObject.of(doc, Provenance(file=rel)))
+    return tuple(out)
+
+
 @dataclass
 class RegoPolicies:
-    """User policies of a run (conftest folders); Gatekeeper templates come from each render."""
+    """User policies of a run: conftest folders, and Gatekeeper objects from policy folders
+    (Gatekeeper objects inside a cluster's render are found per cluster)."""
 
     conftest: ConftestPolicies | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
+    gatekeeper: tuple[K8sObject, ...] = field(default_factory=tuple)

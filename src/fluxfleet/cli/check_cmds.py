@@ -171,7 +171,7 @@ def register(app: typer.Typer) -> None:
         if list_rules:
             _list_rules(output)
             return
-        from fluxfleet.check.rego import RegoPolicies, load_conftest
+        from fluxfleet.check.rego import RegoPolicies, load_conftest, load_gatekeeper
         from fluxfleet.check.rules.secrets_sops import secrets_options
         from fluxfleet.check.schemas import SchemaStore
         from fluxfleet.report import render_report
@@ -179,12 +179,13 @@ def register(app: typer.Typer) -> None:
         policy, envs, teams = _load_policy(repo)
         rego_dirs = tuple(dict.fromkeys((*policy.rego, *(policy_dir or ()))))
         conftest = load_conftest(repo, rego_dirs)
+        gk_objects = load_gatekeeper(repo, policy.gatekeeper)
         options = CheckOptions(
             policy=policy,
             kubernetes_version=kubernetes_version or policy.kubernetes_version,
             flux_version=flux_version or policy.flux_version or "2.9",
             path_exists=_path_exists(repo),
-            rego=RegoPolicies(conftest) if conftest else None,
+            rego=RegoPolicies(conftest, gk_objects) if conftest or gk_objects else None,
             environment=envs,
             tenant_namespaces=teams,
             **secrets_options(repo),

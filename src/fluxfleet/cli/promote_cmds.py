@@ -58,6 +58,10 @@ RetriesOpt = Annotated[
 def _preview_printer(fmt: Format, repo: Path) -> apply.Preview:
     def show(change: Change, attempt: int) -> None:
         if fmt is not Format.text:
+            if change.refused:  # the refusal ends the command: say why in the requested format
+                data = preview.as_dict(change, load_fleet(repo))
+                data["refused"] = [r.as_dict() for r in change.refused]
+                echo(structured(data, fmt))
             return
         if attempt > 1:
             stderr().print(f"re-checked on new head {change.base[:10]} (attempt {attempt})", highlight=False)

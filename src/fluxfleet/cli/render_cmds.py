@@ -271,6 +271,35 @@ def _team_lookup(repo: Path) -> dict[str, str]:
     return {f"{FLUX_NAMESPACE}/{app_ks_name(a.name)}": a.team for a in fleet.apps if a.team}
 
 
+def _render_revision(
+    session: RenderSession,
+    top: Path,
+    sub: Path,
+    rev: str,
+    paths: list[str] | None,
+    names: list[str] | None,
+    repo: Path,
+) -> tuple[list[ClusterRender], dict[str, str]]:
+    """Render a committed revision straight from git objects (only fleet.yaml touches the disk)."""
+    import tempfile
+
+    from fluxfleet.gitrepo.tree import read_files
+    from fluxfleet.render.files import MemoryTree
+
+    prefix = "" if str(sub) == "." else sub.as_posix()
+    files = read_files(top, rev, prefix)
+    with tempfile.TemporaryDirectory(prefix="fluxfleet-rev-") as tmp:
+        root = Path(tmp)
+        fleet_files = {k: v for k, v in files.items() if k == "fleet.yaml" or k.startswith("fleet.d/")}
+        for rel, data in fleet_files.items():
+            (root / rel).parent.mkdir(parents=True, exist_ok=True)
+            (root / rel).write_bytes(data)
+        renders = session.render(
+            root, names=names, paths=paths, source_root=repo, tree=MemoryTree(files, root)
+        )
+        return renders, _team_lookup(root)
+
+
 def register_diff(app: typer.Typer) -> None:
     @app.command("diff")
     def diff(
@@ -296,7 +325,7 @@ def register_diff(app: typer.Typer) -> None:
         """Compare what every cluster would apply at two revisions. Exit 0 no change, 1 changes, 2 error."""
         from fluxfleet.diff.compare import compare
         from fluxfleet.diff.report import as_data, as_markdown, as_text
-        from fluxfleet.gitrepo.tree import checkout, default_branch, merge_base, resolve, toplevel
+        from fluxfleet.gitrepo.tree import default_branch, merge_base, resolve, toplevel
 
         if output not in ("text", "json", "yaml", "markdown"):
             raise FleetError(
@@ -314,17 +343,13 @@ def register_diff(app: typer.Typer) -> None:
         options = _options(source, no_strict, no_cache, jobs)
         wanted = set(cluster or [])
         with RenderSession(options) as session, progress("rendering both revisions", 2) as bar:
-            with checkout(top, base) as base_dir:
-                base_renders = session.render(base_dir / sub, paths=path, source_root=repo)
+            base_renders, _ = _render_revision(session, top, sub, base, path, None, repo)
             bar.advance()
             if head is None:
                 head_renders = session.render(repo, names=cluster, paths=path)
-                team_root = repo
-                teams = _team_lookup(team_root)
+                teams = _team_lookup(repo)
             else:
-                with checkout(top, head) as head_dir:
-                    head_renders = session.render(head_dir / sub, names=cluster, paths=path, source_root=repo)
-                    teams = _team_lookup(head_dir / sub)
+                head_renders, teams = _render_revision(session, top, sub, head, path, cluster, repo)
             bar.advance()
         if wanted:
             base_renders = [r for r in base_renders if r.cluster in wanted]

@@ -30,6 +30,9 @@ class PolicyConfig(Strict):
     rules: dict[str, RuleOverride] = Field(default_factory=dict)
     # conftest-style policy folders (Rego v1, package ``main``), repository-relative
     rego: tuple[str, ...] = ()
+    # folders of Gatekeeper ConstraintTemplates + Constraints applied to every cluster (besides
+    # those the clusters' renders contain)
+    gatekeeper: tuple[str, ...] = ()
     fail_on: Severity = Field(default="high", alias="failOn")
     kubernetes_version: str | None = Field(default=None, alias="kubernetesVersion")
     flux_version: str | None = Field(default=None, alias="fluxVersion")

@@ -48,9 +48,14 @@ class RenderSession:
         self.builder.close()
 
     def clusters(
-        self, repo: Path, *, names: list[str] | None = None, paths: list[str] | None = None
+        self,
+        repo: Path,
+        *,
+        names: list[str] | None = None,
+        paths: list[str] | None = None,
+        tree: FileTree | None = None,
     ) -> tuple[FileTree, list[ClusterSpec]]:
-        tree = FileTree(repo)
+        tree = tree or FileTree(repo)
         return tree, discover(tree, repo, paths=paths, names=names, use_fleet=self.options.use_fleet)
 
     def render(
@@ -60,13 +65,15 @@ class RenderSession:
         names: list[str] | None = None,
         paths: list[str] | None = None,
         source_root: Path | None = None,
+        tree: FileTree | None = None,
     ) -> list[ClusterRender]:
         """Render the clusters of the repository checked out at ``repo``.
 
         ``source_root`` resolves relative ``--source`` paths (the user's working tree when ``repo``
-        is a temporary checkout of another revision).
+        is a temporary checkout of another revision). ``tree`` serves the files instead of ``repo``
+        (a revision held in memory); ``repo`` then only needs ``fleet.yaml`` and ``fleet.d/``.
         """
-        tree, clusters = self.clusters(repo, names=names, paths=paths)
+        tree, clusters = self.clusters(repo, names=names, paths=paths, tree=tree)
         mappings = {}
         if self.options.use_fleet and (repo / "fleet.yaml").is_file():
             from fluxfleet.fleet.load import load_fleet

@@ -143,3 +143,44 @@ class FileTree:
                 _PARSED.clear()
             _PARSED[digest] = docs
         return docs
+
+
+class MemoryTree(FileTree):
+    """A source root held in memory (a git revision read with ``gitrepo.tree.read_files``)."""
+
+    def __init__(self, files: dict[str, bytes], root: Path, label: str = "") -> None:
+        super().__init__(root, label)
+        self._files = files
+        self._dirs: dict[str, set[tuple[str, bool]]] = {"": set()}
+        for rel in files:
+            parts = rel.split("/")
+            if ".git" in parts:
+                continue
+            for i in range(len(parts)):
+                parent = "/".join(parts[:i])
+                is_dir = i < len(parts) - 1
+                self._dirs.setdefault(parent, set()).add((parts[i], is_dir))
+                if is_dir:
+                    self._dirs.setdefault("/".join(parts[: i + 1]), set())
+
+    def _mode(self, rel: str) -> int | None:
+        if rel in self._dirs:
+            return stat.S_IFDIR
+        if rel in self._files:
+            return stat.S_IFREG
+        return None
+
+    def listdir(self, rel: str) -> list[tuple[str, bool]]:
+        return sorted(self._dirs.get(rel, set()))
+
+    def read(self, rel: str) -> tuple[bytes, str]:
+        hit = self._content.get(rel)
+        if hit is not None:
+            return hit
+        data = self._files.get(rel)
+        if data is None:
+            raise FileNotFoundError(rel)
+        entry = (data, hashlib.sha256(data).hexdigest())
+        with self._lock:
+            self._content[rel] = entry
+        return entry

@@ -67,6 +67,52 @@ def pod_specs(body: dict[str, Any]) -> list[dict[str, Any]]:
     return [c for c in candidates if isinstance(c, dict)]
 
 
+def _missing_protocol(ports: Any) -> bool:
+    return isinstance(ports, list) and any(isinstance(p, dict) and not p.get("protocol") for p in ports)
+
+
+def needs_deep_normalize(body: dict[str, Any]) -> bool:
+    """Whether :func:`normalize` would change anything below ``metadata`` and the top level."""
+    if body.get("kind") == "Secret":
+        return True
+    spec = body.get("spec")
+    if body.get("kind") == "Service" and isinstance(spec, dict) and _missing_protocol(spec.get("ports")):
+        return True
+    for pod in pod_specs(body):
+        for section in ("containers", "initContainers"):
+            for container in pod.get(section) or []:
+                if isinstance(container, dict) and _missing_protocol(container.get("ports")):
+                    return True
+    return False
+
+
+def cow_copy(body: dict[str, Any], paths: list[Path]) -> dict[str, Any]:
+    """A copy sharing every subtree that post-processing leaves alone.
+
+    The top level, ``metadata`` with its labels and annotations, and every container on a path
+    that substitution rewrites are copied; all else is shared with the (read-only) build result.
+    """
+    out = dict(body)
+    meta = out.get("metadata")
+    if isinstance(meta, dict):
+        meta = dict(meta)
+        out["metadata"] = meta
+        for section in ("labels", "annotations"):
+            if isinstance(meta.get(section), dict):
+                meta[section] = dict(meta[section])
+    fresh = {id(out), id(meta)}
+    for path in paths:
+        node: Any = out
+        for step in path[:-1]:
+            child = node[step]
+            if id(child) not in fresh:
+                child = dict(child) if isinstance(child, dict) else list(child)
+                fresh.add(id(child))
+                node[step] = child
+            node = child
+    return out
+
+
 def _default_protocol(ports: Any) -> None:
     if isinstance(ports, list):
         for port in ports:
@@ -128,7 +174,11 @@ def process(body: dict[str, Any], ctx: Context, file: str | None) -> dict[str, A
         raise ResourceError(
             f"failed to decode Kubernetes apiVersion, kind and name from: {file or 'build output'}"
         )
-    out: dict[str, Any] = copy_json(body)
+    paths = ctx.paths_of(body) if ctx.variables is not None else []
+    if paths is None or needs_deep_normalize(body):
+        out: dict[str, Any] = copy_json(body)
+    else:
+        out = cow_copy(body, paths)
     masked = secrets.mask_sops(out)
     if masked:
         ident = _identity(out)
@@ -139,7 +189,8 @@ def process(body: dict[str, Any], ctx: Context, file: str | None) -> dict[str, A
     if ctx.variables is not None:
         try:
             # masking changed the copy, so the original's paths no longer describe it
-            paths = dollar_paths(out) if masked else ctx.paths_of(body)
+            if masked:
+                paths = dollar_paths(out)
             out = substitute_in_place(out, paths, ctx.variables, strict=ctx.strict)
         except SubstitutionError as exc:
             raise ResourceError(str(exc)) from None
