@@ -22,7 +22,7 @@ def to_text(result: CheckResult, *, fail_on: Severity, min_severity: Severity = 
         for rule, per_rule in groupby(items, key=lambda f: f.rule):
             group = sorted(per_rule, key=lambda f: (-f.severity.rank, *f.sort_key()))
             worst = group[0].severity
-            mark = "FAIL" if worst.at_least(fail_on) else "warn"
+            mark = "FAIL" if worst.at_least(fail_on) else ("note" if worst == Severity.info else "warn")
             lines.append(f"  {mark} {rule} [{worst.value}] ({len(group)})")
             for f in group:
                 sev = "" if f.severity == worst else f" [{f.severity.value}]"
