@@ -2,7 +2,8 @@
 
 Exit codes (every command): 0 success; 1 the command's own "something to report" result
 (``generate --check`` stale, ``diff`` changes, ``check`` findings); 2 a user error (bad input,
-missing tool), printed with file, line, field and a hint; 130 interrupted.
+missing tool), printed with file, line, field and a hint; 3 a promotion refused by a gate;
+130 interrupted.
 """
 
 from __future__ import annotations
