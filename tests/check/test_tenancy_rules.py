@@ -151,6 +151,9 @@ def test_tenant_impersonation_and_default_service_account_flag() -> None:
         },
     }
     assert findings(cluster(dump(TENANT_NS, controller, tenant_ks())), "flux-tenant-impersonation") == []
+    as_controller = tenant_ks(serviceAccountName="kustomize-controller")
+    found = findings(cluster(dump(TENANT_NS, controller, as_controller)), "flux-tenant-impersonation")
+    assert len(found) == 1 and "cluster-admin" in found[0].message
 
 
 def test_tenant_reconciler_bound_cluster_wide() -> None:

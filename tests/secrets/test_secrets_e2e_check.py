@@ -53,7 +53,11 @@ def test_generated_tenants_pass_the_tenant_checks(generated: Path, run) -> None:
 
 @pytest.mark.parametrize(
     ("guardrail", "rule"),
-    [("networkPolicy", "tenant-default-deny-netpol"), ("resourceQuota", "tenant-resource-quota")],
+    [
+        ("networkPolicy", "tenant-default-deny-netpol"),
+        ("resourceQuota", "tenant-resource-quota"),
+        ("impersonation", "flux-tenant-impersonation"),
+    ],
 )
 def test_turning_a_guardrail_off_fails_its_check(generated: Path, run, guardrail: str, rule: str) -> None:
     fleet = generated / "fleet.yaml"

@@ -24,6 +24,19 @@ def _spec(obj: K8sObject) -> dict[str, Any]:
     return spec if isinstance(spec, dict) else {}
 
 
+FLUX_CONTROLLER_ACCOUNTS = frozenset(
+    {
+        "source-controller",
+        "kustomize-controller",
+        "helm-controller",
+        "notification-controller",
+        "image-reflector-controller",
+        "image-automation-controller",
+        "source-watcher",
+    }
+)
+
+
 def is_tenant_flux_object(obj: K8sObject, ctx: ClusterContext) -> bool:
     if ctx.is_tenant_namespace(obj.key.namespace):
         return True
@@ -57,7 +70,17 @@ def tenant_reconcilers(ctx: ClusterContext) -> set[tuple[str, str]]:
 def flux_tenant_impersonation(obj: K8sObject, ctx: ClusterContext) -> Iterator[Violation]:
     if obj.key.group not in (KS_GROUP, HELM_GROUP) or not is_tenant_flux_object(obj, ctx):
         return
-    if _spec(obj).get("serviceAccountName"):
+    account = _spec(obj).get("serviceAccountName")
+    if account in FLUX_CONTROLLER_ACCOUNTS:
+        # Impersonating a controller's own account is no impersonation at all: it has
+        # cluster-admin, so the tenant's manifests could change anything on the cluster.
+        yield Violation(
+            f"tenant {obj.key.kind} {obj.key.namespace}/{obj.key.name} impersonates the Flux controller "
+            f"account {account!r}, which is cluster-admin",
+            obj,
+        )
+        return
+    if account:
         return
     controller = "kustomize-controller" if obj.key.group == KS_GROUP else "helm-controller"
     if ctx.controller_flag(controller, "--default-service-account"):
