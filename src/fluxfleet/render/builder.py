@@ -66,7 +66,9 @@ class Builder:
         self.cache = cache
         self._engine = engine
         self._pool = ThreadPoolExecutor(max_workers=jobs or default_jobs(), thread_name_prefix="kustomize")
-        self._requests: dict[tuple[int, str, SpecEdits], Future[BuildResult]] = {}
+        # Keyed by the tree object itself, not id(tree): holding it keeps it alive, so a later tree
+        # can never reuse a freed one's id and be served its builds (seen as a flaky promote preview).
+        self._requests: dict[tuple[FileTree, str, SpecEdits], Future[BuildResult]] = {}
         self._memo: dict[str, BuildResult] = {}
         self._lock = threading.Lock()
         self._scratch = Path(tempfile.mkdtemp(prefix="fluxfleet-build-"))
@@ -89,7 +91,7 @@ class Builder:
             return self._engine
 
     def submit(self, tree: FileTree, path: str, edits: SpecEdits) -> Future[BuildResult]:
-        request = (id(tree), path, edits)
+        request = (tree, path, edits)
         with self._lock:
             future = self._requests.get(request)
             if future is None:
