@@ -7,8 +7,9 @@ Exit codes: 0 success; 1 something was found (render errors for build/get/tree, 
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -73,86 +74,61 @@ def _report_errors(renders: list[ClusterRender]) -> int:
     return 1 if errors else 0
 
 
+# `get` subcommands: (name, help, text view, structured key, structured rows).
+_GET_VIEWS: tuple[
+    tuple[str, str, Callable[[list[ClusterRender]], str], str, Callable[[list[ClusterRender]], Any]], ...
+] = (
+    (
+        "kustomizations",
+        "Every Flux Kustomization per cluster: rendered, external, failed or skipped, and why.",
+        present.kustomizations_text,
+        "kustomizations",
+        present.kustomization_rows,
+    ),
+    (
+        "helmreleases",
+        "HelmReleases per cluster with chart, version, values source and whether they were rendered.",
+        present.helmreleases_text,
+        "helmreleases",
+        present.helmrelease_rows,
+    ),
+    (
+        "images",
+        "The version matrix: which image tag (and chart version) runs on which cluster.",
+        present.images_text,
+        "images",
+        present.image_matrix,
+    ),
+)
+
+
+def _get_command(
+    text_view: Callable[[list[ClusterRender]], str], key: str, rows: Callable[[list[ClusterRender]], Any]
+) -> Callable[..., None]:
+    def command(
+        repo: RepoOpt = Path("."),
+        cluster: ClusterOpt = None,
+        path: PathOpt = None,
+        source: SourceOpt = None,
+        no_strict: NoStrictOpt = False,
+        no_cache: NoCacheOpt = False,
+        jobs: JobsOpt = None,
+        output: OutputOpt = Format.text,
+    ) -> None:
+        renders = _render(repo, cluster, path, _options(source, no_strict, no_cache, jobs))
+        if output == Format.text:
+            echo(text_view(renders))
+        else:
+            echo(structured({key: rows(renders), "errors": present.error_dicts(renders)}, output))
+        raise typer.Exit(_report_errors(renders))
+
+    return command
+
+
 def _get_app() -> typer.Typer:
     get = typer.Typer(help="List what the clusters would run, according to git.", no_args_is_help=True)
-
-    @get.command("kustomizations")
-    def get_kustomizations(
-        repo: RepoOpt = Path("."),
-        cluster: ClusterOpt = None,
-        path: PathOpt = None,
-        source: SourceOpt = None,
-        no_strict: NoStrictOpt = False,
-        no_cache: NoCacheOpt = False,
-        jobs: JobsOpt = None,
-        output: OutputOpt = Format.text,
-    ) -> None:
-        """Every Flux Kustomization per cluster: rendered, external, failed or skipped, and why."""
-        renders = _render(repo, cluster, path, _options(source, no_strict, no_cache, jobs))
-        if output == Format.text:
-            echo(present.kustomizations_text(renders))
-        else:
-            echo(
-                structured(
-                    {
-                        "kustomizations": present.kustomization_rows(renders),
-                        "errors": present.error_dicts(renders),
-                    },
-                    output,
-                )
-            )
-        raise typer.Exit(_report_errors(renders))
-
-    @get.command("helmreleases")
-    def get_helmreleases(
-        repo: RepoOpt = Path("."),
-        cluster: ClusterOpt = None,
-        path: PathOpt = None,
-        source: SourceOpt = None,
-        no_strict: NoStrictOpt = False,
-        no_cache: NoCacheOpt = False,
-        jobs: JobsOpt = None,
-        output: OutputOpt = Format.text,
-    ) -> None:
-        """HelmReleases per cluster with chart, version, values source and whether they were rendered."""
-        renders = _render(repo, cluster, path, _options(source, no_strict, no_cache, jobs))
-        if output == Format.text:
-            echo(present.helmreleases_text(renders))
-        else:
-            echo(
-                structured(
-                    {
-                        "helmreleases": present.helmrelease_rows(renders),
-                        "errors": present.error_dicts(renders),
-                    },
-                    output,
-                )
-            )
-        raise typer.Exit(_report_errors(renders))
-
-    @get.command("images")
-    def get_images(
-        repo: RepoOpt = Path("."),
-        cluster: ClusterOpt = None,
-        path: PathOpt = None,
-        source: SourceOpt = None,
-        no_strict: NoStrictOpt = False,
-        no_cache: NoCacheOpt = False,
-        jobs: JobsOpt = None,
-        output: OutputOpt = Format.text,
-    ) -> None:
-        """The version matrix: which image tag (and chart version) runs on which cluster."""
-        renders = _render(repo, cluster, path, _options(source, no_strict, no_cache, jobs))
-        if output == Format.text:
-            echo(present.images_text(renders))
-        else:
-            echo(
-                structured(
-                    {"images": present.image_matrix(renders), "errors": present.error_dicts(renders)}, output
-                )
-            )
-        raise typer.Exit(_report_errors(renders))
-
+    for name, help_text, text_view, key, rows in _GET_VIEWS:
+        get.command(name, help=help_text)(_get_command(text_view, key, rows))
     return get
 
 
