@@ -6,6 +6,7 @@ Exit codes: 0 done (or nothing to do); 2 bad input or a git/remote failure (noth
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
 
@@ -109,6 +110,30 @@ def _branch_mode(repo: Path, env: str | None, flag: bool | None) -> bool:
     return load_fleet(repo).env(env).promotion.mode == "branch"
 
 
+def _run_planned(
+    repo: Path,
+    planner: Callable[[Context], Change],
+    app_name: str,
+    env: str,
+    dry_run: bool,
+    push: bool,
+    branch: bool | None,
+    remote: str,
+    retries: int,
+    output: Format,
+) -> None:
+    """Plan, preview, gate, commit (and push) one promotion or rollback of ``app_name`` in ``env``."""
+    outcome = apply.run(
+        repo,
+        planner,
+        app=app_name,
+        dry_run=dry_run,
+        options=apply.PushOptions(push, _branch_mode(repo, env, branch), remote, retries),
+        preview=_preview_printer(output, repo),
+    )
+    _finish(outcome, output, repo)
+
+
 def register(app: typer.Typer) -> None:
     rollout = typer.Typer(help="Where a wave rollout stands.", no_args_is_help=True)
     app.add_typer(rollout, name="rollout")
@@ -156,15 +181,7 @@ def register(app: typer.Typer) -> None:
         def planner(ctx: Context) -> Change:
             return verify.attach(ctx, plan_promote(ctx, req), force, not no_render)
 
-        outcome = apply.run(
-            repo,
-            planner,
-            app=name,
-            dry_run=dry_run,
-            options=apply.PushOptions(push, _branch_mode(repo, to, branch), remote, retries),
-            preview=_preview_printer(output, repo),
-        )
-        _finish(outcome, output, repo)
+        _run_planned(repo, planner, name, to, dry_run, push, branch, remote, retries, output)
 
     @rollout.command("status")
     def rollout_status(
@@ -236,15 +253,7 @@ def register(app: typer.Typer) -> None:
         def planner(ctx: Context) -> Change:
             return verify.attach(ctx, plan_rollback(ctx, req), force, not no_render)
 
-        outcome = apply.run(
-            repo,
-            planner,
-            app=name,
-            dry_run=dry_run,
-            options=apply.PushOptions(push, _branch_mode(repo, env, branch), remote, retries),
-            preview=_preview_printer(output, repo),
-        )
-        _finish(outcome, output, repo)
+        _run_planned(repo, planner, name, env, dry_run, push, branch, remote, retries, output)
 
     @app.command("history")
     def history_cmd(
