@@ -216,6 +216,9 @@ class _Item:
     file: str
     line: int | None
 
+    def error(self, message: str, field: str, hint: str | None = None) -> FleetError:
+        return FleetError(message, file=self.file, line=self.line, field=field, hint=hint)
+
 
 def _parse_file(path: Path, display: str) -> list[tuple[Any, yamlio.Marks]]:
     text = yamlio.read_text(path, display=display, max_bytes=MAX_FLEET_BYTES)
@@ -315,11 +318,9 @@ def _dupes(section: str, lst: list[_Item], errors: list[FleetError], seen: dict[
         if name in seen:
             first = seen[name]
             errors.append(
-                FleetError(
+                item.error(
                     f"duplicate name {name!r} (first defined at {first.file}:{first.line})",
-                    file=item.file,
-                    line=item.line,
-                    field=f"spec.{section}.name",
+                    f"spec.{section}.name",
                 )
             )
         else:
@@ -385,12 +386,10 @@ def validate_references(
         env = item.value.labels.get("environment")
         if env not in env_seen:
             errors.append(
-                FleetError(
+                item.error(
                     f"cluster {item.value.name!r} has environment {env!r}, which is not declared",
-                    file=item.file,
-                    line=item.line,
-                    field="spec.clusters.labels.environment",
-                    hint=did_you_mean(str(env), env_seen) or f"declared: {', '.join(fleet.env_names)}",
+                    "spec.clusters.labels.environment",
+                    did_you_mean(str(env), env_seen) or f"declared: {', '.join(fleet.env_names)}",
                 )
             )
     components = {c.name for c in fleet.platform}
@@ -404,12 +403,10 @@ def validate_references(
                 if dep not in allowed or dep == item.value.name:
                     what = "itself" if dep == item.value.name else f"unknown {dep!r}"
                     errors.append(
-                        FleetError(
+                        item.error(
                             f"{item.value.name!r} depends on {what}",
-                            file=item.file,
-                            line=item.line,
-                            field=f"spec.{section}.dependsOn",
-                            hint=did_you_mean(dep, allowed),
+                            f"spec.{section}.dependsOn",
+                            did_you_mean(dep, allowed),
                         )
                     )
     for item in items["apps"]:
@@ -417,33 +414,27 @@ def validate_references(
         for env_key in app.versions:
             if env_key not in env_seen:
                 errors.append(
-                    FleetError(
+                    item.error(
                         f"app {app.name!r} has a version for undeclared environment {env_key!r}",
-                        file=item.file,
-                        line=item.line,
-                        field="spec.apps.versions",
-                        hint=did_you_mean(env_key, env_seen),
+                        "spec.apps.versions",
+                        did_you_mean(env_key, env_seen),
                     )
                 )
         for cluster in app.pins:
             if cluster not in cluster_names:
                 errors.append(
-                    FleetError(
+                    item.error(
                         f"app {app.name!r} pins a version on unknown cluster {cluster!r}",
-                        file=item.file,
-                        line=item.line,
-                        field="spec.apps.pins",
-                        hint=did_you_mean(cluster, cluster_names),
+                        "spec.apps.pins",
+                        did_you_mean(cluster, cluster_names),
                     )
                 )
         if app.team and team_names and app.team not in team_names:
             errors.append(
-                FleetError(
+                item.error(
                     f"app {app.name!r} belongs to undeclared team {app.team!r}",
-                    file=item.file,
-                    line=item.line,
-                    field="spec.apps.team",
-                    hint=did_you_mean(app.team, team_names),
+                    "spec.apps.team",
+                    did_you_mean(app.team, team_names),
                 )
             )
     graph = {w.name: w.depends_on for w in fleet.workloads}
