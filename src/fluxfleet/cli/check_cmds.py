@@ -166,8 +166,7 @@ def register(app: typer.Typer) -> None:
         ] = False,
         list_rules: Annotated[bool, typer.Option("--list-rules", help="List the rules and exit.")] = False,
     ) -> None:
-        """Check what every cluster would apply: schemas, deprecated APIs, Flux references, security,
-        tenancy and your Rego policies."""
+        """Check what every cluster would apply: schemas, deprecated APIs, Flux references, security, tenancy and your Rego policies."""
         if list_rules:
             _list_rules(output)
             return

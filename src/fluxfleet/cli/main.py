@@ -41,8 +41,21 @@ def _root(
     """fluxfleet: Flux v2 fleets across environments and regions."""
 
 
-for _module in (fleet_cmds, render_cmds, check_cmds, promote_cmds, secrets_cmds):
+_PANELS = (
+    (fleet_cmds, "Fleet"),
+    (render_cmds, "Render and diff"),
+    (check_cmds, "Check"),
+    (promote_cmds, "Promote"),
+    (secrets_cmds, "Secrets and tenants"),
+)
+for _module, _panel in _PANELS:
+    _seen = (len(app.registered_commands), len(app.registered_groups))
     _module.register(app)
+    # Group `fluxfleet --help` by capability, in the order a user meets them.
+    for _command in app.registered_commands[_seen[0] :]:
+        _command.rich_help_panel = _command.rich_help_panel or _panel
+    for _group in app.registered_groups[_seen[1] :]:
+        _group.rich_help_panel = _group.rich_help_panel or _panel
 
 
 def main(argv: list[str] | None = None) -> int:
