@@ -129,7 +129,8 @@ def test_invalid_names_and_labels(tmp_path: Path, old: str, new: str, needle: st
 def test_undeclared_environment(tmp_path: Path) -> None:
     err = one_error(tmp_path, MINI.replace("{environment: dev, region: a}", "{environment: devv, region: a}"))
     assert "'devv', which is not declared" in err.message
-    assert err.hint == "did you mean `dev`?" and err.location.line == 12
+    assert err.hint == "did you mean `dev`?" and (err.location.line, err.location.column) == (13, 16)
+    assert err.location.field == "spec.clusters[0].labels.environment"
 
 
 @pytest.mark.parametrize(
@@ -140,7 +141,8 @@ def test_paths_must_stay_in_repo(tmp_path: Path, path: str, needle: str) -> None
     err = one_error(
         tmp_path, MINI.replace("      namespace: web\n", f"      namespace: web\n      path: {path}\n")
     )
-    assert needle in err.message and err.location.field == "spec.apps.path"
+    assert needle in err.message and err.location.field == "spec.apps[0].path"
+    assert err.location.line == 22
 
 
 def test_symlink_escape_is_refused(tmp_path: Path) -> None:
@@ -228,3 +230,39 @@ def test_selector_matching_nothing_is_a_warning(tmp_path: Path, capsys: pytest.C
     write(tmp_path, MINI.replace("{environment: prod}", "{environment: qa}"))
     assert main(["validate", "-C", str(tmp_path)]) == 0
     assert "web: placement environment=qa matches no cluster" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("policy", "field", "needle"),
+    [
+        ("  policy:\n    fluxVersion: '1.0'\n", "spec.policy.fluxVersion", "outside the supported range"),
+        (
+            "  policy:\n    rules:\n      probes:\n        environments: {qa: high}\n",
+            "spec.policy.rules.probes.environments.qa",
+            "environment 'qa' is not declared",
+        ),
+        ("  policy:\n    rego: [policies]\n", "spec.policy.rego[0]", "does not exist"),
+        (
+            "  secrets:\n    ageRecipients: {qa: []}\n",
+            "spec.secrets.ageRecipients.qa",
+            "'qa' is not declared",
+        ),
+    ],
+)
+def test_policy_and_secrets_settings_are_located(
+    tmp_path: Path, policy: str, field: str, needle: str
+) -> None:
+    err = one_error(tmp_path, MINI + policy)
+    assert needle in err.message
+    assert err.location.field == field and err.location.line is not None and err.location.line > 22
+
+
+def test_unknown_check_rule_is_located(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    write(tmp_path, MINI + "  policy:\n    rules:\n      probez: {severity: high}\n")
+    assert main(["check", "-C", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert (
+        "fleet.yaml:26:7" in err and "unknown check rule 'probez'" in err and "did you mean `probes`?" in err
+    )
+    assert main(["check", "-C", str(tmp_path), "--flux-version", "9.9"]) == 2
+    assert "outside the supported range" in capsys.readouterr().err

@@ -140,7 +140,7 @@ from fluxfleet.render.postbuild import copy_json  # noqa: E402
 from fluxfleet.render.varsub import dollar_paths, substitute_in_place, substitute_text  # noqa: E402
 
 _TEXT = st.text(alphabet="ab1$${}:-=+#' \"\\\n.x%", max_size=14)
-_VALUES = st.text(alphabet="ab1 :#'\"\\-.tru9", max_size=6)
+_VALUES = st.text(alphabet="ab1 :#'\"\\-.tru9cZ_/(\t\r", max_size=6)
 
 
 @settings(max_examples=400, deadline=None)

@@ -6,6 +6,7 @@ Precedence (most specific wins): ``rules.<id>.environments.<env>`` (a severity, 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from fluxfleet.check.model import Rule, Severity
@@ -20,18 +21,27 @@ class RuleSetting:
     explicit_severity: bool  # the policy set it, so it also overrides a violation's own severity
 
 
-def validate_rule_ids(policy: PolicyConfig, rules: list[Rule], *, file: str | None = None) -> None:
+def validate_rule_ids(
+    policy: PolicyConfig,
+    rules: list[Rule],
+    *,
+    file: str | None = None,
+    locate: Callable[[str, str, str | None], FleetError] | None = None,
+) -> None:
+    """Every rule id the policy names must exist. ``locate(rule_id, message, hint)`` builds an
+    error pointing at the key in the user's file, when the caller knows where it was written."""
     known = {r.id for r in rules}
-    errors = [
-        FleetError(
-            f"unknown check rule {rid!r}",
-            file=file,
-            field=f"policy.rules.{rid}",
-            hint=did_you_mean(rid, known) or "`fluxfleet check rules` lists them",
+    errors = []
+    for rid in policy.rules:
+        if rid in known:
+            continue
+        message = f"unknown check rule {rid!r}"
+        hint = did_you_mean(rid, known) or "`fluxfleet check --list-rules` lists them"
+        errors.append(
+            locate(rid, message, hint)
+            if locate
+            else FleetError(message, file=file, field=f"policy.rules.{rid}", hint=hint)
         )
-        for rid in policy.rules
-        if rid not in known
-    ]
     if errors:
         raise errors[0] if len(errors) == 1 else FleetErrors(errors)
 

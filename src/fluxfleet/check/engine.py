@@ -164,7 +164,8 @@ def run_checks(
 
             raise FleetError(
                 f"unknown check rule {unknown[0]!r}",
-                hint=did_you_mean(unknown[0], set(rules_by_id)) or "`fluxfleet check rules` lists them",
+                hint=did_you_mean(unknown[0], set(rules_by_id))
+                or "`fluxfleet check --list-rules` lists them",
             )
         rules = [r for r in rules if r.id in wanted]
     if options.schemas is None:

@@ -13,13 +13,14 @@ from typing import Annotated
 
 import typer
 
+from fluxfleet.check.config import validate_rule_ids
 from fluxfleet.check.context import CheckOptions
 from fluxfleet.check.engine import run_checks
 from fluxfleet.check.model import CheckResult, Severity
 from fluxfleet.check.registry import all_rules
 from fluxfleet.cli.common import RepoOpt, echo, progress
 from fluxfleet.errors import FleetError
-from fluxfleet.fleet.policy import PolicyConfig, load_policy_file
+from fluxfleet.fleet.policy import PolicyConfig, flux_version_error, load_policy_file
 from fluxfleet.fsutil import safe_join, write_plan
 from fluxfleet.output import structured
 from fluxfleet.render.model import ClusterRender
@@ -53,6 +54,12 @@ def _load_policy(repo: Path) -> tuple[PolicyConfig, dict[str, str], frozenset[st
         from fluxfleet.fleet.load import load_fleet
 
         fleet = load_fleet(repo)
+        # Unknown rule ids are reported here, where fleet.yaml's lines are known.
+        validate_rule_ids(
+            fleet.policy,
+            all_rules(),
+            locate=lambda rid, message, hint: fleet.error_at(("spec", "policy", "rules", rid), message, hint),
+        )
         envs = {c.name: c.environment for c in fleet.clusters}
         return fleet.policy, envs, frozenset(t.name for t in fleet.teams)
     return load_policy_file(repo) or PolicyConfig(), {}, frozenset()
@@ -175,6 +182,8 @@ def register(app: typer.Typer) -> None:
         from fluxfleet.check.schemas import SchemaStore
         from fluxfleet.report import render_report
 
+        if flux_version and (err := flux_version_error(flux_version)):
+            raise FleetError(err, field="--flux-version", hint="pass a Flux minor version such as 2.9")
         policy, envs, teams = _load_policy(repo)
         rego_dirs = tuple(dict.fromkeys((*policy.rego, *(policy_dir or ()))))
         conftest = load_conftest(repo, rego_dirs)

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import types
 import typing
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -58,6 +59,12 @@ class Fleet:
     policy: PolicyConfig = field(default_factory=PolicyConfig)
     secrets: SecretsConfig = field(default_factory=SecretsConfig)
     origins: dict[str, Origin] = field(default_factory=dict, compare=False)
+    file: str = FLEET_FILE
+    marks: yamlio.Marks = field(default_factory=dict, compare=False, repr=False)
+
+    def error_at(self, loc: tuple[str | int, ...], message: str, hint: str | None = None) -> FleetError:
+        """A located error about a key of the main fleet document (e.g. a policy setting)."""
+        return _error_at(self.marks, self.file, loc, message, hint)
 
     @property
     def env_names(self) -> list[str]:
@@ -214,10 +221,28 @@ class _Item:
 
     value: Any
     file: str
-    line: int | None
+    section: str
+    index: int
+    marks: yamlio.Marks
 
-    def error(self, message: str, field: str, hint: str | None = None) -> FleetError:
-        return FleetError(message, file=self.file, line=self.line, field=field, hint=hint)
+    @property
+    def line(self) -> int | None:
+        return _line(self.marks, "spec", self.section, self.index)
+
+    def error(self, message: str, *key: str, hint: str | None = None) -> FleetError:
+        """An error about ``key`` (a path inside this entry), located at that key."""
+        loc: tuple[str | int, ...] = ("spec", self.section, self.index, *key)
+        line, column = _locate(self.marks, loc)
+        return FleetError(
+            message, file=self.file, line=line, column=column, field=_field_name(loc), hint=hint
+        )
+
+
+def _error_at(
+    marks: yamlio.Marks, file: str, loc: tuple[str | int, ...], message: str, hint: str | None = None
+) -> FleetError:
+    line, column = _locate(marks, loc)
+    return FleetError(message, file=file, line=line, column=column, field=_field_name(loc), hint=hint)
 
 
 def _parse_file(path: Path, display: str) -> list[tuple[Any, yamlio.Marks]]:
@@ -263,7 +288,7 @@ def load_fleet(repo: Path, fleet_file: Path | None = None) -> Fleet:
     items: dict[str, list[_Item]] = {"clusters": [], "platform": [], "apps": [], "teams": []}
     for section in items:
         for i, value in enumerate(getattr(doc.spec, section)):
-            items[section].append(_Item(value, display, _line(marks, "spec", section, i)))
+            items[section].append(_Item(value, display, section, i, marks))
 
     frag_dir = path.parent / FLEET_DIR
     if frag_dir.is_dir():
@@ -281,7 +306,7 @@ def load_fleet(repo: Path, fleet_file: Path | None = None) -> Fleet:
                     continue
                 for section in items:
                     for i, value in enumerate(getattr(frag.spec, section)):
-                        items[section].append(_Item(value, frag_display, _line(fmarks, "spec", section, i)))
+                        items[section].append(_Item(value, frag_display, section, i, fmarks))
     if errors:
         raise FleetErrors(errors)
 
@@ -297,6 +322,8 @@ def load_fleet(repo: Path, fleet_file: Path | None = None) -> Fleet:
         policy=doc.spec.policy,
         secrets=doc.spec.secrets,
         origins={f"{s}/{i.value.name}": Origin(i.file, i.line) for s, lst in items.items() for i in lst},
+        file=display,
+        marks=marks,
     )
     errors = validate_references(fleet, items, display, marks)
     errors += _validate_paths(fleet, repo, items, display, marks)
@@ -318,10 +345,7 @@ def _dupes(section: str, lst: list[_Item], errors: list[FleetError], seen: dict[
         if name in seen:
             first = seen[name]
             errors.append(
-                item.error(
-                    f"duplicate name {name!r} (first defined at {first.file}:{first.line})",
-                    f"spec.{section}.name",
-                )
+                item.error(f"duplicate name {name!r} (first defined at {first.file}:{first.line})", "name")
             )
         else:
             seen[name] = item
@@ -361,11 +385,8 @@ def validate_references(
     for i, env in enumerate(fleet.environments):
         if env.name in env_seen:
             errors.append(
-                FleetError(
-                    f"duplicate environment {env.name!r}",
-                    file=display,
-                    line=_line(marks, "spec", "environments", i),
-                    field="spec.environments.name",
+                _error_at(
+                    marks, display, ("spec", "environments", i, "name"), f"duplicate environment {env.name!r}"
                 )
             )
         env_seen.add(env.name)
@@ -388,15 +409,16 @@ def validate_references(
             errors.append(
                 item.error(
                     f"cluster {item.value.name!r} has environment {env!r}, which is not declared",
-                    "spec.clusters.labels.environment",
-                    did_you_mean(str(env), env_seen) or f"declared: {', '.join(fleet.env_names)}",
+                    "labels",
+                    "environment",
+                    hint=did_you_mean(str(env), env_seen) or f"declared: {', '.join(fleet.env_names)}",
                 )
             )
     components = {c.name for c in fleet.platform}
     apps = {a.name for a in fleet.apps}
-    for section, lst, allowed in (
-        ("platform", items["platform"], components),
-        ("apps", items["apps"], components | apps),
+    for lst, allowed in (
+        (items["platform"], components),
+        (items["apps"], components | apps),
     ):
         for item in lst:
             for dep in item.value.depends_on:
@@ -405,8 +427,8 @@ def validate_references(
                     errors.append(
                         item.error(
                             f"{item.value.name!r} depends on {what}",
-                            f"spec.{section}.dependsOn",
-                            did_you_mean(dep, allowed),
+                            "dependsOn",
+                            hint=did_you_mean(dep, allowed),
                         )
                     )
     for item in items["apps"]:
@@ -416,8 +438,9 @@ def validate_references(
                 errors.append(
                     item.error(
                         f"app {app.name!r} has a version for undeclared environment {env_key!r}",
-                        "spec.apps.versions",
-                        did_you_mean(env_key, env_seen),
+                        "versions",
+                        env_key,
+                        hint=did_you_mean(env_key, env_seen) or f"declared: {', '.join(fleet.env_names)}",
                     )
                 )
         for cluster in app.pins:
@@ -425,16 +448,17 @@ def validate_references(
                 errors.append(
                     item.error(
                         f"app {app.name!r} pins a version on unknown cluster {cluster!r}",
-                        "spec.apps.pins",
-                        did_you_mean(cluster, cluster_names),
+                        "pins",
+                        cluster,
+                        hint=did_you_mean(cluster, cluster_names),
                     )
                 )
         if app.team and team_names and app.team not in team_names:
             errors.append(
                 item.error(
                     f"app {app.name!r} belongs to undeclared team {app.team!r}",
-                    "spec.apps.team",
-                    did_you_mean(app.team, team_names),
+                    "team",
+                    hint=did_you_mean(app.team, team_names),
                 )
             )
     graph = {w.name: w.depends_on for w in fleet.workloads}
@@ -450,40 +474,68 @@ def validate_references(
                 hint="Flux would wait forever on this cycle; remove one of the edges",
             )
         )
-    for env_name in (*fleet.secrets.age_recipients, *_policy_envs(fleet.policy)):
+    env_refs: list[tuple[str | int, ...]] = [
+        ("spec", "secrets", "ageRecipients", e) for e in fleet.secrets.age_recipients
+    ]
+    env_refs += [
+        ("spec", "policy", "rules", rule_id, "environments", e)
+        for rule_id, rule in fleet.policy.rules.items()
+        for e in rule.environments
+    ]
+    env_refs += [("spec", "policy", "requireDigests", i) for i, _ in enumerate(fleet.policy.require_digests)]
+    for loc in env_refs:
+        env_name = str(loc[-1]) if isinstance(loc[-1], str) else fleet.policy.require_digests[int(loc[-1])]
         if env_name not in env_seen:
             errors.append(
-                FleetError(
+                _error_at(
+                    marks,
+                    display,
+                    loc,
                     f"environment {env_name!r} is not declared",
-                    file=display,
-                    field="spec.secrets/policy",
-                    hint=did_you_mean(env_name, env_seen),
+                    hint=did_you_mean(env_name, env_seen) or f"declared: {', '.join(fleet.env_names)}",
                 )
             )
     return errors
-
-
-def _policy_envs(policy: PolicyConfig) -> list[str]:
-    return [env for rule in policy.rules.values() for env in rule.environments]
 
 
 def _validate_paths(
     fleet: Fleet, repo: Path, items: dict[str, list[_Item]], display: str, marks: yamlio.Marks
 ) -> list[FleetError]:
     errors: list[FleetError] = []
-    checks: list[tuple[str, str, str, int | None]] = []
-    for section in ("platform", "apps"):
+    # (path, where it was written, must the folder exist)
+    checks: list[tuple[str, Callable[[str, str | None], FleetError], bool]] = []
+    for section in ("platform", "apps", "clusters"):
         for item in items[section]:
-            checks.append((item.value.repo_path, f"spec.{section}.path", item.file, item.line))
-    for item in items["clusters"]:
-        if item.value.path:
-            checks.append((item.value.path, "spec.clusters.path", item.file, item.line))
-    for name, rel in fleet.sources.items():
-        checks.append((rel, f"spec.sources.{name}", display, _line(marks, "spec", "sources", name)))
-    for rel, fld, file, line in checks:
+            rel = item.value.path if section == "clusters" else item.value.repo_path
+            if rel:
+                key = ("path",) if item.value.path else ()
+                checks.append((rel, partial(_item_error, item, key), False))
+    located: list[tuple[str, tuple[str | int, ...], bool]] = [
+        (rel, ("spec", "sources", name), False) for name, rel in fleet.sources.items()
+    ]
+    located += [(rel, ("spec", "policy", "rego", i), True) for i, rel in enumerate(fleet.policy.rego)]
+    located += [
+        (rel, ("spec", "policy", "gatekeeper", i), True) for i, rel in enumerate(fleet.policy.gatekeeper)
+    ]
+    for rel, loc, must_exist in located:
+        checks.append((rel, partial(_located_error, marks, display, loc), must_exist))
+    for rel, make_error, must_exist in checks:
         try:
-            check_relative(rel, field=fld)
-            safe_join(repo, rel, field=fld)
+            check_relative(rel)
+            target = safe_join(repo, rel)
         except FleetError as exc:
-            errors.append(FleetError(exc.message, file=file, line=line, field=fld, hint=exc.hint))
+            errors.append(make_error(exc.message, exc.hint))
+            continue
+        if must_exist and not target.is_dir():
+            errors.append(make_error(f"folder {rel!r} does not exist", "create it, or remove the entry"))
     return errors
+
+
+def _item_error(item: _Item, key: tuple[str, ...], message: str, hint: str | None) -> FleetError:
+    return item.error(message, *key, hint=hint)
+
+
+def _located_error(
+    marks: yamlio.Marks, file: str, loc: tuple[str | int, ...], message: str, hint: str | None
+) -> FleetError:
+    return _error_at(marks, file, loc, message, hint)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, ValidationError
+from pydantic import Field, ValidationError, field_validator
 
 from fluxfleet import yamlio
 from fluxfleet.errors import FleetError, FleetErrors
@@ -17,6 +17,21 @@ from fluxfleet.fleet.base import Strict
 
 Severity = Literal["info", "low", "medium", "high", "critical"]
 POLICY_FILE = ".fluxfleet/policy.yaml"
+# Flux minor versions whose API removals fluxfleet knows (see the deprecations rules).
+SUPPORTED_FLUX = ((2, 0), (2, 9))
+
+
+def flux_version_error(version: str) -> str | None:
+    """Why ``version`` is not a Flux version fluxfleet can check against, or None."""
+    parts = version.removeprefix("v").split(".")
+    try:
+        minor = (int(parts[0]), int(parts[1]) if len(parts) > 1 else 0)
+    except ValueError:
+        return f"{version!r} is not a Flux version like 2.9"
+    low, high = SUPPORTED_FLUX
+    if not low <= minor <= high:
+        return f"Flux {version} is outside the supported range {low[0]}.{low[1]} to {high[0]}.{high[1]}"
+    return None
 
 
 class RuleOverride(Strict):
@@ -48,6 +63,13 @@ class PolicyConfig(Strict):
     no_cross_namespace_refs: bool | None = Field(default=None, alias="noCrossNamespaceRefs")
     # namespaces treated as tenant namespaces besides those labelled toolkit.fluxcd.io/tenant
     tenant_namespaces: tuple[str, ...] = Field(default=(), alias="tenantNamespaces")
+
+    @field_validator("flux_version")
+    @classmethod
+    def _flux_version(cls, v: str | None) -> str | None:
+        if v is not None and (err := flux_version_error(v)):
+            raise ValueError(err)
+        return v
 
 
 def parse_policy(data: Any, file: str) -> PolicyConfig:

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from fluxfleet.render.builder import Builder
 from fluxfleet.render.cache import BuildCache
 from fluxfleet.render.discover import ClusterSpec, discover
 from fluxfleet.render.engine import Engine
-from fluxfleet.render.files import FileTree
+from fluxfleet.render.files import FileTree, ParseMemo
 from fluxfleet.render.fluxks import Sources, parse_source_mappings
 from fluxfleet.render.model import ClusterRender
 from fluxfleet.render.walker import Walker
@@ -37,6 +38,7 @@ class RenderSession:
         cache = BuildCache(options.cache_dir) if options.use_cache else None
         self.builder = Builder(cache=cache, jobs=options.jobs, engine=options.engine)
         self.walker = Walker(self.builder, strict=options.strict)
+        self.parsed: ParseMemo = {}  # YAML documents by content hash, shared by this session's trees
 
     def __enter__(self) -> RenderSession:
         return self
@@ -54,9 +56,16 @@ class RenderSession:
         names: list[str] | None = None,
         paths: list[str] | None = None,
         tree: FileTree | None = None,
+        fleet: Any = None,
     ) -> tuple[FileTree, list[ClusterSpec]]:
-        tree = tree or FileTree(repo)
-        return tree, discover(tree, repo, paths=paths, names=names, use_fleet=self.options.use_fleet)
+        if tree is None:
+            tree = FileTree(repo, parsed=self.parsed)
+        else:
+            tree.share_parses(self.parsed)
+        clusters = discover(
+            tree, repo, paths=paths, names=names, use_fleet=self.options.use_fleet, fleet=fleet
+        )
+        return tree, clusters
 
     def render(
         self,
@@ -73,15 +82,17 @@ class RenderSession:
         is a temporary checkout of another revision). ``tree`` serves the files instead of ``repo``
         (a revision held in memory); ``repo`` then only needs ``fleet.yaml`` and ``fleet.d/``.
         """
-        tree, clusters = self.clusters(repo, names=names, paths=paths, tree=tree)
-        mappings = {}
+        fleet = None
         if self.options.use_fleet and (repo / "fleet.yaml").is_file():
             from fluxfleet.fleet.load import load_fleet
 
-            fleet_sources = load_fleet(repo).sources
+            fleet = load_fleet(repo)  # once: discovery and the source mappings both read it
+        tree, clusters = self.clusters(repo, names=names, paths=paths, tree=tree, fleet=fleet)
+        mappings = {}
+        if fleet is not None:
             mappings.update(
                 parse_source_mappings(
-                    [f"{k}={v}" for k, v in fleet_sources.items()], repo, "fleet.yaml spec.sources"
+                    [f"{k}={v}" for k, v in fleet.sources.items()], repo, "fleet.yaml spec.sources"
                 )
             )
         mappings.update(parse_source_mappings(list(self.options.sources), source_root or repo))

@@ -70,6 +70,7 @@ class Builder:
         # can never reuse a freed one's id and be served its builds (seen as a flaky promote preview).
         self._requests: dict[tuple[FileTree, str, SpecEdits], Future[BuildResult]] = {}
         self._memo: dict[str, BuildResult] = {}
+        self._running: dict[str, Future[BuildResult]] = {}
         self._lock = threading.Lock()
         self._scratch = Path(tempfile.mkdtemp(prefix="fluxfleet-build-"))
         self.stats: Counter[str] = Counter()
@@ -91,16 +92,74 @@ class Builder:
             return self._engine
 
     def submit(self, tree: FileTree, path: str, edits: SpecEdits) -> Future[BuildResult]:
+        """A future of the build; only kustomize runs in the pool, the rest completes right here.
+
+        Planning, in-process assembly and persistent-cache reads hold the GIL, so running them in
+        worker threads only added lock traffic; a pool slot is now spent only on a subprocess.
+        """
         request = (tree, path, edits)
         with self._lock:
             future = self._requests.get(request)
-            if future is None:
-                future = self._pool.submit(self._build, tree, path, edits)
-                self._requests[request] = future
-                self.stats["requests"] += 1
-            else:
+            if future is not None:
                 self.stats["deduplicated"] += 1
-            return future
+                return future
+            self.stats["requests"] += 1
+        future = self._start(tree, path, edits)
+        with self._lock:
+            self._requests[request] = future
+        return future
+
+    def _start(self, tree: FileTree, path: str, edits: SpecEdits) -> Future[BuildResult]:
+        try:
+            plan = plan_build(tree, path, edits)
+        except PlanError as exc:
+            self.stats["error"] += 1
+            return _done(BuildResult(error=str(exc), error_file=exc.file, how="error"))
+        except FleetError as exc:
+            self.stats["error"] += 1
+            return _done(BuildResult(error=exc.message, error_file=exc.location.file, how="error"))
+        if plan.remote:
+            return _done(
+                BuildResult(
+                    error="remote bases are not fetched offline: " + ", ".join(plan.remote),
+                    error_file=plan.kustomization_file,
+                    how="error",
+                )
+            )
+        if plan.plain:
+            key = plan.content_key("in-process")
+            hit = self._memo.get(key)
+            if hit is not None:
+                self.stats["memo"] += 1
+                return _done(hit)
+            try:
+                objects = plain_objects(tree, plan)
+            except PlanError as exc:
+                return _done(
+                    self._remember(key, BuildResult(key=key, error=str(exc), error_file=exc.file), "error")
+                )
+            return _done(
+                self._remember(key, BuildResult(tuple(objects), key, how="in-process"), "in-process")
+            )
+        engine = self.engine()
+        key = plan.content_key(engine.id)
+        hit = self._memo.get(key)
+        if hit is not None:
+            self.stats["memo"] += 1
+            return _done(hit)
+        running = self._running.get(key)
+        if running is not None:  # same content from another tree (the other revision of a diff)
+            self.stats["memo"] += 1
+            return running
+        if self.cache is not None:
+            entry = self.cache.get(key)
+            if entry is not None:
+                result = _from_entry(key, entry)
+                if result is not None:
+                    return _done(self._remember(key, result, "cache"))
+        future = self._pool.submit(self._run_kustomize, tree, plan, key, engine)
+        self._running[key] = future
+        return future
 
     # -- worker side -------------------------------------------------------------------------
 
@@ -110,44 +169,9 @@ class Builder:
             self.stats[how] += 1
         return result
 
-    def _build(self, tree: FileTree, path: str, edits: SpecEdits) -> BuildResult:
-        try:
-            plan = plan_build(tree, path, edits)
-        except PlanError as exc:
-            self.stats["error"] += 1
-            return BuildResult(error=str(exc), error_file=exc.file, how="error")
-        except FleetError as exc:
-            self.stats["error"] += 1
-            return BuildResult(error=exc.message, error_file=exc.location.file, how="error")
-        if plan.remote:
-            return BuildResult(
-                error="remote bases are not fetched offline: " + ", ".join(plan.remote),
-                error_file=plan.kustomization_file,
-                how="error",
-            )
-        if plan.plain:
-            key = plan.content_key("in-process")
-            hit = self._memo.get(key)
-            if hit is not None:
-                self.stats["memo"] += 1
-                return hit
-            try:
-                objects = plain_objects(tree, plan)
-            except PlanError as exc:
-                return self._remember(key, BuildResult(key=key, error=str(exc), error_file=exc.file), "error")
-            return self._remember(key, BuildResult(tuple(objects), key, how="in-process"), "in-process")
-        engine = self.engine()
-        key = plan.content_key(engine.id)
-        hit = self._memo.get(key)
-        if hit is not None:
-            self.stats["memo"] += 1
-            return hit
-        if self.cache is not None:
-            entry = self.cache.get(key)
-            if entry is not None:
-                result = _from_entry(key, entry)
-                if result is not None:
-                    return self._remember(key, result, "cache")
+    def _run_kustomize(
+        self, tree: FileTree, plan: BuildPlan, key: str, engine: engine_mod.Engine
+    ) -> BuildResult:
         result = self._kustomize(tree, plan, key, engine)
         if self.cache is not None and result.how != "transient":
             self.cache.put(key, _to_entry(result))
@@ -186,6 +210,12 @@ class Builder:
             return BuildResult(tuple(objects), key, how="kustomize")
         finally:
             shutil.rmtree(root, ignore_errors=True)
+
+
+def _done(result: BuildResult) -> Future[BuildResult]:
+    future: Future[BuildResult] = Future()
+    future.set_result(result)
+    return future
 
 
 def _provenance(body: dict[str, Any], path: str, strip: bool) -> BuiltObject:

@@ -107,13 +107,14 @@ def scan(tree: FileTree) -> list[ClusterSpec]:
     return [found[k] for k in sorted(found)]
 
 
-def from_fleet(tree: FileTree, repo: Path) -> list[ClusterSpec] | None:
-    """Clusters of ``fleet.yaml``; None when the repository has none."""
-    if not (repo / "fleet.yaml").is_file():
-        return None
-    from fluxfleet.fleet.load import load_fleet
+def from_fleet(tree: FileTree, repo: Path, fleet: Any = None) -> list[ClusterSpec] | None:
+    """Clusters of ``fleet.yaml`` (``fleet`` when already loaded); None when the repository has none."""
+    if fleet is None:
+        if not (repo / "fleet.yaml").is_file():
+            return None
+        from fluxfleet.fleet.load import load_fleet
 
-    fleet = load_fleet(repo)
+        fleet = load_fleet(repo)
     dirs = fleet_cluster_dirs(fleet)
     return [cluster_at(tree, dirs[c.name], c.name, dict(c.labels)) for c in fleet.clusters]
 
@@ -132,6 +133,7 @@ def discover(
     paths: list[str] | None = None,
     names: list[str] | None = None,
     use_fleet: bool = True,
+    fleet: Any = None,
 ) -> list[ClusterSpec]:
     """The clusters to render, filtered by ``names``; raises FleetError for unknown names."""
     if paths:
@@ -142,7 +144,7 @@ def discover(
                 raise FleetError(f"--path {raw!r} is not a folder inside the repository")
             clusters.append(cluster_at(tree, rel, _name_for(rel) if rel else posixpath.basename(str(repo))))
     else:
-        fleet_clusters = from_fleet(tree, repo) if use_fleet else None
+        fleet_clusters = from_fleet(tree, repo, fleet) if use_fleet else None
         clusters = fleet_clusters if fleet_clusters is not None else scan(tree)
     if names:
         known = {c.name for c in clusters}

@@ -21,6 +21,7 @@ from fluxfleet import proc
 from fluxfleet.errors import FleetError
 
 BUILD_TIMEOUT = 120.0
+GO_MEMORY_LIMIT = "1GiB"
 
 
 @dataclass(frozen=True)
@@ -38,7 +39,24 @@ class Engine:
         return [*head, str(directory), "--load-restrictor", "LoadRestrictionsNone"]
 
     def build(self, directory: Path) -> str:
-        return proc.run(self.argv(directory), timeout=BUILD_TIMEOUT, what="kustomize build").text
+        return proc.run(
+            self.argv(directory), env=build_env(), timeout=BUILD_TIMEOUT, what="kustomize build"
+        ).text
+
+
+def build_env() -> dict[str, str]:
+    """The environment of a build: the caller's, with the Go collector held back unless they set it.
+
+    A build is a short-lived process whose start-up (a 60 MB binary initialising every package)
+    dominates its cost, and the collector running through that start-up roughly doubled the CPU
+    time, and halved throughput when builds ran side by side. With ``GOGC=off`` plus a soft memory
+    limit the collector only runs if a build's heap nears that limit, so large builds stay bounded.
+    """
+    env = dict(os.environ)
+    if "GOGC" not in env and "GOMEMLIMIT" not in env:
+        env["GOGC"] = "off"
+        env["GOMEMLIMIT"] = GO_MEMORY_LIMIT
+    return env
 
 
 def _kubectl_version(binary: str) -> str | None:

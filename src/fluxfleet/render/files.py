@@ -3,7 +3,8 @@
 It shows what a Flux artifact would contain: regular files only (source-controller drops
 symlinks and other non-regular files), ``.git`` left out, and nothing outside the root. Every file is
 read and hashed at most once; YAML documents are parsed at most once per distinct content, in a
-process-wide memo shared by every tree (two revisions of a repo share all unchanged files).
+memo a render session shares between its trees (two revisions of a repo share all unchanged files)
+and that ends with the session.
 """
 
 from __future__ import annotations
@@ -18,9 +19,10 @@ from typing import Any
 
 from fluxfleet import yamlio
 
-_PARSED: dict[str, list[Any]] = {}
-_PARSED_LOCK = threading.Lock()
 _PARSED_MAX = 50_000
+
+# sha256 of a file's content -> its YAML documents
+ParseMemo = dict[str, list[Any]]
 
 
 def norm(rel: str) -> str | None:
@@ -40,13 +42,39 @@ def join(base: str, rel: str) -> str | None:
 class FileTree:
     """Regular files under ``root``; paths are root-relative POSIX strings."""
 
-    def __init__(self, root: Path, label: str = "") -> None:
+    def __init__(self, root: Path, label: str = "", parsed: ParseMemo | None = None) -> None:
         self.root = root.resolve()
         self.label = label or str(root)
+        self.parsed: ParseMemo = {} if parsed is None else parsed
+        self._root = str(self.root)
         self._stat: dict[str, int | None] = {}  # rel -> st_mode (None: absent or not regular)
         self._content: dict[str, tuple[bytes, str]] = {}
         self._listing: dict[str, list[tuple[str, bool]]] = {}
         self._lock = threading.Lock()
+
+    def _path(self, rel: str) -> str:
+        return os.path.join(self._root, rel) if rel else self._root
+
+    def _scan(self, rel: str) -> list[tuple[str, bool]]:
+        """Scan one directory (one system call, no stat per entry) and record its entries' kinds."""
+        out: list[tuple[str, bool]] = []
+        try:
+            with os.scandir(self._path(rel)) as entries:
+                for entry in entries:
+                    if entry.name == ".git":
+                        continue
+                    if entry.is_dir(follow_symlinks=False):
+                        out.append((entry.name, True))
+                    elif entry.is_file(follow_symlinks=False):
+                        out.append((entry.name, False))
+        except OSError:
+            out = []
+        out.sort()
+        prefix = f"{rel}/" if rel else ""
+        for name, is_dir in out:
+            self._stat[prefix + name] = stat.S_IFDIR if is_dir else stat.S_IFREG
+        self._listing[rel] = out
+        return out
 
     def _mode(self, rel: str) -> int | None:
         if rel in self._stat:
@@ -56,14 +84,11 @@ class FileTree:
             mode = stat.S_IFDIR
         else:
             parent = posixpath.dirname(rel)
-            parent_mode = self._mode(parent)
-            if parent_mode is not None and stat.S_ISDIR(parent_mode) and posixpath.basename(rel) != ".git":
-                try:
-                    st = os.lstat(self.root / rel)
-                    if stat.S_ISDIR(st.st_mode) or stat.S_ISREG(st.st_mode):
-                        mode = st.st_mode
-                except OSError:
-                    mode = None
+            if parent not in self._listing:
+                parent_mode = self._mode(parent)
+                if parent_mode is not None and stat.S_ISDIR(parent_mode):
+                    self._scan(parent)
+            mode = self._stat.get(rel)
         self._stat[rel] = mode
         return mode
 
@@ -83,20 +108,10 @@ class FileTree:
         cached = self._listing.get(rel)
         if cached is not None:
             return cached
-        out: list[tuple[str, bool]] = []
-        if self.is_dir(rel):
-            try:
-                names = sorted(os.listdir(self.root / rel if rel else self.root))
-            except OSError:
-                names = []
-            for name in names:
-                child = f"{rel}/{name}" if rel else name
-                if self.is_dir(child):
-                    out.append((name, True))
-                elif self.is_file(child):
-                    out.append((name, False))
-        self._listing[rel] = out
-        return out
+        if not self.is_dir(rel):
+            self._listing[rel] = []
+            return []
+        return self._scan(rel)
 
     def walk_files(self, rel: str) -> list[str]:
         """Every regular file under ``rel``, in lexical walk order."""
@@ -116,10 +131,12 @@ class FileTree:
             return hit
         if not self.is_file(rel):
             raise FileNotFoundError(rel)
-        size = os.lstat(self.root / rel).st_size
-        if size > yamlio.MAX_FILE_BYTES:
-            raise OSError(f"{rel}: file is {size} bytes, over the limit of {yamlio.MAX_FILE_BYTES}")
-        data = (self.root / rel).read_bytes()
+        fd = os.open(self._path(rel), os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+        with os.fdopen(fd, "rb") as fh:
+            size = os.fstat(fd).st_size
+            if size > yamlio.MAX_FILE_BYTES:
+                raise OSError(f"{rel}: file is {size} bytes, over the limit of {yamlio.MAX_FILE_BYTES}")
+            data = fh.read()
         entry = (data, hashlib.sha256(data).hexdigest())
         with self._lock:
             self._content[rel] = entry
@@ -128,7 +145,7 @@ class FileTree:
     def docs(self, rel: str) -> list[Any]:
         """The YAML documents of a file, parsed once per distinct content (treat as read-only)."""
         data, digest = self.read(rel)
-        hit = _PARSED.get(digest)
+        hit = self.parsed.get(digest)
         if hit is not None:
             return hit
         try:
@@ -138,18 +155,26 @@ class FileTree:
 
             raise FleetError(f"file is not UTF-8 text ({exc.reason})", file=rel) from None
         docs = yamlio.load_all(text, rel)
-        with _PARSED_LOCK:
-            if len(_PARSED) >= _PARSED_MAX:
-                _PARSED.clear()
-            _PARSED[digest] = docs
+        with self._lock:
+            if len(self.parsed) >= _PARSED_MAX:
+                self.parsed.clear()
+            self.parsed[digest] = docs
         return docs
+
+    def share_parses(self, memo: ParseMemo) -> None:
+        """Parse into ``memo`` from now on (a render session's, shared by all its trees)."""
+        if memo is not self.parsed:
+            memo.update(self.parsed)
+            self.parsed = memo
 
 
 class MemoryTree(FileTree):
     """A source root held in memory (a git revision read with ``gitrepo.tree.read_files``)."""
 
-    def __init__(self, files: dict[str, bytes], root: Path, label: str = "") -> None:
-        super().__init__(root, label)
+    def __init__(
+        self, files: dict[str, bytes], root: Path, label: str = "", parsed: ParseMemo | None = None
+    ) -> None:
+        super().__init__(root, label, parsed)
         self._files = files
         self._dirs: dict[str, set[tuple[str, bool]]] = {"": set()}
         for rel in files:

@@ -90,7 +90,7 @@ class Sources:
             if target is not None:
                 tree = self._trees.get(str(target))
                 if tree is None:
-                    tree = FileTree(target, label=key)
+                    tree = FileTree(target, label=key, parsed=self.repo.parsed)
                     self._trees[str(target)] = tree
                 return tree
         return None

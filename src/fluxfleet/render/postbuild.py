@@ -14,7 +14,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from fluxfleet.render import secrets
-from fluxfleet.render.varsub import Path, SubstitutionError, Variables, dollar_paths, substitute_in_place
+from fluxfleet.render.varsub import (
+    Path,
+    ScalarMemo,
+    SubstitutionError,
+    Variables,
+    dollar_paths,
+    substitute_in_place,
+)
 
 OWNER_NAME = "kustomize.toolkit.fluxcd.io/name"
 OWNER_NAMESPACE = "kustomize.toolkit.fluxcd.io/namespace"
@@ -46,6 +53,7 @@ class Context:
     strict: bool = True
     owner_keys: tuple[str, str] = (OWNER_NAME, OWNER_NAMESPACE)
     paths_of: Callable[[dict[str, Any]], list[Path] | None] = dollar_paths
+    scalars: ScalarMemo = field(default_factory=ScalarMemo)
     sops_secrets: list[str] = field(default_factory=list)
     encrypted_without_decryption: list[str] = field(default_factory=list)
 
@@ -191,7 +199,7 @@ def process(body: dict[str, Any], ctx: Context, file: str | None) -> dict[str, A
             # masking changed the copy, so the original's paths no longer describe it
             if masked:
                 paths = dollar_paths(out)
-            out = substitute_in_place(out, paths, ctx.variables, strict=ctx.strict)
+            out = substitute_in_place(out, paths, ctx.variables, strict=ctx.strict, memo=ctx.scalars)
         except SubstitutionError as exc:
             raise ResourceError(str(exc)) from None
     labels = out.setdefault("metadata", {}).get("labels")

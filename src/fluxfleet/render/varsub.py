@@ -128,9 +128,10 @@ def _has_dollar(node: Any) -> bool:
     return False
 
 
-def referenced_names(node: Any) -> frozenset[str] | None:
+def referenced_names(node: Any, memo: ScalarMemo | None = None) -> frozenset[str] | None:
     """Every variable name an object's expressions read; None when a string does not parse."""
     names: set[str] = set()
+    scalars = memo or ScalarMemo()
 
     def visit_nodes(nodes: list[envsubst.Node]) -> None:
         for item in nodes:
@@ -143,7 +144,7 @@ def referenced_names(node: Any) -> frozenset[str] | None:
         if isinstance(value, str):
             if "$" in value:
                 try:
-                    visit_nodes(envsubst.parse(value))
+                    visit_nodes(scalars.template(value))
                 except envsubst.EnvsubstError:
                     return False
             return True
@@ -166,29 +167,57 @@ class _Fallback(Exception):
     """The scalar-wise shortcut cannot prove it matches the whole-text result."""
 
 
-_STYLE_MEMO: dict[str, str] = {}
 _PLAIN_SAFE = re.compile(r"^[A-Za-z0-9_/+($][^\n]*$")
 _QUOTE_CHARS = ("'", '"', "\\")
+# First characters for which YAML 1.2 core resolves a plain scalar to something other than a string
+# (bool t/T/f/F, null n/N/~, int and float digits, signs and ".").
+_RESOLVABLE_FIRST = frozenset("tTfFnN~-+.0123456789")
+_MEMO_MAX = 200_000
 
 
-def _style(text: str) -> str:
-    """How :func:`yamlio.dump` writes this string: plain, single, double, literal (or complex)."""
-    style = _STYLE_MEMO.get(text)
-    if style is None:
-        emitted = yamlio.dump({"k": text})[3:]
-        first = emitted[:1]
-        if first in ("'", '"'):
-            style = "single" if first == "'" else "double"
-        elif first == "|":
-            style = "literal"
-        elif emitted.count("\n") == 1 and emitted[:-1] == text:
-            style = "plain"
-        else:
-            style = "complex"
-        if len(_STYLE_MEMO) > 100_000:
-            _STYLE_MEMO.clear()
-        _STYLE_MEMO[text] = style
-    return style
+class ScalarMemo:
+    """What substitution learns about scalar texts: their serialised style and parsed template.
+
+    Owned by a render session (texts repeat across every cluster that shares a build); bounded.
+    """
+
+    def __init__(self) -> None:
+        self.styles: dict[str, str] = {}
+        self.templates: dict[str, list[envsubst.Node] | str] = {}  # str: the parse error
+
+    def style(self, text: str) -> str:
+        """How :func:`yamlio.dump` writes this string: plain, single, double, literal (or complex)."""
+        style = self.styles.get(text)
+        if style is None:
+            emitted = yamlio.dump({"k": text})[3:]
+            first = emitted[:1]
+            if first in ("'", '"'):
+                style = "single" if first == "'" else "double"
+            elif first == "|":
+                style = "literal"
+            elif emitted.count("\n") == 1 and emitted[:-1] == text:
+                style = "plain"
+            else:
+                style = "complex"
+            if len(self.styles) > _MEMO_MAX:
+                self.styles.clear()
+            self.styles[text] = style
+        return style
+
+    def template(self, text: str) -> list[envsubst.Node]:
+        """``envsubst.parse(text)``, once per distinct text (raises its EnvsubstError every time)."""
+        hit = self.templates.get(text)
+        if hit is None:
+            try:
+                hit = envsubst.parse(text)
+            except envsubst.EnvsubstError as exc:
+                hit = str(exc)
+            if len(self.templates) > _MEMO_MAX:
+                self.templates.clear()
+            self.templates[text] = hit
+        if isinstance(hit, str):
+            raise envsubst.EnvsubstError(hit)
+        return hit
 
 
 def _retype(text: str) -> Any:
@@ -203,13 +232,17 @@ def _retype(text: str) -> Any:
         or text != text.strip()
     ):
         raise _Fallback
+    if text[0] not in _RESOLVABLE_FIRST and text.isprintable():
+        return text  # no core-schema resolver starts with this character: it stays a string
     docs = yamlio.load_all(text, "<scalar>")
     if len(docs) != 1 or isinstance(docs[0], dict | list):
         raise _Fallback
     return docs[0]
 
 
-def _scalarwise(node: Any, env: dict[str, str], options: envsubst.Options, quotes_safe: bool) -> Any:
+def _scalarwise(
+    node: Any, env: dict[str, str], options: envsubst.Options, quotes_safe: bool, memo: ScalarMemo
+) -> Any:
     """Substitute string scalars one by one; equal to the whole-text path whenever it returns.
 
     Flux substitutes the serialised resource and re-parses it. For a scalar whose serialised form
@@ -222,22 +255,24 @@ def _scalarwise(node: Any, env: dict[str, str], options: envsubst.Options, quote
         for key, value in node.items():
             if isinstance(key, str) and "$" in key:
                 raise _Fallback
-            out[key] = _scalarwise(value, env, options, quotes_safe)
+            out[key] = _scalarwise(value, env, options, quotes_safe, memo)
         return out
     if isinstance(node, list):
-        return [_scalarwise(v, env, options, quotes_safe) for v in node]
+        return [_scalarwise(v, env, options, quotes_safe, memo) for v in node]
     if not isinstance(node, str) or "$" not in node:
         return node
-    style = _style(node)
+    style = memo.style(node)
     if style == "complex" or (style in ("single", "double") and not quotes_safe):
         raise _Fallback
-    result = envsubst.substitute(node, env, options)
+    result = envsubst.evaluate(memo.template(node), env, options)
     if result == node:
         return node
     return _retype(result) if style == "plain" else result
 
 
-def substitute_resource(body: dict[str, Any], variables: Variables, *, strict: bool) -> dict[str, Any]:
+def substitute_resource(
+    body: dict[str, Any], variables: Variables, *, strict: bool, memo: ScalarMemo | None = None
+) -> dict[str, Any]:
     """The resource after substitution (the same object when nothing applies)."""
     if is_disabled(body):
         return body
@@ -248,7 +283,7 @@ def substitute_resource(body: dict[str, Any], variables: Variables, *, strict: b
     options = envsubst.Options(strict=strict, keep_unknown=not variables.complete)
     quotes_safe = not any(c in v for v in variables.values.values() for c in _QUOTE_CHARS)
     try:
-        out = _scalarwise(body, variables.values, options, quotes_safe)
+        out = _scalarwise(body, variables.values, options, quotes_safe, memo or ScalarMemo())
         if isinstance(out, dict):
             return out
     except (_Fallback, envsubst.EnvsubstError):
@@ -282,7 +317,12 @@ def dollar_paths(node: Any, prefix: Path = ()) -> list[Path] | None:
 
 
 def substitute_in_place(
-    body: dict[str, Any], paths: list[Path] | None, variables: Variables, *, strict: bool
+    body: dict[str, Any],
+    paths: list[Path] | None,
+    variables: Variables,
+    *,
+    strict: bool,
+    memo: ScalarMemo | None = None,
 ) -> dict[str, Any]:
     """Like :func:`substitute_resource` for a private copy whose ``$`` strings are at ``paths``."""
     if is_disabled(body) or (not variables.values and variables.strategy != "Always" and variables.complete):
@@ -292,15 +332,15 @@ def substitute_in_place(
     options = envsubst.Options(strict=strict, keep_unknown=not variables.complete)
     quotes_safe = not any(c in v for v in variables.values.values() for c in _QUOTE_CHARS)
     if paths is not None:
+        scalars = memo or ScalarMemo()
         updates: list[tuple[Any, str | int, Any]] = []
         try:
             for path in paths:
                 parent: Any = body
                 for step in path[:-1]:
                     parent = parent[step]
-                updates.append(
-                    (parent, path[-1], _scalarwise(parent[path[-1]], variables.values, options, quotes_safe))
-                )
+                value = _scalarwise(parent[path[-1]], variables.values, options, quotes_safe, scalars)
+                updates.append((parent, path[-1], value))
         except (_Fallback, envsubst.EnvsubstError):
             updates = []
         else:

@@ -17,19 +17,20 @@ from __future__ import annotations
 
 import json
 from concurrent.futures import Future
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
-from fluxfleet.objects import K8sObject, Provenance
+from fluxfleet.objects import K8sObject, ObjectKey, Provenance
 from fluxfleet.render import helm, resourceset
 from fluxfleet.render.builder import Builder, BuildResult
 from fluxfleet.render.discover import ClusterSpec
 from fluxfleet.render.fluxks import FluxKustomization, Sources, is_flux_kustomization
 from fluxfleet.render.kustfile import SpecEdits
 from fluxfleet.render.model import ClusterRender, KsStatus, KustomizationRender, RenderError
-from fluxfleet.render.postbuild import Context, ResourceError, process
+from fluxfleet.render.postbuild import OWNER_NAME, OWNER_NAMESPACE, Context, ResourceError, process
 from fluxfleet.render.varsub import (
     Path,
+    ScalarMemo,
     SubstitutionError,
     Variables,
     dollar_paths,
@@ -43,6 +44,30 @@ class _Processed:
     objects: tuple[K8sObject, ...]
     errors: tuple[tuple[str, str | None], ...]
     warnings: tuple[str, ...]
+
+
+@dataclass
+class _SharedObject:
+    """A processed object that every Kustomization reading the same variable values shares."""
+
+    body: dict[str, Any]  # the built object it was made from (identity check for the id() key)
+    obj: K8sObject
+    sops: bool
+    unencrypted: bool
+
+
+@dataclass
+class _BodyFacts:
+    body: dict[str, Any]
+    paths: list[Path] | None  # the string values holding "$" (None: a key holds one)
+    names: tuple[str, ...] | None  # sorted variable names read (None: some string does not parse)
+
+
+def _frozen(value: Any) -> Any:
+    """A hashable stand-in for a small JSON-shaped spec field (None stays None)."""
+    if value is None:
+        return None
+    return json.dumps(value, sort_keys=True, default=str)
 
 
 @dataclass
@@ -75,12 +100,12 @@ class Walker:
     def __init__(self, builder: Builder, *, strict: bool = True) -> None:
         self.builder = builder
         self.strict = strict
-        self.memo: dict[str, _Processed] = {}
+        self.memo: dict[tuple[Any, ...], _Processed] = {}
         # Per-object memo: a shared build result processed for one Kustomization name with the same
         # values of the variables it actually reads gives the same object on every cluster.
-        self.object_memo: dict[tuple[Any, ...], tuple[dict[str, Any], dict[str, Any], bool, bool]] = {}
-        self._refs: dict[int, tuple[dict[str, Any], frozenset[str] | None]] = {}
-        self._paths: dict[int, tuple[dict[str, Any], list[Path] | None]] = {}
+        self.object_memo: dict[tuple[Any, ...], _SharedObject] = {}
+        self._body_facts: dict[int, _BodyFacts] = {}
+        self.scalars = ScalarMemo()
         self.stats = {"processed": 0, "reused": 0, "objects_shared": 0}
 
     # -- public --------------------------------------------------------------------------------
@@ -169,68 +194,68 @@ class Walker:
     def _process(self, state: _Cluster, item: _Item) -> None:
         ks = item.ks
         cluster = state.spec.name
-        base = KustomizationRender(
-            name=ks.name,
-            namespace=ks.namespace,
-            spec=ks.spec,
-            status=KsStatus.skipped,
-            source=item.source or str(ks.source_ref),
-            parent=item.parent,
-            file=ks.file,
-            kind=item.kind,
-        )
         rid = f"{item.kind}/{ks.id}"
+        source = item.source or str(ks.source_ref)
+
+        def record(status: KsStatus, reason: str | None = None, **extra: Any) -> None:
+            state.results[rid] = KustomizationRender(
+                name=ks.name,
+                namespace=ks.namespace,
+                spec=ks.spec,
+                status=status,
+                source=source,
+                parent=item.parent,
+                reason=reason,
+                file=ks.file,
+                kind=item.kind,
+                **extra,
+            )
+
         if item.prebuilt is None:
             if ks.suspended:
-                state.results[rid] = replace(
-                    base, status=KsStatus.skipped, reason="suspended (spec.suspend: true)"
-                )
+                record(KsStatus.skipped, "suspended (spec.suspend: true)")
                 return
-            if ks.path is None:
+            path = ks.path
+            if path is None:
                 message = f"spec.path {ks.spec.get('path')!r} escapes the source root"
                 state.errors.append(RenderError(cluster, message, ks.id, ks.file))
-                state.results[rid] = replace(base, status=KsStatus.failed, reason=message)
+                record(KsStatus.failed, message)
                 return
-            base = replace(base, path=ks.path)
             if item.future is None:
                 ref = ks.source_ref
                 reason = (
                     f"source {ref} is not this repository and is not mapped to a folder "
                     f"(map it with --source {ref.name}=PATH or fleet.yaml spec.sources)"
                 )
-                state.results[rid] = replace(base, status=KsStatus.external, reason=reason)
+                record(KsStatus.external, reason, path=path)
                 return
             result = item.future.result()
             if result.error is not None:
                 state.errors.append(RenderError(cluster, result.error, ks.id, result.error_file or ks.file))
-                state.results[rid] = replace(
-                    base,
-                    status=KsStatus.failed,
-                    reason="build failed",
-                    build=result.how,
-                    content_key=result.key,
-                )
+                record(KsStatus.failed, "build failed", path=path, build=result.how, content_key=result.key)
                 return
             built, key, how = result.objects, result.key, result.how
         else:
-            built, key, how = item.prebuilt, None, "resourceset"
+            path, built, key, how = None, item.prebuilt, None, "resourceset"
         processed = self._post_process(state, item, built, key)
         for message, file in processed.errors:
             state.errors.append(RenderError(cluster, message, ks.id, file or ks.file))
         failed = bool(processed.errors)
         objects = () if failed else processed.objects
-        state.results[rid] = replace(
-            base,
-            status=KsStatus.failed if failed else KsStatus.rendered,
-            reason="post-build failed" if failed else None,
+        record(
+            KsStatus.failed if failed else KsStatus.rendered,
+            "post-build failed" if failed else None,
+            path=path,
             objects=objects,
             warnings=processed.warnings,
             build=how,
             content_key=key,
         )
+        index = state.index
         for obj in objects:
-            if obj.key.kind in ("ConfigMap", "Secret") and obj.key.group == "":
-                state.index[(obj.key.kind, obj.key.namespace, obj.key.name)] = obj.body
+            okey = obj.key
+            if okey.group == "" and okey.kind in ("ConfigMap", "Secret"):
+                index[(okey.kind, okey.namespace, okey.name)] = obj.body
         self._children(state, item, objects)
 
     def _variables(self, state: _Cluster, ks: FluxKustomization) -> Variables | None:
@@ -257,71 +282,62 @@ class Walker:
             variables = self._variables(state, ks)
         except SubstitutionError as exc:
             return _Processed((), ((str(exc), ks.file),), ())
+        decryption = bool(ks.spec.get("decryption"))
+        common = _frozen(ks.spec.get("commonMetadata"))
+        owner_keys = (
+            (resourceset.OWNER_NAME, resourceset.OWNER_NAMESPACE)
+            if item.kind == "ResourceSet"
+            else (OWNER_NAME, OWNER_NAMESPACE)
+        )
+        var_key = (
+            None
+            if variables is None
+            else (tuple(sorted(variables.values.items())), variables.unknown_sources, variables.strategy)
+        )
         memo_key = None
         if key is not None:
-            memo_key = json.dumps(
-                [
-                    key,
-                    ks.name,
-                    ks.namespace,
-                    ks.spec.get("commonMetadata"),
-                    bool(ks.spec.get("decryption")),
-                    None
-                    if variables is None
-                    else [variables.values, variables.unknown_sources, variables.strategy],
-                    self.strict,
-                ],
-                sort_keys=True,
-                default=str,
-            )
+            memo_key = (key, ks.name, ks.namespace, common, decryption, var_key, self.strict, owner_keys)
             hit = self.memo.get(memo_key)
             if hit is not None:
                 self.stats["reused"] += 1
                 return hit
         self.stats["processed"] += 1
-        ctx = Context(ks.name, ks.namespace, ks.spec, variables, self.strict)
+        ctx = Context(ks.name, ks.namespace, ks.spec, variables, self.strict, owner_keys)
         ctx.paths_of = self._paths_of
-        if item.kind == "ResourceSet":
-            ctx.owner_keys = (resourceset.OWNER_NAME, resourceset.OWNER_NAMESPACE)
+        ctx.scalars = self.scalars
         objects: list[K8sObject] = []
         errors: list[tuple[str, str | None]] = []
-        fixed = json.dumps(
-            [
-                ks.name,
-                ks.namespace,
-                ks.spec.get("commonMetadata"),
-                bool(ks.spec.get("decryption")),
-                self.strict,
-                ctx.owner_keys,
-            ],
-            sort_keys=True,
-            default=str,
-        )
+        fixed = (ks.name, ks.namespace, common, decryption, self.strict, owner_keys)
+        kustomization = ks.id
         for body, file in built:
             memo_obj = self._object_key(body, fixed, variables) if key is not None else None
             shared = self.object_memo.get(memo_obj) if memo_obj is not None else None
-            if shared is not None and shared[0] is body:
-                out, sops, unencrypted = shared[1], shared[2], shared[3]
-                if sops:
-                    ctx.sops_secrets.append(str(K8sObject.of(out).key))
-                if unencrypted:
-                    ctx.encrypted_without_decryption.append(str(K8sObject.of(out).key))
+            if shared is not None and shared.body is body:
+                if shared.sops:
+                    ctx.sops_secrets.append(str(shared.obj.key))
+                if shared.unencrypted:
+                    ctx.encrypted_without_decryption.append(str(shared.obj.key))
                 self.stats["objects_shared"] += 1
-            else:
-                before = (len(ctx.sops_secrets), len(ctx.encrypted_without_decryption))
-                try:
-                    out = process(body, ctx, file)
-                except ResourceError as exc:
-                    errors.append((str(exc), file))
-                    continue
-                if memo_obj is not None:
-                    self.object_memo[memo_obj] = (
-                        body,
-                        out,
-                        len(ctx.sops_secrets) > before[0],
-                        len(ctx.encrypted_without_decryption) > before[1],
-                    )
-            objects.append(K8sObject.of(out, Provenance(file=file, kustomization=ks.id)))
+                obj = shared.obj
+                if obj.source.file != file:
+                    obj = K8sObject(obj.key, obj.body, Provenance(file=file, kustomization=kustomization))
+                objects.append(obj)
+                continue
+            before = (len(ctx.sops_secrets), len(ctx.encrypted_without_decryption))
+            try:
+                out = process(body, ctx, file)
+            except ResourceError as exc:
+                errors.append((str(exc), file))
+                continue
+            obj = K8sObject(ObjectKey.of(out), out, Provenance(file=file, kustomization=kustomization))
+            if memo_obj is not None:
+                self.object_memo[memo_obj] = _SharedObject(
+                    body,
+                    obj,
+                    len(ctx.sops_secrets) > before[0],
+                    len(ctx.encrypted_without_decryption) > before[1],
+                )
+            objects.append(obj)
         for ident in ctx.encrypted_without_decryption:
             errors.append(
                 (
@@ -341,26 +357,32 @@ class Walker:
             self.memo[memo_key] = processed
         return processed
 
+    def _facts(self, body: dict[str, Any]) -> _BodyFacts:
+        """What substitution needs to know about a built object, worked out once per object."""
+        facts = self._body_facts.get(id(body))
+        if facts is None or facts.body is not body:
+            paths = dollar_paths(body)
+            names = None if paths is None else referenced_names(body, self.scalars) if paths else frozenset()
+            facts = _BodyFacts(body, paths, None if names is None else tuple(sorted(names)))
+            self._body_facts[id(body)] = facts
+        return facts
+
     def _paths_of(self, body: dict[str, Any]) -> list[Path] | None:
-        cached = self._paths.get(id(body))
-        if cached is None or cached[0] is not body:
-            cached = (body, dollar_paths(body))
-            self._paths[id(body)] = cached
-        return cached[1]
+        return self._facts(body).paths
 
     def _object_key(
-        self, body: dict[str, Any], fixed: str, variables: Variables | None
+        self, body: dict[str, Any], fixed: tuple[Any, ...], variables: Variables | None
     ) -> tuple[Any, ...] | None:
         if variables is None:
             return (id(body), fixed)
-        cached = self._refs.get(id(body))
-        if cached is None or cached[0] is not body:
-            cached = (body, referenced_names(body))
-            self._refs[id(body)] = cached
-        names = cached[1]
+        facts = self._facts(body)
+        if facts.paths == []:
+            return (id(body), fixed)  # not a single "$": substitution cannot change it
+        names = facts.names
         if names is None:
             return None
-        values = tuple(sorted((n, variables.values.get(n)) for n in names))
+        get = variables.values.get
+        values = tuple([get(n) for n in names])
         return (id(body), fixed, values, variables.complete, variables.strategy, bool(variables.values))
 
     def _children(self, state: _Cluster, item: _Item, objects: tuple[K8sObject, ...]) -> None:

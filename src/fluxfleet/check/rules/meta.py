@@ -8,7 +8,7 @@ from fluxfleet.check.registry import declare
 declare(
     "render-error",
     Severity.high,
-    hint="fix the build error; `fluxfleet render` shows it in context",
+    hint="fix the build error; `fluxfleet get kustomizations` and `fluxfleet build` show it in context",
     doc="a Kustomization could not be rendered, so what it applies was not checked",
     category="flux",
 )

@@ -60,7 +60,8 @@ def tenant_default_deny_netpol(ctx: ClusterContext) -> Iterator[Violation]:
 
 @cluster_rule(
     "tenant-resource-quota",
-    Severity.medium,
+    # High: without a quota one tenant can starve every other tenant of the cluster.
+    Severity.high,
     hint="add a ResourceQuota (cpu/memory requests and limits) and a LimitRange with defaults",
     doc="each tenant namespace has a ResourceQuota and a LimitRange",
     category=CAT,
