@@ -84,6 +84,7 @@ def test_policy_file_and_user_errors(
     (repo / ".fluxfleet").mkdir()
     (repo / ".fluxfleet" / "policy.yaml").write_text(
         "rules:\n  api-removed: {enabled: false}\n  tenant-default-deny-netpol: {severity: low}\n"
+        "  tenant-resource-quota: {severity: low}\n"
     )
     code, out, _ = check(capsys, "-C", str(repo), "-o", "json")
     data = json.loads(out)
