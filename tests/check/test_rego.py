@@ -268,3 +268,12 @@ def test_gatekeeper_policy_folder_applies_to_every_cluster(tmp_path: Path) -> No
     assert len(found) == 1 and "docker.io/library/nginx" in found[0].message
     with pytest.raises(FleetError, match="does not exist"):
         load_gatekeeper(tmp_path, ("nope",))
+
+
+def test_parse_errors_are_located_and_never_printed(tmp_path: Path, capfd: pytest.CaptureFixture[str]) -> None:
+    repo = _policy_dir(tmp_path, V1_POLICY)
+    (repo / "policy" / "zz_broken.rego").write_text("package main\n\ndeny contains msg if {  input.kind ==\n")
+    with pytest.raises(FleetError) as err:
+        load_conftest(repo, ("policy",))
+    assert "policy/zz_broken.rego:3:" in str(err.value) and "unclosed" in str(err.value)
+    assert capfd.readouterr().out == ""

@@ -116,8 +116,17 @@ class _StdoutSink:
                 self._file.truncate()
 
 
+_ENGINE_LOCATION = re.compile(r"^-- (\S+:\d+:\d+)\s*$")
+
+
 def _engine_message(text: str) -> str:
-    lines = [ln.rstrip() for ln in text.splitlines() if ln.strip() and set(ln.strip()) != {"~"}]
+    """The engine's first error as ``file:line:column: message`` when it printed a location."""
+    raw = [ln.rstrip() for ln in text.splitlines()]
+    for i, line in enumerate(raw):
+        m = _ENGINE_LOCATION.match(line.strip())
+        if m and i > 0 and raw[i - 1].strip():
+            return f"{m.group(1)}: {raw[i - 1].strip()}"
+    lines = [ln for ln in raw if ln.strip() and set(ln.strip()) != {"~"}]
     lines = [ln for ln in lines if ln.strip() not in ("Errors:", "--")]
     return "; ".join(ln.strip() for ln in lines[:6]) or "the Rego engine reported an error"
 
@@ -145,19 +154,31 @@ class CompiledPolicy:
             if lines:
                 raise RegoModuleError(
                     f"{m.name}:{lines[0]}: Rego v0 rule syntax (no `if`) is not supported by {engine_version()}; "
-                    "rewrite the module in Rego v1 (`deny contains msg if {{ ... }}`, `opa fmt --v0-v1` does it)"
+                    "rewrite the module in Rego v1 (`deny contains msg if { ... }`, `opa fmt --v0-v1` does it)"
                 )
         self._sink = _StdoutSink()
         self._interp = Interpreter()
         self._bundles: dict[str, Any] = {}
-        try:
-            for m in modules:
-                self._interp.add_module(m.name, m.source)
-            if data:
-                self._interp.add_data(data)
-        except RegoError as exc:
-            name = modules[0].name if modules else "?"
-            raise RegoModuleError(f"{name}: {_engine_message(str(exc))}") from None
+        current = "?"
+        failure = ""
+        # Parse errors are printed on stdout by the engine: capture them so that -o json/sarif
+        # stay machine-readable, and quote them with their file:line:column.
+        with self._sink.capture() as printed:
+            try:
+                for m in modules:
+                    current = m.name
+                    self._interp.add_module(m.name, m.source)
+                current = "data"
+                if data:
+                    self._interp.add_data(data)
+            except RegoError as exc:
+                failure = str(exc)
+        text = printed[0] if printed else ""
+        if failure or text:
+            message = _engine_message(text or failure)
+            raise RegoModuleError(
+                message if _ENGINE_LOCATION.match(f"-- {message.split(': ')[0]}") else f"{current}: {message}"
+            )
 
     def _bundle(self, query: str) -> Any:
         """Compile once per query: evaluating a prebuilt bundle is ~10x faster than re-querying."""
