@@ -245,3 +245,21 @@ def test_kubectl_kustomize_accepts_every_folder(example: Path) -> None:
         check=True,
     ).stdout
     assert "image: ghcr.io/example/myapp:v1.2.3" in deployment
+
+
+def test_decryption_wiring_and_the_sops_age_command(example: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from pyrage import x25519
+
+    recipient = str(x25519.Identity.generate().to_public())
+    fleet = example / "fleet.yaml"
+    fleet.write_text(fleet.read_text() + f"  secrets:\n    ageRecipients:\n      dev: [{recipient}]\n")
+    capsys.readouterr()
+    assert main(["generate", "-C", str(example)]) == 0
+    out = capsys.readouterr().out
+    assert "dev (dev-us-west-2, dev-us-east-1, dev-eu-west-1):" in out
+    assert "kubectl create secret generic sops-age --namespace=flux-system --from-file=age.agekey=" in out
+    [dev] = yamlio.load_file(example / "clusters/dev/us-west-2/apps/myapp.yaml")
+    [prod] = yamlio.load_file(example / "clusters/prod/us-west-2/apps/myapp.yaml")
+    assert dev["spec"]["decryption"] == {"provider": "sops", "secretRef": {"name": "sops-age"}}
+    assert "decryption" not in prod["spec"]
+    assert recipient in (example / ".sops.yaml").read_text()

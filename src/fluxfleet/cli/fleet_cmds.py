@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.table import Table
@@ -13,13 +13,14 @@ from fluxfleet import proc
 from fluxfleet.cli.common import FleetOpt, OutputOpt, RepoOpt, echo, stdout, warn
 from fluxfleet.errors import FleetError
 from fluxfleet.fleet.example import MINIMAL_FLEET_YAML, example_fleet_yaml
-from fluxfleet.fleet.load import FLEET_FILE, load_fleet
+from fluxfleet.fleet.load import FLEET_FILE, Fleet, load_fleet
 from fluxfleet.fleet.model import FleetDocument
 from fluxfleet.fleet.placement import explain_placement, place
 from fluxfleet.generate.apply import Changes
 from fluxfleet.generate.layout import cluster_dirs
 from fluxfleet.generate.run import generate as run_generate
 from fluxfleet.output import Format, structured
+from fluxfleet.secrets.keys import sops_age_secret_command
 
 
 def _cwd() -> Path:
@@ -150,6 +151,19 @@ def _print_changes(changes: Changes, *, verb: str) -> None:
         echo(f"  keep     {p} (no fluxfleet header: the file is yours)")
 
 
+def _decryption_keys(fleet: Fleet) -> list[dict[str, Any]]:
+    """Per environment with age recipients: its clusters and the command that installs its key."""
+    return [
+        {
+            "environment": env,
+            "clusters": [c.name for c in fleet.clusters_in(env)],
+            "command": sops_age_secret_command(f"<{env} age key file>"),
+        }
+        for env in fleet.env_names
+        if fleet.secrets.age_recipients.get(env)
+    ]
+
+
 def generate(
     repo: RepoOpt = Path(),
     fleet_file: FleetOpt = None,
@@ -177,8 +191,9 @@ def generate(
     changes = result.changes
     for message in result.warnings:
         warn(message)
+    keys = _decryption_keys(result.fleet)
     if output != Format.text:
-        echo(structured({**changes.as_dict(), "warnings": result.warnings}, output))
+        echo(structured({**changes.as_dict(), "warnings": result.warnings, "decryptionKeys": keys}, output))
     elif check or dry_run:
         _print_changes(changes, verb="  would ")
         if not changes.pending:
@@ -190,6 +205,13 @@ def generate(
             f"{len(changes.updated)} updated, {len(changes.deleted)} deleted, "
             f"{len(changes.scaffolded)} scaffolded, {changes.unchanged} unchanged"
         )
+        if changes.pending and keys:
+            echo(
+                "Kustomizations of these environments decrypt with the Secret sops-age; create it on each cluster:"
+            )
+            for key in keys:
+                echo(f"  {key['environment']} ({', '.join(key['clusters'])}):")
+                echo(f"    {key['command']}")
     if check and changes.pending:
         raise typer.Exit(1)
 

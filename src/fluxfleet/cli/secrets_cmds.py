@@ -15,7 +15,7 @@ from fluxfleet.fleet.placement import place
 from fluxfleet.output import Format, structured
 from fluxfleet.secrets import external, ops
 from fluxfleet.secrets.fleet_edit import set_age_recipients
-from fluxfleet.secrets.keys import check_key_path, generate_key
+from fluxfleet.secrets.keys import check_key_path, generate_key, sops_age_secret_command
 from fluxfleet.secrets.status import repo_status
 
 secrets_app = typer.Typer(
@@ -68,9 +68,7 @@ def keygen(
     except BaseException:
         new.path.unlink(missing_ok=True)  # no orphan key for a recipient that was never recorded
         raise
-    command = (
-        f"kubectl create secret generic sops-age --namespace=flux-system --from-file=age.agekey={new.path}"
-    )
+    command = sops_age_secret_command(str(new.path))
     clusters = [c.name for c in fleet.clusters_in(env)]
     if output != Format.text:
         echo(

@@ -69,3 +69,8 @@ def generate_key(path: Path, repo: Path, *, now: datetime | None = None) -> NewK
         target.unlink(missing_ok=True)
         raise
     return NewKey(target, recipient)
+
+
+def sops_age_secret_command(key_file: str) -> str:
+    """The command that gives a cluster's Flux the age key it decrypts with (Secret ``sops-age``)."""
+    return f"kubectl create secret generic sops-age --namespace=flux-system --from-file=age.agekey={key_file}"
