@@ -7,6 +7,9 @@ changed between them.
 
 from __future__ import annotations
 
+import contextlib
+import gc
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -82,6 +85,17 @@ class RenderSession:
         is a temporary checkout of another revision). ``tree`` serves the files instead of ``repo``
         (a revision held in memory); ``repo`` then only needs ``fleet.yaml`` and ``fleet.d/``.
         """
+        with _collector_paused():
+            return self._render(repo, names, paths, source_root, tree)
+
+    def _render(
+        self,
+        repo: Path,
+        names: list[str] | None,
+        paths: list[str] | None,
+        source_root: Path | None,
+        tree: FileTree | None,
+    ) -> list[ClusterRender]:
         fleet = None
         if self.options.use_fleet and (repo / "fleet.yaml").is_file():
             from fluxfleet.fleet.load import load_fleet
@@ -97,6 +111,23 @@ class RenderSession:
             )
         mappings.update(parse_source_mappings(list(self.options.sources), source_root or repo))
         return self.walker.render(clusters, Sources(tree, mappings))
+
+
+@contextlib.contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Hold Python's cyclic garbage collector back during a render.
+
+    A render allocates millions of long-lived, acyclic objects (parsed YAML, rendered objects);
+    each generational collection rescans all of them, which cost up to a third of a large render.
+    Reference counting still frees everything as usual; the collector resumes afterwards.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 def render_repo(
