@@ -270,7 +270,9 @@ def test_gatekeeper_policy_folder_applies_to_every_cluster(tmp_path: Path) -> No
         load_gatekeeper(tmp_path, ("nope",))
 
 
-def test_parse_errors_are_located_and_never_printed(tmp_path: Path, capfd: pytest.CaptureFixture[str]) -> None:
+def test_parse_errors_are_located_and_never_printed(
+    tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
     repo = _policy_dir(tmp_path, V1_POLICY)
     (repo / "policy" / "zz_broken.rego").write_text("package main\n\ndeny contains msg if {  input.kind ==\n")
     with pytest.raises(FleetError) as err:

@@ -247,7 +247,9 @@ def test_kubectl_kustomize_accepts_every_folder(example: Path) -> None:
     assert "image: ghcr.io/example/myapp:v1.2.3" in deployment
 
 
-def test_decryption_wiring_and_the_sops_age_command(example: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_decryption_wiring_and_the_sops_age_command(
+    example: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     from pyrage import x25519
 
     recipient = str(x25519.Identity.generate().to_public())

@@ -111,3 +111,18 @@ def test_tampered_secret_fails_the_mac_check(
     monkeypatch.setenv("SOPS_AGE_KEY_FILE", str(keys / "dev.agekey"))
     [finding] = _check(run, generated, "sops-mac")
     assert "MAC does not match" in str(finding["message"]) and finding["cluster"] == "dev-eu"
+
+
+def test_hand_edited_value_in_clear_text_fails_flux_compat(generated: Path, run, write_secret) -> None:
+    secret = write_secret(generated, "apps/web/overlays/dev/db.yaml")
+    assert run("secrets", "encrypt", str(secret), "-C", str(generated))[0] == 0
+    _add_to_overlay(generated, "dev", "db.yaml")
+    assert _check(run, generated, "sops-flux-compat") == []
+    text = secret.read_text()
+    doc = yamlio.load_all(text)[0]
+    key, value = next(iter((doc.get("stringData") or doc["data"]).items()))
+    secret.write_text(text.replace(str(value), "cGxhaW4=", 1))  # a value pasted in by hand, unencrypted
+    findings = _check(run, generated, "sops-flux-compat")
+    assert {f["cluster"] for f in findings} == {"dev-eu"}
+    assert key in str(findings[0]["message"]) and "clear text" in str(findings[0]["message"])
+    assert "cGxhaW4=" not in json.dumps(findings)
