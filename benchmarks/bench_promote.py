@@ -136,7 +136,7 @@ def main() -> list[str]:
 
             return run
 
-        promote_fast = _best(promote("--no-render"))
+        promote_fast = _best(promote("--skip-checks", "benchmark"))
         promote_render = _best(promote(), runs=1)
 
         def wave() -> None:
@@ -149,7 +149,8 @@ def main() -> list[str]:
                 "v9",
                 "--force",
                 "bench",
-                "--no-render",
+                "--skip-checks",
+                "benchmark",
                 "-C",
                 r,
             )
@@ -169,7 +170,7 @@ def main() -> list[str]:
         f"history -o json (all promotions): {ratio(history)}",
         f"history app01 --env staging: {ratio(history_app)}",
         f"versions -o json: {ratio(versions)}",
-        f"promote (overlay edit, --no-render): {ratio(promote_fast)}",
+        f"promote (overlay edit, --skip-checks): {ratio(promote_fast)}",
         f"promote (overlay edit, rendered preview + checks on 100 clusters): {ratio(promote_render)}",
-        f"promote wave 1/2 (pins + regenerate {CLUSTERS} clusters, --no-render): {ratio(wave_step)}",
+        f"promote wave 1/2 (pins + regenerate {CLUSTERS} clusters, --skip-checks): {ratio(wave_step)}",
     ]

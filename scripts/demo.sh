@@ -122,7 +122,7 @@ fluxfleet promote myapp --to staging | tail -n 1
 git log -1 --format='%(trailers:only)' | sed -n '1,8p'
 fluxfleet versions myapp
 say "fluxfleet promote myapp --to prod: prod needs 1h of soak in staging and an approval, so it is refused"
-fluxfleet promote myapp --to prod --no-render 2>&1 | tail -n 4 || true
+fluxfleet promote myapp --to prod --skip-checks "demo: the gates refuse before rendering matters" 2>&1 | tail -n 4 || true
 say "fluxfleet rollback myapp --env staging: back to v1.2.2, v1.2.3 marked bad"
 fluxfleet rollback myapp --env staging | tail -n 1
 fluxfleet versions myapp

@@ -119,7 +119,9 @@ def ff(repo: Path, *args: str, render: bool = False) -> int:
     Promotions skip the rendered preview unless ``render`` (test_preview.py covers it) to keep the
     suite fast.
     """
-    extra = ["--no-render"] if args and args[0] in ("promote", "rollback") and not render else []
+    extra = (
+        ["--skip-checks", "unit test"] if args and args[0] in ("promote", "rollback") and not render else []
+    )
     return main([*args, *extra, "-C", str(repo)])
 
 

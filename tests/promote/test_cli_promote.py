@@ -8,6 +8,8 @@ from pathlib import Path
 import pytest
 from promote_helpers import OLD, ff, git, head, make_repo, overlay, status, trailers
 
+from fluxfleet.cli.main import main
+
 
 @pytest.fixture
 def repo(tmp_path: Path) -> Path:
@@ -24,7 +26,8 @@ def test_promote_dev_to_staging_commits_with_trailers(repo: Path, capsys: pytest
     assert (t["Fluxfleet-App"], t["Fluxfleet-Env"], t["Fluxfleet-From"]) == ("web", "staging", "dev")
     assert (t["Fluxfleet-Version"], t["Fluxfleet-Previous-Version"]) == ("v2", "v1")
     assert t["Fluxfleet-Checked-On"] == git(repo, "rev-parse", "HEAD^").strip()
-    assert "source=pass" in t["Fluxfleet-Gates"]
+    assert "source=pass" in t["Fluxfleet-Gates"] and "checks=skip" in t["Fluxfleet-Gates"]
+    assert t["Fluxfleet-Skipped-Checks"] == "unit test"
     assert git(repo, "log", "-1", "--format=%s").strip() == "promote web v2 to staging (from dev)"
     assert status(repo) == ""
     # only the overlay changed
@@ -205,6 +208,20 @@ def test_history_from_trailers(repo: Path, capsys: pytest.CaptureFixture[str]) -
     assert ff(repo, "history", "web", "--env", "staging") == 0
     text = capsys.readouterr().out
     assert "rollback web staging: v2 -> v1" in text and "api" not in text
+    assert "checks skipped: unit test" in text
+    assert ff(repo, "history", "wbe") == 2
+    assert "did you mean `web`?" in capsys.readouterr().err
+    assert ff(repo, "history", "--env", "stagin") == 2
+    not_git = repo.parent / "not-git"
+    not_git.mkdir()
+    assert main(["history", "-C", str(not_git)]) == 2
+
+
+def test_skipping_checks_needs_a_reason(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    before = head(repo)
+    assert main(["promote", "web", "--to", "staging", "--skip-checks", " ", "-C", str(repo)]) == 2
+    assert "--skip-checks needs a reason" in capsys.readouterr().err
+    assert head(repo) == before and status(repo) == ""
 
 
 def test_versions_matrix(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:

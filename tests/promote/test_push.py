@@ -92,7 +92,19 @@ def test_concurrent_promotions_against_one_remote(tmp_path: Path) -> None:
     ]
     procs = []
     for clone, app, env in jobs:
-        args = ["promote", app, "--to", env, "--push", "--retries", "20", "--no-render", "-C", str(clone)]
+        args = [
+            "promote",
+            app,
+            "--to",
+            env,
+            "--push",
+            "--retries",
+            "20",
+            "--skip-checks",
+            "unit test",
+            "-C",
+            str(clone),
+        ]
         if env == "dev":
             args += ["--version", "v5"]
         code = "import sys; from fluxfleet.cli.main import main; sys.exit(main(sys.argv[1:]))"

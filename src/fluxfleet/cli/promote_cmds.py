@@ -14,7 +14,7 @@ import typer
 
 from fluxfleet.cli.common import OutputOpt, RepoOpt, echo, stderr
 from fluxfleet.errors import FleetError
-from fluxfleet.fleet.load import load_fleet
+from fluxfleet.fleet.load import FLEET_FILE, load_fleet
 from fluxfleet.fleet.placement import place
 from fluxfleet.gitrepo.git import Git
 from fluxfleet.output import Format, structured
@@ -48,8 +48,13 @@ BranchOpt = Annotated[
     ),
 ]
 RemoteOpt = Annotated[str, typer.Option("--remote", help="Remote to push to.")]
-NoRenderOpt = Annotated[
-    bool, typer.Option("--no-render", help="Skip the rendered diff and the checks gate (faster, less safe).")
+SkipChecksOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--skip-checks",
+        metavar="REASON",
+        help="Skip the rendered diff and the checks gate; the reason is recorded in the commit.",
+    ),
 ]
 RetriesOpt = Annotated[
     int, typer.Option("--retries", min=0, max=50, help="Re-apply attempts when the push races.")
@@ -169,7 +174,7 @@ def register(app: typer.Typer) -> None:
         branch: BranchOpt = None,
         remote: RemoteOpt = "origin",
         retries: RetriesOpt = 5,
-        no_render: NoRenderOpt = False,
+        skip_checks: SkipChecksOpt = None,
         repo: RepoOpt = Path("."),
         output: OutputOpt = Format.text,
     ) -> None:
@@ -179,7 +184,7 @@ def register(app: typer.Typer) -> None:
         req = PromoteRequest(name, to, version, approve, approver, force, health)
 
         def planner(ctx: Context) -> Change:
-            return verify.attach(ctx, plan_promote(ctx, req), force, not no_render)
+            return verify.attach(ctx, plan_promote(ctx, req), force, skip_checks)
 
         _run_planned(repo, planner, name, to, dry_run, push, branch, remote, retries, output)
 
@@ -221,7 +226,7 @@ def register(app: typer.Typer) -> None:
         branch: BranchOpt = None,
         remote: RemoteOpt = "origin",
         retries: RetriesOpt = 5,
-        no_render: NoRenderOpt = False,
+        skip_checks: SkipChecksOpt = None,
         repo: RepoOpt = Path("."),
         output: OutputOpt = Format.text,
     ) -> None:
@@ -233,7 +238,7 @@ def register(app: typer.Typer) -> None:
 
             def revert_planner(ctx: Context) -> Change:
                 change = plan_revert(ctx, revert, approve=approve, approver=approver, force=force)
-                return verify.attach(ctx, change, force, not no_render)
+                return verify.attach(ctx, change, force, skip_checks)
 
             git = Git(repo)
             outcome = apply.run(
@@ -251,7 +256,7 @@ def register(app: typer.Typer) -> None:
         req = RollbackRequest(name, env, to, approve, approver, force, mark_bad)
 
         def planner(ctx: Context) -> Change:
-            return verify.attach(ctx, plan_rollback(ctx, req), force, not no_render)
+            return verify.attach(ctx, plan_rollback(ctx, req), force, skip_checks)
 
         _run_planned(repo, planner, name, env, dry_run, push, branch, remote, retries, output)
 
@@ -266,7 +271,18 @@ def register(app: typer.Typer) -> None:
         output: OutputOpt = Format.text,
     ) -> None:
         """List promotions, rollbacks and reverts from the commit trailers (newest first)."""
+        if not _in_git(repo):
+            raise FleetError(
+                "not a git repository with commits", file=str(repo), hint="history is read from git"
+            )
         records = ledger.load(Git(repo), app=name, env=env)
+        if not records and (repo / FLEET_FILE).is_file():
+            # An app removed from the fleet keeps its history; only a name never seen is a typo.
+            fleet = load_fleet(repo)
+            if name is not None and name not in {a.name for a in fleet.apps}:
+                fleet.app(name)
+            if env is not None:
+                fleet.env(env)
         if limit is not None:
             records = records[:limit]
         if output is Format.text:

@@ -79,6 +79,7 @@ def trailers(change: Change) -> list[tuple[str, str | None]]:
         ("Gates", ",".join(f"{r.name}={r.status.value}" for r in change.gates)),
         ("Forced", ",".join(forced)),
         ("Forced-Reason", change.forced_reason if forced else None),
+        ("Skipped-Checks", change.skipped_checks_reason),
         ("Bad-Version", change.bad_version),
         ("Reverts", change.reverts),
         ("Checked-On", change.base),

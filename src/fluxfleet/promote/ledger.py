@@ -4,7 +4,7 @@ records read back from them (history, bad versions, when a wave landed).
 Trailer keys (all prefixed ``Fluxfleet-``): Action (promote | rollback | revert), App, Env, From,
 Version, Previous-Version, Wave (``<name> <i>/<n>``), Clusters (the clusters whose version
 changed, comma separated), Approver, Gates (``name=pass|fail|skip|forced`` comma separated), Forced,
-Forced-Reason, Bad-Version (a rollback marks the version it leaves bad), Reverts (a commit id) and
+Forced-Reason, Skipped-Checks (why the rendered checks were not run), Bad-Version (a rollback marks the version it leaves bad), Reverts (a commit id) and
 Checked-On (the head the gates were evaluated against: the commit's parent).
 """
 
@@ -44,6 +44,7 @@ class Record:
     gates: dict[str, str] = field(default_factory=dict)
     forced: tuple[str, ...] = ()
     forced_reason: str | None = None
+    skipped_checks: str | None = None
     bad_version: str | None = None
     reverts: str | None = None
     checked_on: str | None = None
@@ -78,6 +79,7 @@ class Record:
             "gates": self.gates,
             "forced": list(self.forced),
             "forcedReason": self.forced_reason,
+            "skippedChecks": self.skipped_checks,
             "badVersion": self.bad_version,
             "reverts": self.reverts,
             "checkedOn": self.checked_on,
@@ -118,6 +120,7 @@ def record_from(entry: history.LogEntry) -> Record | None:
         gates=gates,
         forced=_split(t("Forced")),
         forced_reason=t("Forced-Reason"),
+        skipped_checks=t("Skipped-Checks"),
         bad_version=t("Bad-Version"),
         reverts=t("Reverts"),
         checked_on=t("Checked-On"),

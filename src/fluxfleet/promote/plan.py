@@ -64,6 +64,7 @@ class Change:
     gates: list[g.GateResult] = field(default_factory=list)
     approver: str | None = None
     forced_reason: str | None = None
+    skipped_checks_reason: str | None = None
     bad_version: str | None = None
     reverts: str | None = None
     base: str = ""
@@ -89,6 +90,7 @@ class Change:
             "gates": [r.as_dict() for r in self.gates],
             "approver": self.approver,
             "forcedReason": self.forced_reason,
+            "skippedChecksReason": self.skipped_checks_reason,
             "badVersion": self.bad_version,
             "reverts": self.reverts,
             "base": self.base,

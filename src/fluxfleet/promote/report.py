@@ -157,6 +157,8 @@ def history_text(records: list[ledger.Record]) -> str:
             lines.append("    gates: " + ", ".join(f"{k}={v}" for k, v in r.gates.items()))
         if r.forced:
             lines.append(f"    forced {', '.join(r.forced)}: {r.forced_reason}")
+        if r.skipped_checks:
+            lines.append(f"    checks skipped: {r.skipped_checks}")
         if r.bad_version:
             lines.append(f"    marked {r.bad_version} bad")
         if r.reverts:

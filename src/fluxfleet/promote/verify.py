@@ -131,14 +131,22 @@ def render_and_check(ctx: Context, change: Change) -> tuple[g.GateResult, list[s
     )
 
 
-def attach(ctx: Context, change: Change, force: str | None, enabled: bool) -> Change:
-    """Add the ``checks`` gate and the rendered preview to a planned change."""
+def attach(ctx: Context, change: Change, force: str | None, skip_reason: str | None) -> Change:
+    """Add the ``checks`` gate and the rendered preview to a planned change.
+
+    Skipping it takes a reason, like forcing a gate does, and the reason goes into the commit.
+    """
     if change.noop:
         return change
-    if not enabled:
+    if skip_reason is not None:
+        if not skip_reason.strip():
+            raise FleetError(
+                "--skip-checks needs a reason", hint='e.g. --skip-checks "render tooling is down"'
+            )
         change.gates.append(
-            g.GateResult("checks", g.Status.skipped, "render and checks disabled (--no-render)")
+            g.GateResult("checks", g.Status.skipped, f"not rendered or checked: {skip_reason}")
         )
+        change.skipped_checks_reason = skip_reason
         return change
     gate, lines, data = render_and_check(ctx, change)
     change.gates += g.apply_force([gate], force)
