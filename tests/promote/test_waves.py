@@ -141,3 +141,17 @@ def test_bad_promotion_config_is_reported(
     assert ff(repo, "promote", "web", "--to", "staging") == 2
     err = capsys.readouterr().err
     assert message in err and "fleet.yaml" in err
+
+
+def test_a_wave_without_its_own_soak_takes_the_environment_soak(tmp_path: Path) -> None:
+    from promote_helpers import fleet_text
+
+    from fluxfleet.fleet.load import load_fleet
+    from fluxfleet.promote.state import slice_waves
+
+    (tmp_path / "fleet.yaml").write_text(fleet_text().replace("            soak: 30m\n", ""))
+    fleet = load_fleet(tmp_path)
+    waves = slice_waves(fleet, "prod", ("prod-a", "prod-b", "prod-c"))
+    assert [(w.name, w.soak) for w in waves] == [("canary", "1h"), ("rest", "1h")]
+    (tmp_path / "fleet.yaml").write_text(fleet_text().replace("soak: 30m", "soak: 0s"))
+    assert [w.soak for w in slice_waves(load_fleet(tmp_path), "prod", ("prod-a", "prod-b"))] == ["0s", "1h"]

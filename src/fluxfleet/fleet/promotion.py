@@ -1,7 +1,8 @@
 """Promotion settings per environment: gates and waves (used by ``fluxfleet promote``).
 
 ``soak`` is how long a version must have run in the previous environment before it may enter
-this one; a wave's ``soak`` is how long that wave runs before the next wave may start.
+this one; a wave's ``soak`` is how long that wave runs before the next wave may start (by default
+the environment's ``soak``; ``0s`` lets the next wave follow at once).
 """
 
 from __future__ import annotations
@@ -114,6 +115,10 @@ class Promotion(Strict):
     windows: tuple[ChangeWindow, ...] = ()
     freezes: tuple[Freeze, ...] = ()
     waves: tuple[Wave, ...] = ()
+
+    def wave_soak(self, wave: Wave) -> str | None:
+        """How long ``wave`` runs before the next wave may start."""
+        return wave.soak if wave.soak is not None else self.soak
 
     @field_validator("waves")
     @classmethod

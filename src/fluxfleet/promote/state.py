@@ -93,7 +93,8 @@ def slice_waves(fleet: Fleet, env: str, clusters: tuple[str, ...]) -> tuple[Wave
     Clusters no wave selects join the last wave: the final step writes the overlay, which every
     unpinned cluster follows, so none is silently left behind.
     """
-    waves = fleet.env(env).promotion.waves
+    promotion = fleet.env(env).promotion
+    waves = promotion.waves
     if not waves:
         return (WaveSlice("all", 1, 1, clusters),)
     remaining = list(clusters)
@@ -102,12 +103,14 @@ def slice_waves(fleet: Fleet, env: str, clusters: tuple[str, ...]) -> tuple[Wave
         taken = [c for c in remaining if wave.selector.matches(fleet.cluster(c).labels)]
         remaining = [c for c in remaining if c not in taken]
         if taken:
-            slices.append((wave.name, taken, wave.soak, wave.selector.describe()))
+            slices.append((wave.name, taken, promotion.wave_soak(wave), wave.selector.describe()))
     if remaining:
         if slices:
             slices[-1][1].extend(remaining)
         else:
-            slices.append((waves[-1].name, remaining, waves[-1].soak, waves[-1].selector.describe()))
+            slices.append(
+                (waves[-1].name, remaining, promotion.wave_soak(waves[-1]), waves[-1].selector.describe())
+            )
     order = {c: i for i, c in enumerate(clusters)}
     total = len(slices)
     return tuple(
