@@ -241,10 +241,9 @@ def _team_lookup(repo: Path) -> dict[str, str]:
     if not (repo / "fleet.yaml").is_file():
         return {}
     from fluxfleet.fleet.load import load_fleet
-    from fluxfleet.generate.layout import FLUX_NAMESPACE, app_ks_name
+    from fluxfleet.generate.layout import kustomization_teams
 
-    fleet = load_fleet(repo)
-    return {f"{FLUX_NAMESPACE}/{app_ks_name(a.name)}": a.team for a in fleet.apps if a.team}
+    return kustomization_teams(load_fleet(repo))
 
 
 def _render_revision(
@@ -343,10 +342,14 @@ def register_diff(app: typer.Typer) -> None:
             echo(as_markdown(result, head_errors, max_size))
         else:
             echo(structured(as_data(result, head_errors), output))
-        base_errors = [e for r in base_renders for e in r.errors]
-        if base_errors:
-            stderr().print(f"note: the base revision has {len(base_errors)} render errors", highlight=False)
-        if head_errors:
-            _report_errors(head_renders)
+        # Only errors the change introduces fail the diff: a Kustomization that was already broken
+        # at the base must not turn every later pull request red.
+        known = {(e.cluster, e.kustomization, e.message) for r in base_renders for e in r.errors}
+        new_errors = [e for e in head_errors if (e.cluster, e.kustomization, e.message) not in known]
+        console = stderr()
+        for error in head_errors:
+            tag = "[red]error:[/red]" if error in new_errors else "[yellow]already at the base:[/yellow]"
+            console.print(f"{tag} {error}", markup=True, highlight=False)
+        if new_errors:
             raise typer.Exit(2)
         raise typer.Exit(1 if result.changed else 0)

@@ -73,3 +73,8 @@ def cluster_variables(cluster: Cluster) -> dict[str, str]:
     out.update(cluster.vars)
     out.update({"CLUSTER_NAME": cluster.name, "ENVIRONMENT": cluster.environment, "REGION": cluster.region})
     return dict(sorted(out.items()))
+
+
+def kustomization_teams(fleet: Fleet) -> dict[str, str]:
+    """``namespace/name`` of each generated app Kustomization -> the team owning the app."""
+    return {f"{FLUX_NAMESPACE}/{app_ks_name(a.name)}": a.team for a in fleet.apps if a.team}

@@ -83,7 +83,9 @@ def render_text(change: Change, fleet: Fleet, extra: list[str] | None = None) ->
     diffs = source_diffs(change)
     if diffs:
         out += ["  " + d for d in diffs]
-    out.append(f"Clusters affected ({len(change.clusters)}):")
+    owner = next((a.team for a in fleet.apps if a.name == change.app and a.team), None)
+    owner_note = f", app owned by team {owner}" if owner else ""
+    out.append(f"Clusters affected ({len(change.clusters)}{owner_note}):")
     for env, regions in cluster_groups(fleet, change.clusters).items():
         out.append(f"  {env}")
         for region, names in regions.items():
@@ -104,4 +106,5 @@ def as_dict(change: Change, fleet: Fleet) -> dict[str, Any]:
     data = change.as_dict()
     data["files"] = file_summary(change)
     data["clusterGroups"] = cluster_groups(fleet, change.clusters)
+    data["appTeam"] = next((a.team for a in fleet.apps if a.name == change.app and a.team), None)
     return data

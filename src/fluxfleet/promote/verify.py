@@ -15,6 +15,7 @@ from typing import Any
 
 from fluxfleet.errors import FleetError
 from fluxfleet.fsutil import safe_join, write_plan
+from fluxfleet.generate.layout import kustomization_teams
 from fluxfleet.gitrepo.git import Git
 from fluxfleet.promote import gates as g
 from fluxfleet.promote.context import Context
@@ -78,7 +79,10 @@ def render_and_check(ctx: Context, change: Change) -> tuple[g.GateResult, list[s
             before = session.render(ctx.repo, names=names)
             with _after_tree(ctx, change) as root:
                 after = session.render(root, names=names, source_root=ctx.repo)
-        diff = compare(before, after, base_label="HEAD", head_label=change.action)
+        teams = kustomization_teams(ctx.fleet)
+        diff = compare(
+            before, after, base_label="HEAD", head_label=change.action, team_of=lambda ks: teams.get(ks or "")
+        )
         threshold = Severity(ctx.fleet.policy.fail_on)
         old_result = run_checks(before, _check_options(ctx))
         new_result = run_checks(after, _check_options(ctx))
