@@ -149,7 +149,8 @@ def register(app: typer.Typer) -> None:
         ] = "yaml",
     ) -> None:
         """Render every cluster offline, exactly as Flux would apply it (Secret values masked)."""
-        if output not in ("yaml", "json") and not output.startswith("dir:"):
+        target = _output_folder(output[4:], repo) if output.startswith("dir:") else None
+        if output not in ("yaml", "json") and target is None:
             raise FleetError(
                 f"unknown output {output!r}", field="--output", hint="use yaml, json or dir:PATH"
             )
@@ -158,9 +159,21 @@ def register(app: typer.Typer) -> None:
             sys.stdout.write(present.yaml_stream(renders))
         elif output == "json":
             echo(structured(present.json_doc(renders), Format.json))
-        else:
-            target = Path(output[4:] or ".").resolve()
-            write_plan(target, present.folder_plan(renders))
+        elif target is not None:
+            plan: dict[str, str | None] = dict(present.folder_plan(renders))
+            # Each cluster's folder is replaced whole: files of Kustomizations gone since the last
+            # run must not linger and be mistaken for current output.
+            for r in renders:
+                old = target / r.cluster
+                if old.is_dir():
+                    for stale in old.rglob("*.yaml"):
+                        plan.setdefault(str(stale.relative_to(target)), None)
+            try:
+                write_plan(target, plan)
+            except OSError as exc:
+                raise FleetError(
+                    f"cannot write the rendered files: {exc.strerror}", file=str(target)
+                ) from None
             stderr().print(f"wrote {sum(len(r.kustomizations) for r in renders)} Kustomizations to {target}")
         raise typer.Exit(_report_errors(renders))
 
@@ -234,6 +247,23 @@ def register(app: typer.Typer) -> None:
             raise typer.Exit(2)
 
     register_diff(app)
+
+
+def _output_folder(raw: str, repo: Path) -> Path:
+    """The folder of ``-o dir:PATH``: named explicitly, a folder (or absent), never the repository itself."""
+    if not raw.strip():
+        raise FleetError("dir: needs a folder", field="--output", hint="e.g. -o dir:/tmp/rendered")
+    target = Path(raw).expanduser().resolve()
+    if target.exists() and not target.is_dir():
+        raise FleetError(f"{raw!r} exists and is not a folder", field="--output")
+    root = repo.resolve()
+    if target == root or target in root.parents:
+        raise FleetError(
+            f"{raw!r} would write rendered files over the repository",
+            field="--output",
+            hint="choose a folder outside the repository, or a subfolder such as rendered/",
+        )
+    return target
 
 
 def _team_lookup(repo: Path) -> dict[str, str]:
