@@ -125,6 +125,7 @@ def test_add_secret_store_and_external_secret(repo: Path, run) -> None:
         str(repo),
     )
     assert code == 0, err
+    assert "no ClusterSecretStore" not in err  # the store exists
     es = yamlio.load_file(repo / "apps/web/overlays/dev/db.externalsecret.yaml")[0]
     assert es["metadata"] == {"name": "db", "namespace": "web"}
     assert es["spec"]["refreshInterval"] == "30m"
@@ -170,3 +171,14 @@ def test_add_secret_store_and_external_secret(repo: Path, run) -> None:
         str(repo),
     )
     assert code == 2 and "SECRET_KEY=REMOTE_KEY" in err
+
+
+def test_external_secret_naming_a_missing_store_warns(repo: Path, run) -> None:
+    assert run("generate", "-C", str(repo))[0] == 0
+    assert (
+        run("add", "secret-store", "aws", "--provider", "aws", "--region", "eu-west-1", "-C", str(repo))[0]
+        == 0
+    )
+    args = ["add", "external-secret", "db", "--app", "web", "--env", "dev", "--data", "p=k", "-C", str(repo)]
+    code, _, err = run(*args, "--store", "awz")
+    assert code == 0 and "no ClusterSecretStore named 'awz'" in err and "did you mean `aws`?" in err

@@ -9,7 +9,8 @@ from typing import Annotated
 
 import typer
 
-from fluxfleet.cli.common import FleetOpt, OutputOpt, RepoOpt, echo
+from fluxfleet.cli.common import FleetOpt, OutputOpt, RepoOpt, echo, warn
+from fluxfleet.errors import did_you_mean
 from fluxfleet.fleet.load import FLEET_FILE, load_fleet
 from fluxfleet.fleet.placement import place
 from fluxfleet.output import Format, structured
@@ -251,6 +252,13 @@ def add_external_secret(
     )
     for rel in external.add_external_secret(repo, fleet, spec):
         echo(f"wrote {rel}")
+    stores = external.known_stores(repo, store_kind)
+    if store not in stores:
+        close = did_you_mean(store, stores)
+        warn(
+            f"no {store_kind.value} named {store!r} is defined in the repository"
+            + (f"; {close}" if close else "; add one with `fluxfleet add secret-store`")
+        )
 
 
 def _add_group(app: typer.Typer) -> typer.Typer:

@@ -74,7 +74,7 @@ class Fleet:
         for e in self.environments:
             if e.name == name:
                 return e
-        raise FleetError(f"unknown environment {name!r}", hint=did_you_mean(name, self.env_names))
+        raise FleetError(f"unknown environment {name!r}", hint=_choices_hint(name, self.env_names))
 
     def previous_env(self, name: str) -> Environment | None:
         idx = self.env_names.index(self.env(name).name)
@@ -85,14 +85,14 @@ class Fleet:
             if c.name == name:
                 return c
         raise FleetError(
-            f"unknown cluster {name!r}", hint=did_you_mean(name, [c.name for c in self.clusters])
+            f"unknown cluster {name!r}", hint=_choices_hint(name, [c.name for c in self.clusters])
         )
 
     def app(self, name: str) -> App:
         for a in self.apps:
             if a.name == name:
                 return a
-        raise FleetError(f"unknown app {name!r}", hint=did_you_mean(name, [a.name for a in self.apps]))
+        raise FleetError(f"unknown app {name!r}", hint=_choices_hint(name, [a.name for a in self.apps]))
 
     def component(self, name: str) -> Component:
         for c in self.platform:
@@ -120,6 +120,15 @@ class Fleet:
 
     def team(self, name: str) -> Team | None:
         return next((t for t in self.teams if t.name == name), None)
+
+
+def _choices_hint(name: str, choices: list[str]) -> str | None:
+    """ "did you mean" when a choice is close, else the list itself when it is short enough to read."""
+    close = did_you_mean(name, choices)
+    if close or not choices:
+        return close
+    shown = ", ".join(choices[:12]) + (f" (+{len(choices) - 12} more)" if len(choices) > 12 else "")
+    return f"known: {shown}"
 
 
 # ---------------------------------------------------------------- pydantic errors -> FleetError

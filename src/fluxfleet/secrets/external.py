@@ -226,3 +226,24 @@ def add_external_secret(repo: Path, fleet: Fleet, spec: ExternalSecretSpec) -> l
     plan = {rel: manifest, kustomization: _with_resource(repo, kustomization, Path(rel).name)}
     write_plan(repo, plan)
     return sorted(plan)
+
+
+def known_stores(repo: Path, kind: StoreKind) -> set[str]:
+    """Names of the ``kind`` stores defined anywhere in the repository's YAML files."""
+    names: set[str] = set()
+    for path in sorted(repo.rglob("*.y*ml")):
+        if ".git" in path.parts or not path.is_file() or path.is_symlink():
+            continue
+        try:
+            text = path.read_text(encoding="utf-8")
+            if kind.value not in text:
+                continue
+            docs = yamlio.load_all(text, str(path))
+        except (OSError, UnicodeDecodeError, FleetError):
+            continue  # a broken file is reported by check and build, not by a scaffolding helper
+        for doc in docs:
+            if isinstance(doc, dict) and doc.get("kind") == kind.value:
+                name = (doc.get("metadata") or {}).get("name")
+                if isinstance(name, str):
+                    names.add(name)
+    return names
