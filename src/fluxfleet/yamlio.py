@@ -196,16 +196,21 @@ def _direct(node: yaml.Node, loader: Any) -> Any:
         if tag == _T_BOOL:
             return str(node.value).lower() == "true"
         if tag == _T_INT:
-            return _construct_int(loader, node)
+            return _construct_int(loader, node)  # type: ignore[arg-type]
         if tag == _T_FLOAT:
-            return _construct_float(loader, node)
+            return _construct_float(loader, node)  # type: ignore[arg-type]
         raise _Unsupported
     if cls is yaml.MappingNode:
         if node.tag != _T_MAP:
             raise _Unsupported
         out: dict[Any, Any] = {}
         for key_node, value_node in node.value:
-            if key_node.__class__ is not yaml.ScalarNode or key_node.tag not in (_T_STR, _T_INT, _T_BOOL, _T_NULL):
+            if key_node.__class__ is not yaml.ScalarNode or key_node.tag not in (
+                _T_STR,
+                _T_INT,
+                _T_BOOL,
+                _T_NULL,
+            ):
                 raise _Unsupported
             out[_direct(key_node, loader)] = _direct(value_node, loader)
         return out

@@ -451,3 +451,26 @@ def test_shared_builds_are_never_mutated_by_one_clusters_substitution(tmp_path: 
         body = objects(r)["Deployment/default/web"]
         assert body["spec"]["template"]["spec"]["containers"][0]["env"][0]["value"] == r.cluster
         assert body["metadata"]["labels"]["tier"] == "web"
+
+
+def test_only_kustomize_runs_in_the_pool_and_parses_belong_to_the_session(tmp_path: Path) -> None:
+    import os
+
+    from fluxfleet.render import files
+    from fluxfleet.render.engine import build_env
+
+    repo = cluster_repo(
+        tmp_path,
+        {"ks.yaml": [ks("app", "./app", namePrefix="x-")]},
+        {"app/kustomization.yaml": "resources: [cm.yaml]\n", "app/cm.yaml": [cm("a")]},
+    )
+    with RenderSession(RenderOptions(use_cache=False)) as first:
+        first.render(repo)
+        assert first.builder.stats["in-process"] >= 1 and first.builder.stats["kustomize"] == 1
+        assert first.parsed  # every parse landed in this session's memo ...
+    with RenderSession(RenderOptions(use_cache=False)) as second:
+        assert second.parsed == {}  # ... and a new session starts empty: no process-wide cache
+    assert not hasattr(files, "_PARSED")
+    env = build_env()  # kustomize runs with Go's collector held back unless the user set it
+    user_set = "GOGC" in os.environ or "GOMEMLIMIT" in os.environ
+    assert env.get("GOGC") == (os.environ.get("GOGC") if user_set else "off")

@@ -119,13 +119,18 @@ def _collector_paused() -> Iterator[None]:
 
     A render allocates millions of long-lived, acyclic objects (parsed YAML, rendered objects);
     each generational collection rescans all of them, which cost up to a third of a large render.
-    Reference counting still frees everything as usual; the collector resumes afterwards.
+    Reference counting still frees everything as usual. Afterwards the survivors are moved to the
+    oldest generation without a scan (freeze + unfreeze; skipped if someone else froze objects),
+    so re-enabling the collector does not scan them all at once either.
     """
     was_enabled = gc.isenabled()
     gc.disable()
     try:
         yield
     finally:
+        if gc.get_freeze_count() == 0:
+            gc.freeze()
+            gc.unfreeze()
         if was_enabled:
             gc.enable()
 

@@ -206,7 +206,10 @@ class Builder:
                 return BuildResult(
                     key=key, error=f"kustomize output does not parse: {exc.message}", how="kustomize"
                 )
-            objects = [_provenance(doc, plan.path, injected) for doc in docs if isinstance(doc, dict)]
+            origins: dict[str, str | None] = {}  # most objects share a handful of origins
+            objects = [
+                _provenance(doc, plan.path, injected, origins) for doc in docs if isinstance(doc, dict)
+            ]
             return BuildResult(tuple(objects), key, how="kustomize")
         finally:
             shutil.rmtree(root, ignore_errors=True)
@@ -218,19 +221,23 @@ def _done(result: BuildResult) -> Future[BuildResult]:
     return future
 
 
-def _provenance(body: dict[str, Any], path: str, strip: bool) -> BuiltObject:
+def _provenance(body: dict[str, Any], path: str, strip: bool, origins: dict[str, str | None]) -> BuiltObject:
     meta = body.get("metadata")
     annotations = meta.get("annotations") if isinstance(meta, dict) else None
     origin = annotations.get(ORIGIN) if isinstance(annotations, dict) else None
     file: str | None = None
     if isinstance(origin, str):
-        try:
-            parsed = yamlio.load_all(origin, "<origin>")
-        except FleetError:
-            parsed = []
-        info = parsed[0] if parsed and isinstance(parsed[0], dict) else {}
-        ref = info.get("path") or info.get("configuredIn")
-        if isinstance(ref, str):
+        ref = origins.get(origin, "")
+        if ref == "":
+            try:
+                parsed = yamlio.load_all(origin, "<origin>")
+            except FleetError:
+                parsed = []
+            info = parsed[0] if parsed and isinstance(parsed[0], dict) else {}
+            found = info.get("path") or info.get("configuredIn")
+            ref = found if isinstance(found, str) else None
+            origins[origin] = ref
+        if ref is not None:
             file = join(path, ref)
         if strip and isinstance(meta, dict) and isinstance(annotations, dict):
             del annotations[ORIGIN]

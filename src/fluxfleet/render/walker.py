@@ -106,6 +106,7 @@ class Walker:
         self.object_memo: dict[tuple[Any, ...], _SharedObject] = {}
         self._body_facts: dict[int, _BodyFacts] = {}
         self.scalars = ScalarMemo()
+        self.helm = helm.HelmRenderer()
         self.stats = {"processed": 0, "reused": 0, "objects_shared": 0}
 
     # -- public --------------------------------------------------------------------------------
@@ -419,6 +420,9 @@ class Walker:
                 )
                 continue
             new = self._enqueue(state, child, item.ks.id, chain, kind)
+            if kind == "Kustomization":
+                # Start its build now: kustomize then runs while the other clusters are processed.
+                self._submit(state, new)
             if kind == "ResourceSet":
                 new.source = f"ResourceSet/{child.id}"
                 try:
@@ -443,20 +447,19 @@ class Walker:
         ordered = _tree_order(state)
         errors = list(state.errors)
         errors.extend(_dependency_errors(state.spec.name, ordered))
-        rendered = ClusterRender(
+        outcomes = self.helm.releases(state.spec.name, ordered, state.sources)
+        for outcome in outcomes:
+            if outcome.entry is not None:
+                ordered.append(outcome.entry)
+            if outcome.error is not None:
+                errors.append(outcome.error)
+        return ClusterRender(
             cluster=state.spec.name,
             path=state.spec.path,
             labels=dict(state.spec.labels),
             kustomizations=tuple(ordered),
             errors=tuple(errors),
-        )
-        return ClusterRender(
-            cluster=rendered.cluster,
-            path=rendered.path,
-            labels=rendered.labels,
-            kustomizations=rendered.kustomizations,
-            errors=rendered.errors,
-            helmreleases=tuple(helm.releases(rendered)),
+            helmreleases=tuple(o.info for o in outcomes),
         )
 
 
