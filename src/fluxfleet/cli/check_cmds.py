@@ -18,12 +18,11 @@ from fluxfleet.check.context import CheckOptions
 from fluxfleet.check.engine import run_checks
 from fluxfleet.check.model import CheckResult, Severity
 from fluxfleet.check.registry import all_rules
-from fluxfleet.cli.common import RepoOpt, echo, progress
+from fluxfleet.cli.common import RepoOpt, echo
 from fluxfleet.errors import FleetError
 from fluxfleet.fleet.policy import PolicyConfig, flux_version_error, load_policy_file
 from fluxfleet.fsutil import safe_join, write_plan
 from fluxfleet.output import structured
-from fluxfleet.render.model import ClusterRender
 
 
 class CheckFormat(StrEnum):
@@ -63,24 +62,6 @@ def _load_policy(repo: Path) -> tuple[PolicyConfig, dict[str, str], frozenset[st
         envs = {c.name: c.environment for c in fleet.clusters}
         return fleet.policy, envs, frozenset(t.name for t in fleet.teams)
     return load_policy_file(repo) or PolicyConfig(), {}, frozenset()
-
-
-def _render(
-    repo: Path, clusters: list[str] | None, paths: list[str] | None, sources: list[str] | None, strict: bool
-) -> list[ClusterRender]:
-    from fluxfleet.render.api import RenderOptions, RenderSession
-
-    options = RenderOptions(strict=strict, sources=tuple(sources or ()))
-    with RenderSession(options) as session, progress("rendering", 1) as bar:
-        renders = session.render(repo, names=clusters, paths=paths)
-        bar.advance()
-    if not renders:
-        raise FleetError(
-            "no clusters found",
-            file=str(repo),
-            hint="add fleet.yaml, bootstrap a cluster folder (flux-system/), or pass --path",
-        )
-    return renders
 
 
 def _path_exists(repo: Path) -> Callable[[str], bool]:
@@ -201,7 +182,12 @@ def register(app: typer.Typer) -> None:
         options.schemas = SchemaStore(options.kubernetes_version)
         if flux_version:
             options.policy = policy.model_copy(update={"flux_version": flux_version})
-        renders = _render(repo, cluster, path, source, not no_strict)
+        from fluxfleet.cli.render_cmds import render_clusters
+        from fluxfleet.render.api import RenderOptions
+
+        renders = render_clusters(
+            repo, cluster, path, RenderOptions(strict=not no_strict, sources=tuple(source or ()))
+        )
         result = run_checks(renders, options, only=rule)
         threshold = Severity((fail_on.value if fail_on else None) or policy.fail_on)
         if output == CheckFormat.yaml:

@@ -51,9 +51,10 @@ def _options(sources: list[str] | None, no_strict: bool, no_cache: bool, jobs: i
     )
 
 
-def _render(
+def render_clusters(
     repo: Path, clusters: list[str] | None, paths: list[str] | None, options: RenderOptions
 ) -> list[ClusterRender]:
+    """Render for a command: progress on a terminal, and a clear error when no cluster is found."""
     with RenderSession(options) as session, progress("rendering", 1) as bar:
         renders = session.render(repo, names=clusters, paths=paths)
         bar.advance()
@@ -115,7 +116,7 @@ def _get_command(
         jobs: JobsOpt = None,
         output: OutputOpt = Format.text,
     ) -> None:
-        renders = _render(repo, cluster, path, _options(source, no_strict, no_cache, jobs))
+        renders = render_clusters(repo, cluster, path, _options(source, no_strict, no_cache, jobs))
         if output == Format.text:
             echo(text_view(renders))
         else:
@@ -154,7 +155,7 @@ def register(app: typer.Typer) -> None:
             raise FleetError(
                 f"unknown output {output!r}", field="--output", hint="use yaml, json or dir:PATH"
             )
-        renders = _render(repo, cluster, path, _options(source, no_strict, no_cache, jobs))
+        renders = render_clusters(repo, cluster, path, _options(source, no_strict, no_cache, jobs))
         if output == "yaml":
             sys.stdout.write(present.yaml_stream(renders))
         elif output == "json":
@@ -193,7 +194,7 @@ def register(app: typer.Typer) -> None:
         output: OutputOpt = Format.text,
     ) -> None:
         """The Kustomization tree of a cluster with dependsOn, like `flux tree ks`."""
-        renders = _render(repo, cluster, path, _options(source, no_strict, no_cache, None))
+        renders = render_clusters(repo, cluster, path, _options(source, no_strict, no_cache, None))
         if output == Format.text:
             echo("\n".join(present.tree_text(r, objects=objects) for r in renders))
         else:

@@ -19,12 +19,9 @@ from fluxfleet.fleet.base import Name, Strict
 # Kubernetes resource.Quantity (the subset people write: plain, decimal SI and binary suffixes).
 _QUANTITY = re.compile(r"^[0-9]+(\.[0-9]+)?(m|k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei)?$")
 
-# ServiceAccounts that already exist in flux-system: a team with one of these names would
-# impersonate a Flux controller (or the lockdown's powerless default account).
-RESERVED_TEAM_NAMES = frozenset(
+# The ServiceAccounts of Flux's controllers (cluster-admin through the cluster-reconciler binding).
+FLUX_CONTROLLER_ACCOUNTS = frozenset(
     {
-        "default",
-        "flux-system",
         "source-controller",
         "kustomize-controller",
         "helm-controller",
@@ -34,6 +31,9 @@ RESERVED_TEAM_NAMES = frozenset(
         "source-watcher",
     }
 )
+# ServiceAccounts that already exist in flux-system: a team with one of these names would
+# impersonate a Flux controller (or the lockdown's powerless default account).
+RESERVED_TEAM_NAMES = FLUX_CONTROLLER_ACCOUNTS | {"default", "flux-system"}
 
 DEFAULT_ENCRYPTED_REGEX = "^(data|stringData)$"
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -66,42 +67,33 @@ def is_enc(value: Any) -> bool:
     return isinstance(value, str) and value.startswith(ENC_PREFIX)
 
 
+def _leaves(node: Any, path: str) -> Iterator[tuple[str, Any]]:
+    """``(path, value)`` of every scalar under ``node`` (``a.b[0].c`` paths)."""
+    if isinstance(node, dict):
+        for k, v in node.items():
+            yield from _leaves(v, f"{path}.{k}")
+    elif isinstance(node, list):
+        for i, v in enumerate(node):
+            yield from _leaves(v, f"{path}[{i}]")
+    else:
+        yield path, node
+
+
 def plaintext_leaves(doc: dict[str, Any], roots: tuple[str, ...] = ("data", "stringData")) -> list[str]:
     """Paths of non-empty values under ``roots`` that are not ``ENC[…]`` (left in clear)."""
-    out: list[str] = []
-
-    def walk(node: Any, path: str) -> None:
-        if isinstance(node, dict):
-            for k, v in node.items():
-                walk(v, f"{path}.{k}")
-        elif isinstance(node, list):
-            for i, v in enumerate(node):
-                walk(v, f"{path}[{i}]")
-        elif node not in (None, "") and not is_enc(node):
-            out.append(path)
-
-    for root in roots:
-        if root in doc:
-            walk(doc[root], root)
-    return out
+    return [
+        path
+        for root in roots
+        if root in doc
+        for path, value in _leaves(doc[root], root)
+        if value not in (None, "") and not is_enc(value)
+    ]
 
 
 def encrypted_identity_fields(doc: dict[str, Any]) -> list[str]:
     """``apiVersion``/``kind``/``metadata.*`` values that are encrypted: Flux cannot apply those."""
     out = [k for k in ("apiVersion", "kind") if is_enc(doc.get(k))]
-
-    def walk(node: Any, path: str) -> None:
-        if isinstance(node, dict):
-            for k, v in node.items():
-                walk(v, f"{path}.{k}")
-        elif isinstance(node, list):
-            for i, v in enumerate(node):
-                walk(v, f"{path}[{i}]")
-        elif is_enc(node):
-            out.append(path)
-
-    walk(doc.get("metadata"), "metadata")
-    return out
+    return out + [path for path, value in _leaves(doc.get("metadata"), "metadata") if is_enc(value)]
 
 
 def is_plaintext_secret(doc: dict[str, Any]) -> bool:

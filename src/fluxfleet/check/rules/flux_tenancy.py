@@ -14,6 +14,7 @@ from fluxfleet.check.context import ClusterContext
 from fluxfleet.check.model import Severity, Violation
 from fluxfleet.check.registry import cluster_rule, object_rule
 from fluxfleet.check.rules.flux_refs import HELM_GROUP, KS_GROUP, source_refs
+from fluxfleet.fleet.tenancy import FLUX_CONTROLLER_ACCOUNTS
 from fluxfleet.objects import K8sObject
 
 RBAC = "rbac.authorization.k8s.io"
@@ -22,19 +23,6 @@ RBAC = "rbac.authorization.k8s.io"
 def _spec(obj: K8sObject) -> dict[str, Any]:
     spec = obj.body.get("spec")
     return spec if isinstance(spec, dict) else {}
-
-
-FLUX_CONTROLLER_ACCOUNTS = frozenset(
-    {
-        "source-controller",
-        "kustomize-controller",
-        "helm-controller",
-        "notification-controller",
-        "image-reflector-controller",
-        "image-automation-controller",
-        "source-watcher",
-    }
-)
 
 
 def is_tenant_flux_object(obj: K8sObject, ctx: ClusterContext) -> bool:
