@@ -118,7 +118,9 @@ def test_secret_values_never_reach_build_output(tmp_path: Path, capsys: pytest.C
         assert "password" in out  # keys stay visible
     code, out, _ = _run(capsys, "build", "-C", str(repo))
     sealed = next(d for d in yamlio.load_all(out) if d["metadata"]["name"] == "sealed")
-    assert "sops" not in sealed or sealed["sops"] == "**MASKED**"
+    assert "sops" not in sealed and sealed["data"] == {"key": "KipTT1BTKio="}  # Flux's **SOPS** marker
+    plain = next(d for d in yamlio.load_all(out) if d["metadata"]["name"] == "plain")
+    assert set(plain["data"].values()) == {base64.b64encode(b"**MASKED**").decode()}
 
 
 def test_sops_secret_without_decryption_is_an_error(

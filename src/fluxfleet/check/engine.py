@@ -80,7 +80,7 @@ def _check_cluster(
     err_rule = rules_by_id.get("render-error")
     if err_rule is not None and settings[err_rule.id].enabled:
         for e in ctx.render.errors:
-            v = Violation(e.message, file=e.file, kustomization=e.kustomization)
+            v = Violation(e.message, file=e.file, line=e.line, kustomization=e.kustomization)
             out.append(_finding(err_rule, settings[err_rule.id], ctx.cluster, v))
     return _apply_exceptions(ctx, out, settings, rules_by_id)
 

@@ -39,10 +39,7 @@ def as_data(result: DiffResult, errors: list[RenderError]) -> dict[str, Any]:
             for c in result.clusters
             if c.changes
         ],
-        "errors": [
-            {"cluster": e.cluster, "kustomization": e.kustomization, "file": e.file, "message": e.message}
-            for e in errors
-        ],
+        "errors": [e.to_dict() for e in errors],
     }
 
 

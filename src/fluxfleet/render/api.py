@@ -20,6 +20,7 @@ from fluxfleet.render.discover import ClusterSpec, discover
 from fluxfleet.render.engine import Engine
 from fluxfleet.render.files import FileTree, ParseMemo
 from fluxfleet.render.fluxks import Sources, parse_source_mappings
+from fluxfleet.render.lines import LineIndex
 from fluxfleet.render.model import ClusterRender
 from fluxfleet.render.walker import Walker
 
@@ -40,7 +41,7 @@ class RenderSession:
         self.options = options
         cache = BuildCache(options.cache_dir) if options.use_cache else None
         self.builder = Builder(cache=cache, jobs=options.jobs, engine=options.engine)
-        self.walker = Walker(self.builder, strict=options.strict)
+        self.walker = Walker(self.builder, strict=options.strict, lines=LineIndex())
         self.parsed: ParseMemo = {}  # YAML documents by content hash, shared by this session's trees
 
     def __enter__(self) -> RenderSession:

@@ -48,7 +48,10 @@ class BuildResult:
     key: str | None = None
     error: str | None = None
     error_file: str | None = None
+    error_line: int | None = None
+    error_column: int | None = None
     how: str = ""  # in-process | kustomize | cache | error
+    positions: tuple[int, ...] | None = None  # in-process: each object's document index in its file
 
 
 def default_jobs() -> int:
@@ -114,10 +117,19 @@ class Builder:
             plan = plan_build(tree, path, edits)
         except PlanError as exc:
             self.stats["error"] += 1
-            return _done(BuildResult(error=str(exc), error_file=exc.file, how="error"))
+            return _done(_plan_error(exc))
         except FleetError as exc:
             self.stats["error"] += 1
-            return _done(BuildResult(error=exc.message, error_file=exc.location.file, how="error"))
+            where = exc.location
+            return _done(
+                BuildResult(
+                    error=exc.message,
+                    error_file=where.file,
+                    error_line=where.line,
+                    error_column=where.column,
+                    how="error",
+                )
+            )
         if plan.remote:
             return _done(
                 BuildResult(
@@ -135,12 +147,14 @@ class Builder:
             try:
                 objects = plain_objects(tree, plan)
             except PlanError as exc:
-                return _done(
-                    self._remember(key, BuildResult(key=key, error=str(exc), error_file=exc.file), "error")
-                )
-            return _done(
-                self._remember(key, BuildResult(tuple(objects), key, how="in-process"), "in-process")
+                return _done(self._remember(key, _plan_error(exc, key), "error"))
+            built = BuildResult(
+                tuple((body, rel) for body, rel, _ in objects),
+                key,
+                how="in-process",
+                positions=tuple(position for _, _, position in objects),
             )
+            return _done(self._remember(key, built, "in-process"))
         engine = self.engine()
         key = plan.content_key(engine.id)
         hit = self._memo.get(key)
@@ -213,6 +227,17 @@ class Builder:
             return BuildResult(tuple(objects), key, how="kustomize")
         finally:
             shutil.rmtree(root, ignore_errors=True)
+
+
+def _plan_error(exc: PlanError, key: str | None = None) -> BuildResult:
+    return BuildResult(
+        key=key,
+        error=str(exc),
+        error_file=exc.file,
+        error_line=exc.line,
+        error_column=exc.column,
+        how="error",
+    )
 
 
 def _done(result: BuildResult) -> Future[BuildResult]:

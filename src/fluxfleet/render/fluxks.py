@@ -36,9 +36,11 @@ class FluxKustomization:
     namespace: str
     spec: dict[str, Any]
     file: str | None = None
+    spec_is_mapping: bool = True  # False: the object's spec was missing, null or not a mapping
+    line: int | None = None  # where its document starts in ``file``
 
     @classmethod
-    def of(cls, body: dict[str, Any], file: str | None = None) -> FluxKustomization:
+    def of(cls, body: dict[str, Any], file: str | None = None, line: int | None = None) -> FluxKustomization:
         meta = body.get("metadata") or {}
         spec = body.get("spec")
         return cls(
@@ -46,7 +48,29 @@ class FluxKustomization:
             namespace=str(meta.get("namespace") or ""),
             spec=spec if isinstance(spec, dict) else {},
             file=file,
+            spec_is_mapping=isinstance(spec, dict),
+            line=line,
         )
+
+    def spec_problem(self) -> str | None:
+        """Why the API server would reject this Kustomization's spec (None: it is usable)."""
+        if not self.spec_is_mapping:
+            return "spec is missing or not a mapping"
+        ref = self.spec.get("sourceRef")
+        if not isinstance(ref, dict):
+            return "spec.sourceRef is missing or not a mapping"
+        kind = ref.get("kind")
+        if kind not in SOURCE_KINDS:
+            return f"spec.sourceRef.kind must be one of {', '.join(SOURCE_KINDS)} (found {kind!r})"
+        name = ref.get("name")
+        if not isinstance(name, str) or not name:
+            return "spec.sourceRef.name is missing"
+        for key in ("path", "namespace"):
+            value = ref.get(key) if key == "namespace" else self.spec.get(key)
+            if value is not None and not isinstance(value, str):
+                where = "spec.sourceRef.namespace" if key == "namespace" else "spec.path"
+                return f"{where} must be a string"
+        return None
 
     @property
     def id(self) -> str:

@@ -27,10 +27,31 @@ class RenderError:
     message: str
     kustomization: str | None = None  # "namespace/name"
     file: str | None = None  # repository-relative
+    line: int | None = None  # 1-based, in ``file``
+    column: int | None = None  # 1-based, with ``line``
+
+    @property
+    def location(self) -> str | None:
+        """``file``, ``file:line`` or ``file:line:column``."""
+        if not self.file:
+            return None
+        if self.line is None:
+            return self.file
+        return f"{self.file}:{self.line}" + (f":{self.column}" if self.column is not None else "")
 
     def __str__(self) -> str:
-        where = " ".join(p for p in (self.cluster, self.kustomization, self.file) if p)
+        where = " ".join(p for p in (self.cluster, self.kustomization, self.location) if p)
         return f"{where}: {self.message}"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "cluster": self.cluster,
+            "kustomization": self.kustomization,
+            "file": self.file,
+            "line": self.line,
+            "column": self.column,
+            "message": self.message,
+        }
 
 
 @dataclass(frozen=True)
@@ -46,6 +67,7 @@ class KustomizationRender:
     parent: str | None = None  # "namespace/name" of the Kustomization that applies this one
     reason: str | None = None
     file: str | None = None  # where the Kustomization object itself is defined
+    line: int | None = None  # where its document starts in ``file``, when known
     objects: tuple[K8sObject, ...] = ()
     kind: str = "Kustomization"  # or "ResourceSet" (Flux Operator), expanded the same way
     warnings: tuple[str, ...] = ()  # e.g. substituteFrom sources that exist only in the cluster

@@ -31,9 +31,20 @@ _LOCAL_CONFIG = "config.kubernetes.io/local-config"
 
 
 class PlanError(Exception):
-    def __init__(self, message: str, file: str | None = None) -> None:
+    def __init__(
+        self, message: str, file: str | None = None, line: int | None = None, column: int | None = None
+    ) -> None:
         super().__init__(message)
         self.file = file
+        self.line = line
+        self.column = column
+
+    @classmethod
+    def wrap(cls, message: str, exc: FleetError, file: str) -> PlanError:
+        """A planning error caused by a YAML problem, keeping the position yamlio found."""
+        where = exc.location
+        same_file = where.file in (None, file)
+        return cls(message, file, where.line if same_file else None, where.column if same_file else None)
 
 
 @dataclass
@@ -65,7 +76,7 @@ def _load_kustomization(tree: FileTree, rel: str) -> dict[str, Any]:
     try:
         docs = tree.docs(rel)
     except FleetError as exc:
-        raise PlanError(f"invalid kustomization: {exc.message}", rel) from None
+        raise PlanError.wrap(f"invalid kustomization: {exc.message}", exc, rel) from None
     if not docs:
         return {}
     if len(docs) != 1 or not isinstance(docs[0], dict):
@@ -105,8 +116,8 @@ class _Collector:
         for rel in self.tree.walk_files(directory):
             self.add_file(rel)
 
-    def follow(self, directory: str, kustomization: Mapping[str, Any], top: bool) -> None:
-        """Record the inputs of one kustomization found in ``directory``."""
+    def follow(self, directory: str, kustomization: Mapping[str, Any], top: bool, file: str | None) -> None:
+        """Record the inputs of the kustomization ``file`` (None: generated) found in ``directory``."""
         if directory in self.seen_dirs and not top:
             return
         self.seen_dirs.add(directory)
@@ -115,7 +126,9 @@ class _Collector:
             self.plan.plain = False
         resources = kustomization.get("resources") or []
         if not isinstance(resources, list):
-            raise PlanError("invalid kustomization: resources must be a list")
+            raise PlanError(
+                "invalid kustomization: resources must be a list", file, *_position(self.tree, file)
+            )
         for value in _strings(kustomization):
             if kustfile.is_remote(value):
                 if value in resources or value in (kustomization.get("components") or []):
@@ -137,7 +150,7 @@ class _Collector:
                     if value in resources:
                         self.plan.plain = False
                 else:
-                    self.follow(rel, _load_kustomization(self.tree, sub), top=False)
+                    self.follow(rel, _load_kustomization(self.tree, sub), top=False, file=sub)
             elif value in resources:
                 self.plan.plain = False  # let kustomize word the error
 
@@ -157,6 +170,18 @@ class _Collector:
         return True
 
 
+def _position(tree: FileTree, file: str | None, key: str = "resources") -> tuple[int | None, int | None]:
+    """Line and column of a top-level key of a kustomization file (an error path only: parses again)."""
+    if file is None:
+        return None, None
+    try:
+        docs = yamlio.load_all_with_marks(tree.read(file)[0].decode("utf-8"), file)
+    except (FleetError, OSError, UnicodeDecodeError):
+        return None, None
+    mark = docs[0][1].get((key,)) if docs else None
+    return mark if mark is not None else (None, None)
+
+
 def _generated_resources(tree: FileTree, path: str) -> list[str]:
     """§3.2: walk lexically; a sub-directory with a kustomization is a resource, not descended."""
     out: list[str] = []
@@ -173,8 +198,8 @@ def _generated_resources(tree: FileTree, path: str) -> list[str]:
                 try:
                     docs = tree.docs(rel)
                 except FleetError as exc:
-                    raise PlanError(
-                        f"failed to decode Kubernetes YAML from {rel}: {exc.message}", rel
+                    raise PlanError.wrap(
+                        f"failed to decode Kubernetes YAML from {rel}: {exc.message}", exc, rel
                     ) from None
                 for doc in docs:
                     if not isinstance(doc, dict) or not doc.get("kind"):
@@ -213,7 +238,7 @@ def plan_build(tree: FileTree, path: str, edits: SpecEdits) -> BuildPlan:
     plan.plain = edits.empty
     collector = _Collector(tree, plan)
     # The edited file replaces the original in the scratch root; the original is not an input.
-    collector.follow(path, {k: v for k, v in edited.items()}, top=True)
+    collector.follow(path, {k: v for k, v in edited.items()}, top=True, file=existing)
     if existing is not None:
         plan.files.pop(existing, None)
     if existing is not None and set(original) - kustfile.KNOWN_FIELDS:
@@ -221,9 +246,12 @@ def plan_build(tree: FileTree, path: str, edits: SpecEdits) -> BuildPlan:
     return plan
 
 
-def plain_objects(tree: FileTree, plan: BuildPlan) -> list[tuple[dict[str, Any], str | None]]:
-    """The output of a plain build, assembled in-process: documents in resource order, keys sorted."""
-    out: list[tuple[dict[str, Any], str | None]] = []
+def plain_objects(tree: FileTree, plan: BuildPlan) -> list[tuple[dict[str, Any], str, int]]:
+    """The output of a plain build, assembled in-process: documents in resource order, keys sorted.
+
+    Each object comes with its file and the index of its document in that file.
+    """
+    out: list[tuple[dict[str, Any], str, int]] = []
     seen: dict[tuple[str, str, str, str], str] = {}
 
     def emit(directory: str, kustomization: Mapping[str, Any]) -> None:
@@ -232,7 +260,7 @@ def plain_objects(tree: FileTree, plan: BuildPlan) -> list[tuple[dict[str, Any],
             if rel is None:
                 raise PlanError(f"resource {value!r} escapes the source root")
             if tree.is_file(rel):
-                for doc in tree.docs(rel):
+                for position, doc in enumerate(tree.docs(rel)):
                     body = _sorted(doc)
                     meta = body.get("metadata") or {}
                     api = str(body.get("apiVersion") or "")
@@ -249,7 +277,7 @@ def plain_objects(tree: FileTree, plan: BuildPlan) -> list[tuple[dict[str, Any],
                             rel,
                         )
                     seen[ident] = rel
-                    out.append((body, rel))
+                    out.append((body, rel, position))
             else:
                 sub = find_kustomization_file(tree, rel)
                 assert sub is not None  # a plain plan only lists files and kustomization dirs

@@ -15,11 +15,7 @@ from fluxfleet.render.secrets import masked_for_display
 
 
 def error_dicts(renders: list[ClusterRender]) -> list[dict[str, Any]]:
-    return [
-        {"cluster": e.cluster, "kustomization": e.kustomization, "file": e.file, "message": e.message}
-        for r in renders
-        for e in r.errors
-    ]
+    return [e.to_dict() for r in renders for e in r.errors]
 
 
 def ks_dict(ks: KustomizationRender) -> dict[str, Any]:
@@ -33,6 +29,7 @@ def ks_dict(ks: KustomizationRender) -> dict[str, Any]:
         "parent": ks.parent,
         "reason": ks.reason,
         "file": ks.file,
+        "line": ks.line,
         "dependsOn": ks.depends_on,
         "objects": len(ks.objects),
         "warnings": list(ks.warnings),
@@ -154,22 +151,48 @@ def image_matrix(renders: list[ClusterRender]) -> dict[str, dict[str, list[str]]
     return {img: {c: sorted(t) for c, t in sorted(by.items())} for img, by in sorted(matrix.items())}
 
 
+MATRIX_WIDTH = 160  # widest image x cluster table printed; wider fleets get one row per tag
+WHERE_WIDTH = 80  # the cluster list of a tag row wraps at this width
+
+
 def images_text(renders: list[ClusterRender]) -> str:
+    """Which tag runs on which cluster, every cluster named.
+
+    An image x cluster matrix when it fits in :data:`MATRIX_WIDTH` columns, else one row per image
+    and tag listing all its clusters (wrapped onto continuation lines).
+    """
     matrix = image_matrix(renders)
     clusters = [r.cluster for r in renders]
-    if len(clusters) <= 6:
-        rows = [[img, *(", ".join(by.get(c, [])) or "-" for c in clusters)] for img, by in matrix.items()]
-        return table(["IMAGE", *clusters], rows)
-    rows = []
+    rows = [[img, *(", ".join(by.get(c, [])) or "-" for c in clusters)] for img, by in matrix.items()]
+    wide = table(["IMAGE", *clusters], rows)
+    if max(len(line) for line in wide.splitlines()) <= MATRIX_WIDTH:
+        return wide
+    tag_rows: list[list[str]] = []
     for img, by in matrix.items():
         per_tag: dict[str, list[str]] = defaultdict(list)
         for cluster, tags in by.items():
             for tag in tags:
                 per_tag[tag].append(cluster)
         for tag, names in sorted(per_tag.items()):
-            shown = ", ".join(names[:5]) + (f" (+{len(names) - 5} more)" if len(names) > 5 else "")
-            rows.append([img, tag, str(len(names)), shown])
-    return table(["IMAGE", "TAG", "CLUSTERS", "WHERE"], rows)
+            lines = _wrap(names, WHERE_WIDTH)
+            tag_rows.append([img, tag, str(len(names)), lines[0]])
+            tag_rows.extend(["", "", "", more] for more in lines[1:])
+    return table(["IMAGE", "TAG", "CLUSTERS", "WHERE"], tag_rows)
+
+
+def _wrap(names: list[str], width: int) -> list[str]:
+    """``a, b, c`` split into lines of at most ``width`` characters (a longer name gets its own line)."""
+    lines: list[str] = []
+    current = ""
+    for name in names:
+        candidate = f"{current}, {name}" if current else name
+        if current and len(candidate) + 1 > width:
+            lines.append(current + ",")
+            current = name
+        else:
+            current = candidate
+    lines.append(current)
+    return lines
 
 
 def tree_text(render: ClusterRender, *, objects: bool = False) -> str:

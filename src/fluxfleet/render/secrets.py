@@ -1,8 +1,9 @@
 """Secret handling in renders: SOPS masking as ``flux build`` does it, and masking for display.
 
 fluxfleet never decrypts while rendering. SOPS-encrypted Secrets are masked with Flux's own
-placeholders (fluxcd/flux2 ``internal/build`` ``maskSopsData``). For anything printed (``build``
-output, diffs) every Secret value is masked as well, whether or not it was encrypted in git.
+placeholders (fluxcd/flux2 ``internal/build`` ``maskSopsData``), so output shows which values are
+SOPS-encrypted in git. For anything printed (``build`` output, diffs) every other Secret value is
+masked as well (``**MASKED**``): a plaintext Secret in git is never shown.
 """
 
 from __future__ import annotations
@@ -63,15 +64,25 @@ def mask_sops(body: dict[str, Any]) -> bool:
     return masked
 
 
+# What SOPS masking leaves in a value: safe to show, and it tells the reader the value is encrypted.
+SOPS_PLACEHOLDERS = frozenset({SOPS_MASK, SOPS_MASK_B64, DOCKERCONFIG_MASK, DOCKERCONFIG_MASK_B64})
+
+
 def masked_for_display(body: dict[str, Any]) -> dict[str, Any]:
-    """A copy of a Secret with every value masked (other objects are returned unchanged)."""
+    """A copy of a Secret with every value masked (other objects are returned unchanged).
+
+    Flux's SOPS placeholders stay as they are; any other value becomes ``**MASKED**``.
+    """
     if body.get("kind") != "Secret":
         return body
     out = dict(body)
     for field, mask in (("data", DISPLAY_MASK_B64), ("stringData", DISPLAY_MASK)):
         values = body.get(field)
         if isinstance(values, dict):
-            out[field] = {k: mask for k in values}
-    if "sops" in out:
-        out["sops"] = DISPLAY_MASK
+            out[field] = {k: v if _is_placeholder(v) else mask for k, v in values.items()}
+    out.pop("sops", None)  # masking removes it from encrypted Secrets; metadata alone says nothing
     return out
+
+
+def _is_placeholder(value: Any) -> bool:
+    return isinstance(value, str) and value in SOPS_PLACEHOLDERS

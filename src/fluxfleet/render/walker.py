@@ -24,8 +24,10 @@ from fluxfleet.objects import K8sObject, ObjectKey, Provenance
 from fluxfleet.render import helm, resourceset
 from fluxfleet.render.builder import Builder, BuildResult
 from fluxfleet.render.discover import ClusterSpec
+from fluxfleet.render.files import FileTree
 from fluxfleet.render.fluxks import FluxKustomization, Sources, is_flux_kustomization
 from fluxfleet.render.kustfile import SpecEdits
+from fluxfleet.render.lines import LineIndex
 from fluxfleet.render.model import ClusterRender, KsStatus, KustomizationRender, RenderError
 from fluxfleet.render.postbuild import OWNER_NAME, OWNER_NAMESPACE, Context, ResourceError, process
 from fluxfleet.render.varsub import (
@@ -80,6 +82,7 @@ class _Item:
     done: bool = False
     prebuilt: tuple[tuple[dict[str, Any], str | None], ...] | None = None  # ResourceSet expansion
     source: str = ""
+    tree: FileTree | None = None  # the source root the build read
 
 
 @dataclass
@@ -97,9 +100,10 @@ class _Cluster:
 
 
 class Walker:
-    def __init__(self, builder: Builder, *, strict: bool = True) -> None:
+    def __init__(self, builder: Builder, *, strict: bool = True, lines: LineIndex | None = None) -> None:
         self.builder = builder
         self.strict = strict
+        self.lines = LineIndex() if lines is None else lines
         self.memo: dict[tuple[Any, ...], _Processed] = {}
         # Per-object memo: a shared build result processed for one Kustomization name with the same
         # values of the variables it actually reads gives the same object on every cluster.
@@ -108,10 +112,15 @@ class Walker:
         self.scalars = ScalarMemo()
         self.helm = helm.HelmRenderer()
         self.stats = {"processed": 0, "reused": 0, "objects_shared": 0}
+        # The latest render() only: "cluster Kind/ns/name" of each Kustomization whose per-resource
+        # steps ran, or whose result was reused from an earlier render with the same inputs.
+        self.last_processed: list[str] = []
+        self.last_reused: list[str] = []
 
     # -- public --------------------------------------------------------------------------------
 
     def render(self, clusters: list[ClusterSpec], sources: Sources) -> list[ClusterRender]:
+        self.last_processed, self.last_reused = [], []
         states = []
         for spec in clusters:
             sources.repo_refs.add(spec.repo_source)
@@ -153,12 +162,13 @@ class Walker:
         ks = item.ks
         ref = ks.source_ref
         item.source = str(ref)
-        if ks.suspended:
+        if ks.suspended or (item.kind == "Kustomization" and ks.spec_problem() is not None):
             return
         tree = state.sources.tree_for(ref)
         path = ks.path
         if tree is None or path is None:
             return
+        item.tree = tree
         item.future = self.builder.submit(tree, path, SpecEdits.from_spec(ks.spec))
 
     def _missing_sources(self, state: _Cluster, item: _Item) -> bool:
@@ -208,18 +218,26 @@ class Walker:
                 parent=item.parent,
                 reason=reason,
                 file=ks.file,
+                line=ks.line,
                 kind=item.kind,
                 **extra,
             )
 
         if item.prebuilt is None:
+            problem = ks.spec_problem() if item.kind == "Kustomization" else None
+            if problem is not None:
+                message = f"invalid Kustomization: {problem}"
+                state.errors.append(RenderError(cluster, message, ks.id, ks.file, ks.line))
+                source = ""  # no usable sourceRef to name
+                record(KsStatus.failed, message)
+                return
             if ks.suspended:
                 record(KsStatus.skipped, "suspended (spec.suspend: true)")
                 return
             path = ks.path
             if path is None:
                 message = f"spec.path {ks.spec.get('path')!r} escapes the source root"
-                state.errors.append(RenderError(cluster, message, ks.id, ks.file))
+                state.errors.append(RenderError(cluster, message, ks.id, ks.file, ks.line))
                 record(KsStatus.failed, message)
                 return
             if item.future is None:
@@ -232,13 +250,18 @@ class Walker:
                 return
             result = item.future.result()
             if result.error is not None:
-                state.errors.append(RenderError(cluster, result.error, ks.id, result.error_file or ks.file))
+                where: tuple[str | None, int | None, int | None]
+                if result.error_file:
+                    where = (result.error_file, result.error_line, result.error_column)
+                else:
+                    where = (ks.file, ks.line, None)
+                state.errors.append(RenderError(cluster, result.error, ks.id, *where))
                 record(KsStatus.failed, "build failed", path=path, build=result.how, content_key=result.key)
                 return
-            built, key, how = result.objects, result.key, result.how
+            built, key, how, positions = result.objects, result.key, result.how, result.positions
         else:
-            path, built, key, how = None, item.prebuilt, None, "resourceset"
-        processed = self._post_process(state, item, built, key)
+            path, built, key, how, positions = None, item.prebuilt, None, "resourceset", None
+        processed = self._post_process(state, item, built, key, positions)
         for message, file in processed.errors:
             state.errors.append(RenderError(cluster, message, ks.id, file or ks.file))
         failed = bool(processed.errors)
@@ -277,6 +300,7 @@ class Walker:
         item: _Item,
         built: tuple[tuple[dict[str, Any], str | None], ...],
         key: str | None,
+        positions: tuple[int, ...] | None = None,
     ) -> _Processed:
         ks = item.ks
         try:
@@ -301,8 +325,10 @@ class Walker:
             hit = self.memo.get(memo_key)
             if hit is not None:
                 self.stats["reused"] += 1
+                self.last_reused.append(f"{state.spec.name} {item.kind}/{ks.id}")
                 return hit
         self.stats["processed"] += 1
+        self.last_processed.append(f"{state.spec.name} {item.kind}/{ks.id}")
         ctx = Context(ks.name, ks.namespace, ks.spec, variables, self.strict, owner_keys)
         ctx.paths_of = self._paths_of
         ctx.scalars = self.scalars
@@ -310,7 +336,17 @@ class Walker:
         errors: list[tuple[str, str | None]] = []
         fixed = (ks.name, ks.namespace, common, decryption, self.strict, owner_keys)
         kustomization = ks.id
-        for body, file in built:
+        tree = item.tree
+        lines = self.lines
+
+        def line_of(number: int, body: dict[str, Any], file: str | None) -> int | None:
+            if tree is None or file is None:
+                return None  # a ResourceSet's expansion has no document of its own
+            if positions is not None:
+                return lines.at(tree, file, positions[number])
+            return lines.find(tree, file, body)
+
+        for number, (body, file) in enumerate(built):
             memo_obj = self._object_key(body, fixed, variables) if key is not None else None
             shared = self.object_memo.get(memo_obj) if memo_obj is not None else None
             if shared is not None and shared.body is body:
@@ -321,7 +357,8 @@ class Walker:
                 self.stats["objects_shared"] += 1
                 obj = shared.obj
                 if obj.source.file != file:
-                    obj = K8sObject(obj.key, obj.body, Provenance(file=file, kustomization=kustomization))
+                    line = line_of(number, body, file)
+                    obj = K8sObject(obj.key, obj.body, Provenance(file, line, kustomization))
                 objects.append(obj)
                 continue
             before = (len(ctx.sops_secrets), len(ctx.encrypted_without_decryption))
@@ -330,7 +367,8 @@ class Walker:
             except ResourceError as exc:
                 errors.append((str(exc), file))
                 continue
-            obj = K8sObject(ObjectKey.of(out), out, Provenance(file=file, kustomization=kustomization))
+            source = Provenance(file, line_of(number, body, file), kustomization)
+            obj = K8sObject(ObjectKey.of(out), out, source)
             if memo_obj is not None:
                 self.object_memo[memo_obj] = _SharedObject(
                     body,
@@ -398,7 +436,7 @@ class Walker:
                 kind = "ResourceSet"
             if kind is None:
                 continue
-            child = FluxKustomization.of(body, obj.source.file)
+            child = FluxKustomization.of(body, obj.source.file, obj.source.line)
             cid = f"{kind}/{child.id}"
             if cid == own:
                 continue  # a Kustomization that applies itself (flux-system does)
@@ -503,6 +541,7 @@ def _dependency_errors(cluster: str, kustomizations: list[KustomizationRender]) 
                         f"dependsOn {dep} does not exist on this cluster; it would never become ready",
                         ks.id,
                         ks.file,
+                        ks.line,
                     )
                 )
     state: dict[str, int] = {}
