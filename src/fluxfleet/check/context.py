@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from fluxfleet.fleet.policy import PolicyConfig
-from fluxfleet.objects import K8sObject
+from fluxfleet.objects import BUILTIN_CLUSTER_SCOPED, K8sObject
 from fluxfleet.render.model import ClusterRender, KustomizationRender
 
 if TYPE_CHECKING:
@@ -26,43 +26,6 @@ if TYPE_CHECKING:
 FLUX_NAMESPACE = "flux-system"
 TENANT_LABELS = ("toolkit.fluxcd.io/tenant", "fluxfleet.dev/team")
 LATEST_FLUX = "2.9"
-
-# Built-in cluster-scoped kinds (group, kind); CRDs in the cluster add theirs.
-CLUSTER_SCOPED = frozenset(
-    {
-        ("", "Namespace"),
-        ("", "Node"),
-        ("", "PersistentVolume"),
-        ("", "ComponentStatus"),
-        ("rbac.authorization.k8s.io", "ClusterRole"),
-        ("rbac.authorization.k8s.io", "ClusterRoleBinding"),
-        ("apiextensions.k8s.io", "CustomResourceDefinition"),
-        ("apiregistration.k8s.io", "APIService"),
-        ("storage.k8s.io", "StorageClass"),
-        ("storage.k8s.io", "CSIDriver"),
-        ("storage.k8s.io", "CSINode"),
-        ("storage.k8s.io", "VolumeAttachment"),
-        ("storage.k8s.io", "VolumeAttributesClass"),
-        ("scheduling.k8s.io", "PriorityClass"),
-        ("networking.k8s.io", "IngressClass"),
-        ("networking.k8s.io", "IPAddress"),
-        ("networking.k8s.io", "ServiceCIDR"),
-        ("node.k8s.io", "RuntimeClass"),
-        ("policy", "PodSecurityPolicy"),
-        ("admissionregistration.k8s.io", "ValidatingWebhookConfiguration"),
-        ("admissionregistration.k8s.io", "MutatingWebhookConfiguration"),
-        ("admissionregistration.k8s.io", "ValidatingAdmissionPolicy"),
-        ("admissionregistration.k8s.io", "ValidatingAdmissionPolicyBinding"),
-        ("admissionregistration.k8s.io", "MutatingAdmissionPolicy"),
-        ("admissionregistration.k8s.io", "MutatingAdmissionPolicyBinding"),
-        ("flowcontrol.apiserver.k8s.io", "FlowSchema"),
-        ("flowcontrol.apiserver.k8s.io", "PriorityLevelConfiguration"),
-        ("certificates.k8s.io", "CertificateSigningRequest"),
-        ("certificates.k8s.io", "ClusterTrustBundle"),
-        ("resource.k8s.io", "DeviceClass"),
-        ("templates.gatekeeper.sh", "ConstraintTemplate"),
-    }
-)
 
 
 @dataclass
@@ -145,7 +108,7 @@ class ClusterContext:
     def is_namespaced(self, obj: K8sObject) -> bool | None:
         """True/False when the scope is known (built-in kind or CRD in the cluster), else None."""
         gk = (obj.key.group, obj.key.kind)
-        if gk in CLUSTER_SCOPED:
+        if gk in BUILTIN_CLUSTER_SCOPED:
             return False
         crd = self.crds.get(gk)
         if crd is not None:

@@ -30,7 +30,7 @@ from typing import Any
 
 from fluxfleet import yamlio
 from fluxfleet.errors import FleetError
-from fluxfleet.objects import K8sObject, ObjectKey, Provenance
+from fluxfleet.objects import BUILTIN_CLUSTER_SCOPED, K8sObject, ObjectKey, Provenance
 from fluxfleet.proc import ToolError, find_tool, run
 from fluxfleet.render.files import FileTree, norm
 from fluxfleet.render.fluxks import SourceRef, Sources
@@ -42,33 +42,6 @@ HELM_TIMEOUT = 120.0
 OWNER_NAME = "helm.toolkit.fluxcd.io/name"
 OWNER_NAMESPACE = "helm.toolkit.fluxcd.io/namespace"
 MASK = "***"
-
-# Built-in cluster-scoped kinds (group, kind): helm installs every other object without a namespace
-# into the release namespace. CRDs of the chart add their own cluster-scoped kinds.
-_CLUSTER_SCOPED = frozenset(
-    {
-        ("", "Namespace"),
-        ("", "Node"),
-        ("", "PersistentVolume"),
-        ("rbac.authorization.k8s.io", "ClusterRole"),
-        ("rbac.authorization.k8s.io", "ClusterRoleBinding"),
-        ("apiextensions.k8s.io", "CustomResourceDefinition"),
-        ("apiregistration.k8s.io", "APIService"),
-        ("storage.k8s.io", "StorageClass"),
-        ("storage.k8s.io", "CSIDriver"),
-        ("storage.k8s.io", "VolumeAttributesClass"),
-        ("scheduling.k8s.io", "PriorityClass"),
-        ("networking.k8s.io", "IngressClass"),
-        ("node.k8s.io", "RuntimeClass"),
-        ("admissionregistration.k8s.io", "ValidatingWebhookConfiguration"),
-        ("admissionregistration.k8s.io", "MutatingWebhookConfiguration"),
-        ("admissionregistration.k8s.io", "ValidatingAdmissionPolicy"),
-        ("admissionregistration.k8s.io", "ValidatingAdmissionPolicyBinding"),
-        ("flowcontrol.apiserver.k8s.io", "FlowSchema"),
-        ("flowcontrol.apiserver.k8s.io", "PriorityLevelConfiguration"),
-        ("gateway.networking.k8s.io", "GatewayClass"),
-    }
-)
 
 
 class NotRendered(Exception):
@@ -365,7 +338,7 @@ def _objects(text: str, namespace: str, release: Mapping[str, Any]) -> list[dict
         body_meta = dict(body.get("metadata") or {})
         body["metadata"] = body_meta
         key = ObjectKey.of(body)
-        scoped = (key.group, key.kind) in _CLUSTER_SCOPED or (key.group, key.kind) in crd_kinds
+        scoped = (key.group, key.kind) in BUILTIN_CLUSTER_SCOPED or (key.group, key.kind) in crd_kinds
         if not scoped and not body_meta.get("namespace"):
             body_meta["namespace"] = namespace
         labels = dict(body_meta.get("labels") or {})
