@@ -79,7 +79,8 @@ echo "restored both files; \`fluxfleet check --list-rules\` lists all $(fluxflee
 keydir="$(mktemp -d)"   # private age keys live outside the repository, never in git
 say "fluxfleet secrets keygen --env dev: private key to $keydir (0600), recipient into fleet.yaml"
 fluxfleet secrets keygen --env dev --key-file "$keydir/dev.agekey"
-fluxfleet generate | tail -n 1
+say "fluxfleet generate: spec.decryption on dev's Kustomizations, .sops.yaml rules"
+fluxfleet generate | grep -v "^  "
 say ".sops.yaml (generated): each dev folder is encrypted for dev's recipient, data/stringData only"
 sed -n '1,14p' .sops.yaml
 say "seal a Secret for dev: fluxfleet secrets encrypt apps/myapp/overlays/dev/db.yaml"
