@@ -80,7 +80,7 @@ keydir="$(mktemp -d)"   # private age keys live outside the repository, never in
 say "fluxfleet secrets keygen --env dev: private key to $keydir (0600), recipient into fleet.yaml"
 fluxfleet secrets keygen --env dev --key-file "$keydir/dev.agekey"
 say "fluxfleet generate: spec.decryption on dev's Kustomizations, .sops.yaml rules"
-fluxfleet generate | grep -v "^  "
+fluxfleet generate | grep -E "^generated|^Kustomizations|^  dev |^    kubectl"
 say ".sops.yaml (generated): each dev folder is encrypted for dev's recipient, data/stringData only"
 sed -n '1,14p' .sops.yaml
 say "seal a Secret for dev: fluxfleet secrets encrypt apps/myapp/overlays/dev/db.yaml"
