@@ -285,14 +285,25 @@ def _render_revision(
     paths: list[str] | None,
     names: list[str] | None,
     repo: Path,
+    *,
+    stored: bool = False,
 ) -> tuple[list[ClusterRender], dict[str, str]]:
-    """Render a committed revision straight from git objects (only fleet.yaml touches the disk)."""
+    """Render a committed revision straight from git objects (only fleet.yaml touches the disk).
+
+    ``stored``: use the persistent render cache of committed revisions (the teams are then not
+    looked up: the base of a diff does not need them).
+    """
     import tempfile
 
-    from fluxfleet.gitrepo.tree import read_files
+    from fluxfleet.gitrepo.tree import read_files, resolve
     from fluxfleet.render.files import MemoryTree
 
     prefix = "" if str(sub) == "." else sub.as_posix()
+    key = session.revision_key(resolve(top, rev), prefix, names, paths) if stored else None
+    if key is not None:
+        cached = session.load_revision(key)
+        if cached is not None:
+            return cached, {}
     files = read_files(top, rev, prefix)
     with tempfile.TemporaryDirectory(prefix="fluxfleet-rev-") as tmp:
         root = Path(tmp)
@@ -303,6 +314,8 @@ def _render_revision(
         renders = session.render(
             root, names=names, paths=paths, source_root=repo, tree=MemoryTree(files, root)
         )
+        if key is not None:
+            session.save_revision(key)
         return renders, _team_lookup(root)
 
 
@@ -349,7 +362,7 @@ def register_diff(app: typer.Typer) -> None:
         options = _options(source, no_strict, no_cache, jobs)
         wanted = set(cluster or [])
         with RenderSession(options) as session, progress("rendering both revisions", 2) as bar:
-            base_renders, _ = _render_revision(session, top, sub, base, path, None, repo)
+            base_renders, _ = _render_revision(session, top, sub, base, path, None, repo, stored=True)
             bar.advance()
             if head is None:
                 head_renders = session.render(repo, names=cluster, paths=path)

@@ -22,6 +22,7 @@ from fluxfleet.render.files import FileTree, ParseMemo
 from fluxfleet.render.fluxks import Sources, parse_source_mappings
 from fluxfleet.render.lines import LineIndex
 from fluxfleet.render.model import ClusterRender
+from fluxfleet.render.revcache import RevisionCache, revision_key
 from fluxfleet.render.walker import Walker
 
 
@@ -33,6 +34,7 @@ class RenderOptions:
     jobs: int | None = None
     sources: tuple[str, ...] = ()  # NAME=PATH items (--source)
     use_fleet: bool = True
+    reuse_clusters: bool = True  # reuse an unchanged cluster's render from the session's previous render
     engine: Engine | None = field(default=None, compare=False)
 
 
@@ -41,8 +43,12 @@ class RenderSession:
         self.options = options
         cache = BuildCache(options.cache_dir) if options.use_cache else None
         self.builder = Builder(cache=cache, jobs=options.jobs, engine=options.engine)
-        self.walker = Walker(self.builder, strict=options.strict, lines=LineIndex())
+        self.walker = Walker(
+            self.builder, strict=options.strict, lines=LineIndex(), reuse_clusters=options.reuse_clusters
+        )
         self.parsed: ParseMemo = {}  # YAML documents by content hash, shared by this session's trees
+        self.revisions = RevisionCache(_revision_dir(options.cache_dir)) if options.use_cache else None
+        self._mapped = False  # whether the latest render mapped any source to a folder
 
     def __enter__(self) -> RenderSession:
         return self
@@ -52,6 +58,56 @@ class RenderSession:
 
     def close(self) -> None:
         self.builder.close()
+
+    def revision_key(
+        self, commit: str, subpath: str, names: list[str] | None, paths: list[str] | None
+    ) -> str:
+        """The key of a committed revision's render with this session's options."""
+        from fluxfleet.errors import FleetError
+
+        try:
+            engine = self.builder.engine().id
+        except FleetError:
+            engine = None
+        helm = self.walker.helm.helm
+        helm_id: list[Any] | None = None
+        if helm is not None:
+            try:
+                info = Path(helm).stat()
+                helm_id = [helm, info.st_size, info.st_mtime_ns]
+            except OSError:
+                helm_id = [helm]
+        return revision_key(
+            commit=commit,
+            subpath=subpath,
+            strict=self.options.strict,
+            use_fleet=self.options.use_fleet,
+            engine=engine,
+            helm=helm_id,
+            names=sorted(names) if names is not None else None,
+            paths=list(paths) if paths is not None else None,
+        )
+
+    def load_revision(self, key: str) -> list[ClusterRender] | None:
+        """A stored render of a committed revision; it also becomes the render the next one reuses."""
+        if self.revisions is None or self.options.sources:
+            return None
+        with _collector_paused():  # as a render does: the entry is many small long-lived objects
+            entry = self.revisions.get(key)
+        if entry is None:
+            return None
+        context, rendered = entry
+        self.walker.seed(context, rendered)
+        return [r.render for r in rendered]
+
+    def save_revision(self, key: str) -> None:
+        """Store the latest render under ``key`` (the render of a committed revision), when allowed."""
+        if self.revisions is None or self.options.sources or self._mapped:
+            return
+        snapshot = self.walker.snapshot()
+        if snapshot is not None:
+            with _collector_paused():
+                self.revisions.put(key, *snapshot)
 
     def clusters(
         self,
@@ -111,7 +167,13 @@ class RenderSession:
                 )
             )
         mappings.update(parse_source_mappings(list(self.options.sources), source_root or repo))
+        self._mapped = bool(mappings)
         return self.walker.render(clusters, Sources(tree, mappings))
+
+
+def _revision_dir(cache_dir: Path | None) -> Path | None:
+    """Beside the build cache: its parent when a build cache folder was given, else the default."""
+    return None if cache_dir is None else cache_dir / "renders"
 
 
 @contextlib.contextmanager

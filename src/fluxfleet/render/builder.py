@@ -26,6 +26,7 @@ from fluxfleet import yamlio
 from fluxfleet.errors import FleetError
 from fluxfleet.proc import ToolError
 from fluxfleet.render import engine as engine_mod
+from fluxfleet.render import files
 from fluxfleet.render.cache import BuildCache
 from fluxfleet.render.files import FileTree, join
 from fluxfleet.render.kustfile import SpecEdits
@@ -73,6 +74,7 @@ class Builder:
         # can never reuse a freed one's id and be served its builds (seen as a flaky promote preview).
         self._requests: dict[tuple[FileTree, str, SpecEdits], Future[BuildResult]] = {}
         self._memo: dict[str, BuildResult] = {}
+        self._inputs: dict[tuple[FileTree, str, SpecEdits], files.Reads] = {}  # what planning read
         self._running: dict[str, Future[BuildResult]] = {}
         self._lock = threading.Lock()
         self._scratch = Path(tempfile.mkdtemp(prefix="fluxfleet-build-"))
@@ -105,11 +107,14 @@ class Builder:
             future = self._requests.get(request)
             if future is not None:
                 self.stats["deduplicated"] += 1
+                files.note(self._inputs[request])  # the caller read them too, through the shared build
                 return future
             self.stats["requests"] += 1
-        future = self._start(tree, path, edits)
+        with files.recording() as inputs:
+            future = self._start(tree, path, edits)
         with self._lock:
             self._requests[request] = future
+            self._inputs[request] = inputs
         return future
 
     def _start(self, tree: FileTree, path: str, edits: SpecEdits) -> Future[BuildResult]:

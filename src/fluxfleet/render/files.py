@@ -14,6 +14,9 @@ import os
 import posixpath
 import stat
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +26,36 @@ _PARSED_MAX = 50_000
 
 # sha256 of a file's content -> its YAML documents
 ParseMemo = dict[str, list[Any]]
+
+
+# What a render read, for per-cluster reuse: (tree role, op, path) -> what it saw. op is "f" (a
+# file's sha256, or "!error"), "m" (the kind of a path: its st_mode, None when absent) or "d" (a
+# directory listing). Replaying the same questions on another tree and getting the same answers
+# proves that anything computed from these reads is the same on that tree.
+Reads = dict[tuple[str, str, str], Any]
+
+_RECORDING: ContextVar[Reads | None] = ContextVar("fluxfleet_reads", default=None)
+
+
+@contextmanager
+def recording(reads: Reads | None = None) -> Iterator[Reads]:
+    """Record every question asked of any tree in this thread into ``reads`` (nested: also the outer)."""
+    target: Reads = {} if reads is None else reads
+    outer = _RECORDING.get()
+    token = _RECORDING.set(target)
+    try:
+        yield target
+    finally:
+        _RECORDING.reset(token)
+        if outer is not None and outer is not target:
+            outer.update(target)
+
+
+def note(reads: Reads) -> None:
+    """Add reads made earlier (a shared build's) to the current recording, if any."""
+    current = _RECORDING.get()
+    if current is not None and current is not reads:
+        current.update(reads)
 
 
 def norm(rel: str) -> str | None:
@@ -45,6 +78,7 @@ class FileTree:
     def __init__(self, root: Path, label: str = "", parsed: ParseMemo | None = None) -> None:
         self.root = root.resolve()
         self.label = label or str(root)
+        self.role = ""  # names this tree in recorded reads: "" for the repository, else its mapped root
         self.parsed: ParseMemo = {} if parsed is None else parsed
         self._root = str(self.root)
         self._stat: dict[str, int | None] = {}  # rel -> st_mode (None: absent or not regular)
@@ -92,23 +126,37 @@ class FileTree:
         self._stat[rel] = mode
         return mode
 
-    def is_file(self, rel: str) -> bool:
+    def _asked_mode(self, rel: str) -> int | None:
         mode = self._mode(rel)
+        reads = _RECORDING.get()
+        if reads is not None:
+            reads[(self.role, "m", rel)] = mode
+        return mode
+
+    def is_file(self, rel: str) -> bool:
+        mode = self._asked_mode(rel)
         return mode is not None and stat.S_ISREG(mode)
 
     def is_dir(self, rel: str) -> bool:
-        mode = self._mode(rel)
+        mode = self._asked_mode(rel)
         return mode is not None and stat.S_ISDIR(mode)
 
     def exists(self, rel: str) -> bool:
-        return self._mode(rel) is not None
+        return self._asked_mode(rel) is not None
 
     def listdir(self, rel: str) -> list[tuple[str, bool]]:
         """Sorted (name, is_dir) of the regular files and directories in ``rel``."""
+        listing = self._list(rel)
+        reads = _RECORDING.get()
+        if reads is not None:
+            reads[(self.role, "d", rel)] = listing
+        return listing
+
+    def _list(self, rel: str) -> list[tuple[str, bool]]:
         cached = self._listing.get(rel)
         if cached is not None:
             return cached
-        if not self.is_dir(rel):
+        if self._mode(rel) != stat.S_IFDIR:
             self._listing[rel] = []
             return []
         return self._scan(rel)
@@ -126,10 +174,40 @@ class FileTree:
 
     def read(self, rel: str) -> tuple[bytes, str]:
         """(content, sha256 hex) of a regular file; raises FileNotFoundError otherwise."""
+        reads = _RECORDING.get()
+        if reads is None:
+            return self._load(rel)
+        try:
+            entry = self._load(rel)
+        except OSError as exc:
+            reads[(self.role, "f", rel)] = f"!{type(exc).__name__}: {exc}"
+            raise
+        reads[(self.role, "f", rel)] = entry[1]
+        return entry
+
+    def same_answers(self, reads: Reads, role: str) -> bool:
+        """Whether this tree answers every question in ``reads`` made of the tree ``role`` the same way."""
+        for (where, op, rel), seen in reads.items():
+            if where != role:
+                continue
+            if op == "f":
+                try:
+                    now: Any = self._load(rel)[1]
+                except OSError as exc:
+                    now = f"!{type(exc).__name__}: {exc}"
+            elif op == "m":
+                now = self._mode(rel)
+            else:
+                now = self._list(rel)
+            if now != seen:
+                return False
+        return True
+
+    def _load(self, rel: str) -> tuple[bytes, str]:
         hit = self._content.get(rel)
         if hit is not None:
             return hit
-        if not self.is_file(rel):
+        if self._mode(rel) != stat.S_IFREG:
             raise FileNotFoundError(rel)
         fd = os.open(self._path(rel), os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
         with os.fdopen(fd, "rb") as fh:
@@ -195,10 +273,10 @@ class MemoryTree(FileTree):
             return stat.S_IFREG
         return None
 
-    def listdir(self, rel: str) -> list[tuple[str, bool]]:
+    def _list(self, rel: str) -> list[tuple[str, bool]]:
         return sorted(self._dirs.get(rel, set()))
 
-    def read(self, rel: str) -> tuple[bytes, str]:
+    def _load(self, rel: str) -> tuple[bytes, str]:
         hit = self._content.get(rel)
         if hit is not None:
             return hit

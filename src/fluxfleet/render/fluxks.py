@@ -112,12 +112,20 @@ class Sources:
         for key in (str(ref), f"{ref.kind}/{ref.name}", f"{ref.namespace}/{ref.name}", ref.name):
             target = self.mappings.get(key)
             if target is not None:
-                tree = self._trees.get(str(target))
-                if tree is None:
-                    tree = FileTree(target, label=key, parsed=self.repo.parsed)
-                    self._trees[str(target)] = tree
-                return tree
+                return self.tree_at(str(target), key)
         return None
+
+    def tree_at(self, root: str, label: str = "") -> FileTree:
+        """The tree of a mapped folder (its ``role`` in recorded reads is ``root``)."""
+        tree = self._trees.get(root)
+        if tree is None:
+            tree = FileTree(Path(root), label=label, parsed=self.repo.parsed)
+            tree.role = root
+            self._trees[root] = tree
+        return tree
+
+    def tree_of_role(self, role: str) -> FileTree:
+        return self.repo if role == "" else self.tree_at(role)
 
 
 def parse_source_mappings(values: list[str], repo: Path, origin: str = "--source") -> dict[str, Path]:

@@ -10,18 +10,22 @@ collected with cluster, Kustomization and file, and never stop the walk.
 
 The post-processed result of a Kustomization is memoised by the content key of its build plus
 everything the per-resource steps read, so a second render of a revision (or an unchanged
-Kustomization in a diff) reuses the first one's objects.
+Kustomization in a diff) reuses the first one's objects. A whole cluster is reused from the previous
+render when its spec is the same and every question its walk asked of the trees (recorded through
+``files.recording``) gets the same answer now.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 import json
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any
 
 from fluxfleet.objects import K8sObject, ObjectKey, Provenance
-from fluxfleet.render import helm, resourceset
+from fluxfleet.render import files, helm, resourceset
 from fluxfleet.render.builder import Builder, BuildResult
 from fluxfleet.render.discover import ClusterSpec
 from fluxfleet.render.files import FileTree
@@ -93,15 +97,42 @@ class _Cluster:
     by_id: dict[str, _Item] = field(default_factory=dict)
     results: dict[str, KustomizationRender] = field(default_factory=dict)
     errors: list[RenderError] = field(default_factory=list)
+    reads: files.Reads = field(default_factory=dict)  # every question this cluster asked of a tree
     index: dict[tuple[str, str, str], dict[str, Any]] = field(default_factory=dict)
 
     def pending(self) -> list[_Item]:
         return [i for i in self.items if not i.done]
 
 
+@dataclass
+class Rendered:
+    """A cluster's render with everything it read, kept to reuse it on the next revision."""
+
+    spec_key: str  # fingerprint of the cluster's ClusterSpec
+    reads: files.Reads
+    render: ClusterRender
+
+
+def spec_key(spec: ClusterSpec) -> str:
+    payload = json.dumps(dataclasses.asdict(spec), sort_keys=True, default=str)
+    return hashlib.sha256(payload.encode()).hexdigest()
+
+
 class Walker:
-    def __init__(self, builder: Builder, *, strict: bool = True, lines: LineIndex | None = None) -> None:
+    def __init__(
+        self,
+        builder: Builder,
+        *,
+        strict: bool = True,
+        lines: LineIndex | None = None,
+        reuse_clusters: bool = True,
+    ) -> None:
         self.builder = builder
+        self.reuse_clusters = reuse_clusters
+        # The previous render(): what every cluster's result depended on besides its own reads (the
+        # repository's source refs and the folder mappings), and each cluster with its reads.
+        self._previous: tuple[str, dict[str, Rendered]] | None = None
+        self.last_reused_clusters: list[str] = []
         self.strict = strict
         self.lines = LineIndex() if lines is None else lines
         self.memo: dict[tuple[Any, ...], _Processed] = {}
@@ -120,17 +151,74 @@ class Walker:
     # -- public --------------------------------------------------------------------------------
 
     def render(self, clusters: list[ClusterSpec], sources: Sources) -> list[ClusterRender]:
-        self.last_processed, self.last_reused = [], []
-        states = []
+        """Render ``clusters``; a cluster whose previous render (same spec) read the same answers
+        from the trees is that render, reused as is.
+
+        A cluster's result depends only on its spec, the answers of the trees it asked (recorded
+        during its walk, including the shared builds' planning and its HelmReleases' charts), the
+        set of source refs that mean "this repository" (shared by all clusters) and the folder
+        mappings; the session's options never change. So equal inputs give an identical result.
+        """
+        self.last_processed, self.last_reused, self.last_reused_clusters = [], [], []
         for spec in clusters:
             sources.repo_refs.add(spec.repo_source)
+        context = json.dumps(
+            [
+                sorted(str(ref) for ref in sources.repo_refs),
+                sorted((k, str(v)) for k, v in sources.mappings.items()),
+            ]
+        )
+        reuse = self.reuse_clusters and len({spec.name for spec in clusters}) == len(clusters)
+        previous: dict[str, Rendered] = {}
+        if reuse and self._previous is not None and self._previous[0] == context:
+            previous = self._previous[1]
+        done: list[Rendered | None] = []
+        states: list[tuple[int, _Cluster]] = []
+        for spec in clusters:
+            old = previous.get(spec.name)
+            if old is not None and old.spec_key == spec_key(spec) and _same_answers(old.reads, sources):
+                done.append(old)
+                self.last_reused_clusters.append(spec.name)
+                self.last_reused.extend(
+                    f"{spec.name} {ks.kind}/{ks.id}"
+                    for ks in old.render.kustomizations
+                    if ks.kind != "HelmRelease"
+                    and (ks.status == KsStatus.rendered or ks.reason == "post-build failed")
+                )
+                continue
             state = _Cluster(spec, sources)
-            self._enqueue(state, spec.root, None, ())
-            states.append(state)
+            with files.recording(state.reads):
+                self._enqueue(state, spec.root, None, ())
+            states.append((len(done), state))
+            done.append(None)
+        self._walk([state for _, state in states])
+        for position, state in states:
+            with files.recording(state.reads):
+                render = self._finish(state)
+            done[position] = Rendered(spec_key(state.spec), state.reads, render)
+        out = [entry for entry in done if entry is not None]
+        self._previous = (context, {entry.render.cluster: entry for entry in out}) if reuse else None
+        return [entry.render for entry in out]
+
+    def snapshot(self) -> tuple[str, list[Rendered]] | None:
+        """The latest render with its reads (None when cluster reuse is off or names were not unique)."""
+        if self._previous is None:
+            return None
+        return self._previous[0], list(self._previous[1].values())
+
+    def seed(self, context: str, rendered: list[Rendered]) -> None:
+        """Take ``rendered`` (a stored render of another revision) as the previous render."""
+        if self.reuse_clusters:
+            self._previous = (context, {entry.render.cluster: entry for entry in rendered})
+
+    def _walk(self, states: list[_Cluster]) -> None:
+        if not states:
+            return
         while True:
             for state in states:
-                for item in state.pending():
-                    self._submit(state, item)
+                with files.recording(state.reads):
+                    for item in state.pending():
+                        self._submit(state, item)
             progressed = False
             for state in states:
                 progressed |= self._round(state, force=False)
@@ -139,7 +227,6 @@ class Walker:
             if not progressed:
                 for state in states:
                     self._round(state, force=True)
-        return [self._finish(s) for s in states]
 
     # -- scheduling ----------------------------------------------------------------------------
 
@@ -193,7 +280,8 @@ class Walker:
             )
             if not force and self._missing_sources(state, item) and others_pending:
                 continue
-            self._process(state, item)
+            with files.recording(state.reads):
+                self._process(state, item)
             item.done = True
             progressed = True
             if force:
@@ -499,6 +587,11 @@ class Walker:
             errors=tuple(errors),
             helmreleases=tuple(o.info for o in outcomes),
         )
+
+
+def _same_answers(reads: files.Reads, sources: Sources) -> bool:
+    roles = {role for role, _, _ in reads}
+    return all(sources.tree_of_role(role).same_answers(reads, role) for role in roles)
 
 
 def _tree_order(state: _Cluster) -> list[KustomizationRender]:
