@@ -215,3 +215,22 @@ def test_helm_release_is_reported_as_not_evaluated() -> None:
     }
     found = findings(cluster(dump(hr)), "helm-release-not-evaluated")
     assert len(found) == 1 and found[0].severity.value == "info"
+
+
+def test_a_rendered_helm_release_is_evaluated_not_reported() -> None:
+    from dataclasses import replace
+
+    from fluxfleet.render.model import HelmReleaseInfo
+
+    hr = {
+        "apiVersion": "helm.toolkit.fluxcd.io/v2",
+        "kind": "HelmRelease",
+        "metadata": {"name": "h", "namespace": "x"},
+    }
+    base = cluster(dump(hr))
+    info = HelmReleaseInfo(name="h", namespace="x", chart="c", version="1.0.0", source="HelmRepository/x/r")
+    listed = replace(base, helmreleases=(replace(info, reason="not rendered: no helm binary found"),))
+    [finding] = findings(listed, "helm-release-not-evaluated")
+    assert "no helm binary found" in finding.message
+    rendered = replace(base, helmreleases=(replace(info, rendered=True, reason="rendered from cache"),))
+    assert findings(rendered, "helm-release-not-evaluated") == []

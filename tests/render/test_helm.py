@@ -37,7 +37,13 @@ with open(os.path.join(os.path.dirname(values_file), "..", "helm-calls.log"), "a
     log.write(" ".join(a for a in args if a != values_file) + "\\n")
 values = yaml.safe_load(open(values_file)) or {{}}
 mode = oct(stat.S_IMODE(os.stat(values_file).st_mode))
-meta = yaml.safe_load(open(os.path.join(chart, "Chart.yaml")))
+if chart.endswith(".tgz"):  # a packaged chart from helm's cache
+    import tarfile
+    with tarfile.open(chart) as tar:
+        member = next(m for m in tar.getmembers() if m.name.endswith("/Chart.yaml"))
+        meta = yaml.safe_load(tar.extractfile(member))
+else:
+    meta = yaml.safe_load(open(os.path.join(chart, "Chart.yaml")))
 if values.get("fail"):
     print("Error: template failed with values " + json.dumps(values), file=sys.stderr)
     sys.exit(1)
@@ -235,3 +241,40 @@ def test_values_merge_target_path_and_release_name() -> None:
     assert release_name({"metadata": {"name": "web"}, "spec": {"releaseName": "r"}}) == "r"
     long = release_name({"metadata": {"name": "x" * 60}, "spec": {}})
     assert len(long) <= 53
+
+
+def test_a_pinned_chart_in_helms_cache_is_rendered(
+    tmp_path: Path, fake_helm: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import io
+    import tarfile
+
+    from fluxfleet.render.helm import helm_cache_dir
+
+    cache = tmp_path / "helm-cache"
+    cache.mkdir()
+    monkeypatch.setenv("HELM_REPOSITORY_CACHE", str(cache))
+    assert helm_cache_dir() == cache
+    pinned = {
+        "chart": {
+            "spec": {
+                "chart": "podinfo",
+                "version": "6.7.1",
+                "sourceRef": {"kind": "HelmRepository", "name": "podinfo"},
+            }
+        }
+    }
+    repo = _repo(tmp_path / "repo", {}, **pinned)
+    render = one(repo)
+    web = next(h for h in render.helmreleases if h.name == "web")
+    assert not web.rendered and "helm pull" in web.reason and str(cache) in web.reason
+    chart_yaml = b"apiVersion: v2\nname: podinfo\nversion: 6.7.1\n"
+    with tarfile.open(cache / "podinfo-6.7.1.tgz", "w:gz") as tar:
+        info = tarfile.TarInfo("podinfo/Chart.yaml")
+        info.size = len(chart_yaml)
+        tar.addfile(info, io.BytesIO(chart_yaml))
+    render = one(repo)
+    assert _entry(render, "web").status is KsStatus.rendered
+    assert objects(render)["ConfigMap/apps/web-config"]["data"]["chart"] == "podinfo-6.7.1"
+    remote = next(h for h in render.helmreleases if h.name == "remote")  # no version: never looked up
+    assert not remote.rendered and "exact version" in remote.reason

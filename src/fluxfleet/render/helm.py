@@ -3,8 +3,10 @@
 A chart is rendered with ``helm template`` only when a ``helm`` binary is found and the chart is
 local: ``spec.chart.spec`` names a path inside a GitRepository that maps to a folder (the cluster's
 own repository, or ``--source`` / fleet.yaml ``spec.sources``), or ``spec.chartRef`` names a HelmChart
-of the same render that does. fluxfleet never fetches charts, so a chart from a HelmRepository or
-OCIRepository is listed as not rendered, with the reason.
+of the same render that does; or cached: a HelmRepository chart pinned to one version whose archive
+``<chart>-<version>.tgz`` is already in helm's repository cache (``$HELM_REPOSITORY_CACHE``, else
+``$XDG_CACHE_HOME/helm/repository``, else ``~/.cache/helm/repository``; ``helm pull`` puts it
+there). fluxfleet never fetches charts: any other chart is listed as not rendered, with the reason.
 
 Values follow helm-controller: each ``valuesFrom`` entry in order (``valuesKey`` default
 ``values.yaml``; ``targetPath`` sets the raw string at a dotted path; ``optional`` skips a missing
@@ -224,6 +226,44 @@ class LocalChart:
     source: SourceRef
 
 
+@dataclass(frozen=True)
+class CachedChart:
+    """A chart archive from helm's repository cache."""
+
+    archive: Path
+    source: SourceRef
+
+    @property
+    def path(self) -> str:
+        return self.archive.name
+
+
+def helm_cache_dir() -> Path:
+    """Where helm keeps downloaded chart archives (helm's own defaults, in its order)."""
+    if os.environ.get("HELM_REPOSITORY_CACHE"):
+        return Path(os.environ["HELM_REPOSITORY_CACHE"])
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "helm" / "repository"
+
+
+_EXACT_VERSION = re.compile(r"^v?[0-9]+(\.[0-9]+){0,2}([-+][0-9A-Za-z.-]+)?$")
+
+
+def _cached(chart_spec: Mapping[str, Any], source: SourceRef) -> CachedChart:
+    name, version = str(chart_spec.get("chart") or ""), str(chart_spec.get("version") or "")
+    if not name or "/" in name or not _EXACT_VERSION.match(version):
+        raise NotRendered(
+            f"the chart comes from {source} without one exact version, which fluxfleet does not fetch"
+        )
+    archive = helm_cache_dir() / f"{name}-{version}.tgz"
+    if not archive.is_file():
+        raise NotRendered(
+            f"chart {name} {version} from {source} is not in helm's cache ({archive.parent}); "
+            f"`helm pull` it there to render it"
+        )
+    return CachedChart(archive, source)
+
+
 def _chart_in(tree: FileTree, chart: str, source: SourceRef) -> LocalChart:
     path = norm(chart)
     if path is None:
@@ -235,8 +275,8 @@ def _chart_in(tree: FileTree, chart: str, source: SourceRef) -> LocalChart:
 
 def locate(
     body: Mapping[str, Any], sources: Sources, helm_charts: Mapping[SourceRef, dict[str, Any]]
-) -> LocalChart:
-    """The local chart of a HelmRelease; raises :class:`NotRendered` with the reason otherwise."""
+) -> LocalChart | CachedChart:
+    """The local or cached chart of a HelmRelease; raises :class:`NotRendered` with the reason otherwise."""
     meta = body.get("metadata") or {}
     namespace = str(meta.get("namespace") or "")
     spec = _spec(body)
@@ -257,6 +297,8 @@ def locate(
             raise NotRendered("spec.chart.spec is missing")
         chart_spec, ns = raw, namespace
     source = _ref(chart_spec.get("sourceRef"), ns)
+    if source.kind == "HelmRepository":
+        return _cached(chart_spec, source)
     if source.kind != "GitRepository":
         raise NotRendered(f"the chart comes from {source}, which fluxfleet does not fetch")
     tree = sources.tree_for(source)
@@ -294,17 +336,20 @@ def _redact(message: str, values: Values, scratch: str) -> str:
 
 
 def template(
-    helm: str, chart: LocalChart, name: str, namespace: str, values: Values, include_crds: bool
+    helm: str, chart: LocalChart | CachedChart, name: str, namespace: str, values: Values, include_crds: bool
 ) -> str:
-    """``helm template`` of a local chart; raises :class:`ToolError` (message already redacted)."""
+    """``helm template`` of a local or cached chart; raises :class:`ToolError` (message already redacted)."""
     scratch = tempfile.mkdtemp(prefix="fluxfleet-helm-")  # mode 0700: only this user can look in
     try:
-        chart_dir = Path(scratch) / "chart"
-        prefix = f"{chart.path}/" if chart.path else ""
-        for rel in chart.tree.walk_files(chart.path):
-            target = chart_dir / rel[len(prefix) :]
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_bytes(chart.tree.read(rel)[0])
+        if isinstance(chart, CachedChart):
+            chart_dir = chart.archive
+        else:
+            chart_dir = Path(scratch) / "chart"
+            prefix = f"{chart.path}/" if chart.path else ""
+            for rel in chart.tree.walk_files(chart.path):
+                target = chart_dir / rel[len(prefix) :]
+                target.parent.mkdir(parents=True, exist_ok=True)
+                target.write_bytes(chart.tree.read(rel)[0])
         values_file = os.path.join(scratch, "values.yaml")
         fd = os.open(values_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
@@ -406,7 +451,10 @@ class HelmRenderer:
         install = spec.get("install") if isinstance(spec.get("install"), dict) else {}
         include_crds = str((install or {}).get("crds") or "Create") != "Skip"
         name = release_name(body)
-        digests = [chart.tree.read(rel)[1] + rel for rel in chart.tree.walk_files(chart.path)]
+        if isinstance(chart, CachedChart):
+            digests = [hashlib.sha256(chart.archive.read_bytes()).hexdigest()]
+        else:
+            digests = [chart.tree.read(rel)[1] + rel for rel in chart.tree.walk_files(chart.path)]
         key = hashlib.sha256(
             json.dumps(
                 [digests, chart.path, name, target, include_crds, values.merged, hr_id],

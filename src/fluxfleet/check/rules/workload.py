@@ -470,5 +470,15 @@ def selector_mismatch(obj: K8sObject, ctx: ClusterContext) -> Iterator[Violation
     kinds=("HelmRelease",),
 )
 def helm_release_not_evaluated(obj: K8sObject, ctx: ClusterContext) -> Iterator[Violation]:
-    if obj.key.group == "helm.toolkit.fluxcd.io":
-        yield Violation(f"HelmRelease {obj.key.namespace}/{obj.key.name}: chart workloads not evaluated", obj)
+    if obj.key.group != "helm.toolkit.fluxcd.io":
+        return
+    listed = next(
+        (h for h in ctx.render.helmreleases if (h.namespace, h.name) == (obj.key.namespace, obj.key.name)),
+        None,
+    )
+    if listed is not None and listed.rendered:
+        return  # the chart's objects are part of the render and met every rule
+    reason = f" ({listed.reason})" if listed is not None and listed.reason else ""
+    yield Violation(
+        f"HelmRelease {obj.key.namespace}/{obj.key.name}: chart workloads not evaluated{reason}", obj
+    )
