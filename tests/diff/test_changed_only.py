@@ -9,20 +9,7 @@ from fluxfleet.diff.compare import compare
 from fluxfleet.gitrepo.tree import read_files
 from fluxfleet.render.api import RenderOptions, RenderSession
 from fluxfleet.render.files import MemoryTree
-from render.helpers import PLACEHOLDER, cm, ks, write
-
-DEPLOYMENT = """\
-apiVersion: apps/v1
-kind: Deployment
-metadata:
-  name: web
-spec:
-  template:
-    spec:
-      containers:
-        - name: web
-          image: nginx
-"""
+from render.helpers import DEPLOYMENT, PLACEHOLDER, cm, ks, write
 
 
 def _overlay(tag: str) -> str:

@@ -15,20 +15,8 @@ from fluxfleet.cli.render_cmds import _render_revision
 from fluxfleet.render.api import RenderOptions, RenderSession
 from fluxfleet.render.model import ClusterRender
 from fluxfleet.render.revcache import _render_to
-from render.helpers import PLACEHOLDER, cm, ks, write
+from render.helpers import DEPLOYMENT, PLACEHOLDER, cm, ks, write
 
-DEPLOYMENT = """\
-apiVersion: apps/v1
-kind: Deployment
-metadata:
-  name: web
-spec:
-  template:
-    spec:
-      containers:
-        - name: web
-          image: nginx
-"""
 SUBST = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: greeting\ndata:\n  text: ${GREETING}\n"
 CANARY = "canary-value-7f3a9"
 

@@ -45,6 +45,20 @@ def cm(name: str, namespace: str = "default", **data: str) -> dict[str, Any]:
 
 PLACEHOLDER = "# This file will be generated automatically by flux boostrap.\n"
 
+# A minimal Deployment whose image overlays retag (nginx, container "web").
+DEPLOYMENT = """\
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: web
+spec:
+  template:
+    spec:
+      containers:
+        - name: web
+          image: nginx
+"""
+
 
 def cluster_repo(root: Path, cluster_files: dict[str, Any], other: dict[str, Any] | None = None) -> Path:
     """A repo with one cluster folder ``clusters/test`` (placeholder flux-system) plus ``other`` files."""
