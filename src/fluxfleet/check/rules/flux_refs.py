@@ -350,4 +350,4 @@ def flux_prune_disabled(obj: K8sObject, ctx: ClusterContext) -> Iterator[Violati
 )
 def flux_suspended(obj: K8sObject, ctx: ClusterContext) -> Iterator[Violation]:
     if obj.key.group.endswith("fluxcd.io") and _spec(obj).get("suspend") is True:
-        yield Violation(f"{obj.key.kind} {obj.key.namespace}/{obj.key.name} is suspended", obj)
+        yield Violation(f"{obj.key} is suspended", obj)

@@ -63,8 +63,7 @@ def flux_tenant_impersonation(obj: K8sObject, ctx: ClusterContext) -> Iterator[V
         # Impersonating a controller's own account is no impersonation at all: it has
         # cluster-admin, so the tenant's manifests could change anything on the cluster.
         yield Violation(
-            f"tenant {obj.key.kind} {obj.key.namespace}/{obj.key.name} impersonates the Flux controller "
-            f"account {account!r}, which is cluster-admin",
+            f"tenant {obj.key} impersonates the Flux controller account {account!r}, which is cluster-admin",
             obj,
         )
         return
@@ -74,8 +73,7 @@ def flux_tenant_impersonation(obj: K8sObject, ctx: ClusterContext) -> Iterator[V
     if ctx.controller_flag(controller, "--default-service-account"):
         return
     yield Violation(
-        f"tenant {obj.key.kind} {obj.key.namespace}/{obj.key.name} sets no serviceAccountName and "
-        f"{controller} has no --default-service-account",
+        f"tenant {obj.key} sets no serviceAccountName and {controller} has no --default-service-account",
         obj,
     )
 

@@ -47,7 +47,7 @@ def secret_plaintext(obj: K8sObject, ctx: ClusterContext) -> Iterator[Violation]
         return
     if obj.body.get("type") == "kubernetes.io/service-account-token":
         return
-    yield Violation(f"Secret {obj.key.namespace}/{obj.key.name} holds unencrypted data", obj)
+    yield Violation(f"{obj.key} holds unencrypted data", obj)
 
 
 @cluster_rule(

@@ -479,6 +479,4 @@ def helm_release_not_evaluated(obj: K8sObject, ctx: ClusterContext) -> Iterator[
     if listed is not None and listed.rendered:
         return  # the chart's objects are part of the render and met every rule
     reason = f" ({listed.reason})" if listed is not None and listed.reason else ""
-    yield Violation(
-        f"HelmRelease {obj.key.namespace}/{obj.key.name}: chart workloads not evaluated{reason}", obj
-    )
+    yield Violation(f"{obj.key}: chart workloads not evaluated{reason}", obj)
