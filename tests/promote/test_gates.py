@@ -148,3 +148,25 @@ def test_refusal_is_reported_in_json(tmp_path: Path, capsys: pytest.CaptureFixtu
     data = json.loads(capsys.readouterr().out)
     assert [r["gate"] for r in data["refused"]] == ["approval"]
     assert {r["gate"]: r["status"] for r in data["gates"]}["source"] == "pass"
+
+
+def test_fleet_wide_freeze_holds_every_environment(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from promote_helpers import git
+
+    repo = make_repo(tmp_path / "r")
+    fleet = repo / "fleet.yaml"
+    fleet.write_text(
+        fleet.read_text().replace(
+            "  clusters:\n",
+            "  freezes:\n    - start: '2000-01-01T00:00:00Z'\n      end: '2999-01-01T00:00:00Z'\n"
+            "      reason: company-wide change freeze\n      allowRollback: false\n  clusters:\n",
+            1,
+        )
+    )
+    git(repo, "commit", "-qam", "freeze everything")
+    for env in ("dev", "staging"):
+        args = ["promote", "web", "--to", env] + (["--version", "v3"] if env == "dev" else [])
+        assert ff(repo, *args) == 3
+        assert "company-wide change freeze" in capsys.readouterr().err

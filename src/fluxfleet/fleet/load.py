@@ -30,6 +30,7 @@ from fluxfleet.fleet.model import (
     GitSource,
 )
 from fluxfleet.fleet.policy import PolicyConfig
+from fluxfleet.fleet.promotion import Freeze
 from fluxfleet.fleet.tenancy import SecretsConfig, Team
 from fluxfleet.fsutil import check_relative, safe_join
 
@@ -55,6 +56,7 @@ class Fleet:
     platform: tuple[Component, ...]
     apps: tuple[App, ...]
     teams: tuple[Team, ...] = ()
+    freezes: tuple[Freeze, ...] = ()
     sources: dict[str, str] = field(default_factory=dict)
     policy: PolicyConfig = field(default_factory=PolicyConfig)
     secrets: SecretsConfig = field(default_factory=SecretsConfig)
@@ -117,6 +119,10 @@ class Fleet:
 
     def clusters_in(self, env: str) -> list[Cluster]:
         return [c for c in self.clusters if c.environment == env]
+
+    def freezes_for(self, env: str) -> tuple[Freeze, ...]:
+        """Fleet-wide freezes first, then the environment's own."""
+        return (*self.freezes, *self.env(env).promotion.freezes)
 
     def team(self, name: str) -> Team | None:
         return next((t for t in self.teams if t.name == name), None)
@@ -327,6 +333,7 @@ def load_fleet(repo: Path, fleet_file: Path | None = None) -> Fleet:
         platform=tuple(i.value for i in items["platform"]),
         apps=tuple(i.value for i in items["apps"]),
         teams=tuple(i.value for i in items["teams"]),
+        freezes=doc.spec.freezes,
         sources=dict(doc.spec.sources),
         policy=doc.spec.policy,
         secrets=doc.spec.secrets,

@@ -13,7 +13,7 @@ from pydantic import Field, field_validator
 from fluxfleet.fleet.base import Duration, Name, Strict
 from fluxfleet.fleet.names import label_key_error, label_value_error, var_name_error
 from fluxfleet.fleet.policy import PolicyConfig
-from fluxfleet.fleet.promotion import Promotion
+from fluxfleet.fleet.promotion import Freeze, Promotion
 from fluxfleet.fleet.selectors import LabelSelector
 from fluxfleet.fleet.tenancy import SecretsConfig, Team
 
@@ -144,6 +144,8 @@ class FleetSpec(Strict):
     platform: tuple[Component, ...] = ()
     apps: tuple[App, ...] = ()
     teams: tuple[Team, ...] = ()
+    # "stop the line": freezes that hold promotions in every environment
+    freezes: tuple[Freeze, ...] = ()
     sources: dict[str, str] = Field(default_factory=dict)
     policy: PolicyConfig = Field(default_factory=PolicyConfig)
     secrets: SecretsConfig = Field(default_factory=SecretsConfig)

@@ -223,7 +223,7 @@ def plan_promote(ctx: Context, req: PromoteRequest) -> Change:
     approver = _approver(ctx, req.approve, req.approver)
     results.append(g.approval(env.promotion.approval, approver, req.approve))
     results.append(g.window(env.promotion.windows, ctx.now, exempt=False))
-    results.append(g.freeze(env.promotion.freezes, ctx.now, rollback=False))
+    results.append(g.freeze(ctx.fleet.freezes_for(env.name), ctx.now, rollback=False))
     report = None
     if env.promotion.health:
         watched = src.clusters if (wave.index == 1 or superseding) and src else _earlier(target, wave)
@@ -309,7 +309,7 @@ def plan_rollback(ctx: Context, req: RollbackRequest) -> Change:
     approver = _approver(ctx, req.approve, req.approver)
     results.append(g.approval(env.promotion.approval, approver, req.approve))
     results.append(g.window(env.promotion.windows, ctx.now, exempt=True))
-    results.append(g.freeze(env.promotion.freezes, ctx.now, rollback=True))
+    results.append(g.freeze(ctx.fleet.freezes_for(env.name), ctx.now, rollback=True))
     change.gates = g.apply_force(results, req.force)
     change.forced_reason = req.force if any(r.status is g.Status.forced for r in change.gates) else None
     change.approver = approver

@@ -47,7 +47,7 @@ def plan_revert(
         g.GateResult("soak", g.Status.skipped, "reverts skip soak"),
         g.approval(env.promotion.approval, approver_id, approve),
         g.window(env.promotion.windows, ctx.now, exempt=True),
-        g.freeze(env.promotion.freezes, ctx.now, rollback=True),
+        g.freeze(ctx.fleet.freezes_for(env.name), ctx.now, rollback=True),
     ]
     change = Change(
         "revert",
