@@ -20,6 +20,7 @@ from fluxfleet.check.model import CheckResult, Severity
 from fluxfleet.check.registry import all_rules
 from fluxfleet.cli.common import RepoOpt, echo
 from fluxfleet.errors import FleetError
+from fluxfleet.fleet.load import Fleet, load_fleet
 from fluxfleet.fleet.policy import PolicyConfig, flux_version_error, load_policy_file
 from fluxfleet.fsutil import safe_join, write_plan
 from fluxfleet.output import structured
@@ -47,11 +48,9 @@ ClusterOpt = Annotated[
 ]
 
 
-def _load_policy(repo: Path) -> tuple[PolicyConfig, dict[str, str], frozenset[str]]:
-    """Policy, cluster -> environment, and team namespaces (from fleet.yaml when present)."""
+def _load_policy(repo: Path) -> tuple[PolicyConfig, dict[str, str], frozenset[str], Fleet | None]:
+    """Policy, cluster -> environment, team namespaces and the fleet (from fleet.yaml when present)."""
     if (repo / "fleet.yaml").is_file():
-        from fluxfleet.fleet.load import load_fleet
-
         fleet = load_fleet(repo)
         # Unknown rule ids are reported here, where fleet.yaml's lines are known.
         validate_rule_ids(
@@ -60,8 +59,8 @@ def _load_policy(repo: Path) -> tuple[PolicyConfig, dict[str, str], frozenset[st
             locate=lambda rid, message, hint: fleet.error_at(("spec", "policy", "rules", rid), message, hint),
         )
         envs = {c.name: c.environment for c in fleet.clusters}
-        return fleet.policy, envs, frozenset(t.name for t in fleet.teams)
-    return load_policy_file(repo) or PolicyConfig(), {}, frozenset()
+        return fleet.policy, envs, frozenset(t.name for t in fleet.teams), fleet
+    return load_policy_file(repo) or PolicyConfig(), {}, frozenset(), None
 
 
 def _path_exists(repo: Path) -> Callable[[str], bool]:
@@ -165,7 +164,7 @@ def register(app: typer.Typer) -> None:
 
         if flux_version and (err := flux_version_error(flux_version)):
             raise FleetError(err, field="--flux-version", hint="pass a Flux minor version such as 2.9")
-        policy, envs, teams = _load_policy(repo)
+        policy, envs, teams, fleet = _load_policy(repo)
         rego_dirs = tuple(dict.fromkeys((*policy.rego, *(policy_dir or ()))))
         conftest = load_conftest(repo, rego_dirs)
         gk_objects = load_gatekeeper(repo, policy.gatekeeper)
@@ -177,7 +176,7 @@ def register(app: typer.Typer) -> None:
             rego=RegoPolicies(conftest, gk_objects) if conftest or gk_objects else None,
             environment=envs,
             tenant_namespaces=teams,
-            **secrets_options(repo),
+            **secrets_options(repo, fleet),
         )
         options.schemas = SchemaStore(options.kubernetes_version)
         if flux_version:

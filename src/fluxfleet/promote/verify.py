@@ -59,7 +59,7 @@ def _check_options(ctx: Context) -> Any:
         path_exists=exists,
         environment={c.name: c.environment for c in fleet.clusters},
         tenant_namespaces=frozenset(t.name for t in fleet.teams),
-        **secrets_options(ctx.repo),
+        **secrets_options(ctx.repo, fleet),
     )
 
 

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fluxfleet import yamlio
 from fluxfleet.check.context import ClusterContext
@@ -25,6 +25,9 @@ from fluxfleet.fsutil import safe_join
 from fluxfleet.objects import K8sObject
 from fluxfleet.secrets.files import SopsFile, read_sops_file
 from fluxfleet.secrets.status import document_problems, recipient_problems
+
+if TYPE_CHECKING:
+    from fluxfleet.fleet.load import Fleet
 
 CAT = "secrets"
 ESO_GROUP = "external-secrets.io"
@@ -378,15 +381,18 @@ def flux_sops_non_secret(ctx: ClusterContext) -> Iterator[Violation]:
                 )
 
 
-def secrets_options(repo: Path) -> dict[str, Any]:
+def secrets_options(repo: Path, fleet: Fleet | None = None) -> dict[str, Any]:
     """``CheckOptions`` fields these rules read: the repository, fleet.yaml recipients, key files.
 
     Keys are given the way sops takes them: ``SOPS_AGE_KEY_FILE`` (MACs are then verified).
+    Callers that already loaded the fleet pass it, so fleet.yaml is not read again.
     """
     import os
 
     out: dict[str, Any] = {"repo": repo.resolve()}
-    if (repo / "fleet.yaml").is_file():
+    if fleet is not None:
+        out["age_recipients"] = dict(fleet.secrets.age_recipients)
+    elif (repo / "fleet.yaml").is_file():
         from fluxfleet.fleet.load import load_fleet
 
         # An invalid fleet.yaml is reported elsewhere; the recipients are then unknown.
