@@ -92,25 +92,48 @@ def test_unknown_kinds_are_no_schema_not_passes() -> None:
     assert findings(cluster(dump(WIDGET_CRD, widget(size=1))), "schema-unknown") == []
 
 
-def test_flux_structure_when_no_crd_is_rendered() -> None:
+def test_flux_objects_are_validated_strictly_without_rendered_crds() -> None:
     ks = {
         "apiVersion": "kustomize.toolkit.fluxcd.io/v1",
         "kind": "Kustomization",
         "metadata": {"name": "a", "namespace": "flux-system"},
         "spec": {"interval": "10m", "prune": True, "sourceRef": {"kind": "GitRepository", "name": "r"}},
     }
+    assert findings(cluster(dump(ks)), "schema") == []
+    # the shipped schema covers it, so the weaker structural check stays silent
     assert findings(cluster(dump(ks)), "flux-structure") == []
     broken = {**ks, "spec": {"interval": "often", "sourceRef": {"kind": "HelmRepository", "name": "r"}}}
-    text = " | ".join(f.message for f in findings(cluster(dump(broken)), "flux-structure"))
-    assert "spec.prune` is required" in text and "not a duration" in text and "sourceRef.kind" in text
-    assert "structural check" in text
+    text = " | ".join(f.message for f in findings(cluster(dump(broken)), "schema"))
+    assert "prune" in text and "often" in text and "HelmRepository" in text
+    assert "Flux CRD shipped with fluxfleet" in text
+    # the seed-style field of issue 10: unknown to Flux, so an error even without CRDs in the render
+    seed = {**ks, "spec": {**ks["spec"], "kustomize": {"images": [{"name": "x", "newTag": "1"}]}}}
+    [finding] = findings(cluster(dump(seed)), "schema")
+    assert "kustomize" in finding.message
     hr = {
         "apiVersion": "helm.toolkit.fluxcd.io/v2",
         "kind": "HelmRelease",
         "metadata": {"name": "h", "namespace": "x"},
+        "spec": {"interval": "5m"},
     }
-    hr["spec"] = {"interval": "5m"}
+    assert findings(cluster(dump(hr)), "schema") == []  # chart-or-chartRef is a CEL rule of the CRD
     assert "chartRef" in findings(cluster(dump(hr)), "flux-structure")[0].message
+
+
+def test_validate_flux_object_is_callable_on_its_own() -> None:
+    from fluxfleet.check.schemas import validate_flux_object
+
+    policy = {
+        "apiVersion": "image.toolkit.fluxcd.io/v1",
+        "kind": "ImagePolicy",
+        "metadata": {"name": "p", "namespace": "flux-system"},
+        "spec": {"imageRepositoryRef": {"name": "r"}, "policy": {"semver": {"range": ">=1.0.0"}}},
+    }
+    assert validate_flux_object(policy, store()) == []
+    assert validate_flux_object({**policy, "spec": {**policy["spec"], "bogus": 1}}, store())
+    assert validate_flux_object({"apiVersion": "v1", "kind": "ConfigMap"}) == [
+        "no Flux schema for ConfigMap v1"
+    ]
 
 
 def test_namespace_unset_and_missing() -> None:

@@ -19,7 +19,7 @@ def repo(tmp_path: Path) -> Path:
 def test_promote_dev_to_staging_commits_with_trailers(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert ff(repo, "promote", "web", "--to", "staging") == 0
     out = capsys.readouterr().out
-    assert "Clusters affected (2)" in out and "us-west-2: staging-a (team=t-us-west-2)" in out
+    assert "Clusters affected (2)" in out and "us-west-2: staging-a (cluster label team=t-us-west-2)" in out
     assert "newTag: v2" in overlay(repo, "web", "staging")
     t = trailers(repo)
     assert t["Fluxfleet-Action"] == "promote"
@@ -44,8 +44,8 @@ def test_dry_run_changes_nothing(repo: Path, capsys: pytest.CaptureFixture[str])
     assert data["files"][0]["path"] == "apps/web/overlays/staging/kustomization.yaml"
     assert data["clusterGroups"] == {
         "staging": {
-            "us-west-2": ["staging-a (team=t-us-west-2)"],
-            "eu-west-1": ["staging-b (team=t-eu-west-1)"],
+            "us-west-2": ["staging-a (cluster label team=t-us-west-2)"],
+            "eu-west-1": ["staging-b (cluster label team=t-eu-west-1)"],
         }
     }
     assert head(repo) == before and status(repo) == ""

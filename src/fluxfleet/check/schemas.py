@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib.util
+from importlib import resources
 import json
 import re
 from dataclasses import dataclass
@@ -97,6 +98,16 @@ def validate(validator: Any, body: dict[str, Any]) -> list[SchemaError]:
     return errors
 
 
+FLUX_SCHEMAS = "flux-schemas/schemas.json"
+
+
+def _flux_schemas() -> dict[str, Any]:
+    """``group/version/Kind`` -> strict JSON Schema, shipped with fluxfleet (scripts/gen_flux_schemas.py)."""
+    data = resources.files("fluxfleet").joinpath("data", *FLUX_SCHEMAS.split("/")).read_text(encoding="utf-8")
+    loaded: dict[str, Any] = json.loads(data)
+    return loaded
+
+
 class SchemaStore:
     """Compiled validators for one Kubernetes version, shared across clusters of a run."""
 
@@ -107,6 +118,27 @@ class SchemaStore:
         self._kinds: dict[tuple[str, str], set[str]] = {}
         self._builtin: dict[tuple[str, str, str], Any] = {}
         self._crd: dict[str, Any] = {}
+        self._flux_raw: dict[str, Any] | None = None
+        self._flux: dict[str, Any] = {}
+
+    def flux(self, group: str, version: str, kind: str) -> Any | None:
+        """Validator for a Flux kind from the shipped schemas (None: not a shipped Flux API)."""
+        key = f"{group}/{version}/{kind}"
+        if key not in self._flux:
+            if self._flux_raw is None:
+                self._flux_raw = _flux_schemas()
+            raw = self._flux_raw.get(key)
+            self._flux[key] = (
+                jsonschema_rs.validator_for({**raw, "$schema": _SCHEMA_DIALECT}) if raw else None
+            )
+        return self._flux[key]
+
+    def flux_versions(self, group: str, kind: str) -> set[str]:
+        if self._flux_raw is None:
+            self._flux_raw = _flux_schemas()
+        return {
+            k.split("/")[1] for k in self._flux_raw if k.startswith(f"{group}/") and k.endswith(f"/{kind}")
+        }
 
     def _load(self) -> dict[str, Any]:
         if self._defs is None:
@@ -161,6 +193,23 @@ class SchemaStore:
                     self._crd[digest] = None  # an invalid CRD schema is not ours to judge here
             return self._crd[digest]
         return None
+
+
+def validate_flux_object(obj: dict[str, Any], store: SchemaStore | None = None) -> list[str]:
+    """Errors of one Flux object against the shipped schema of its apiVersion/kind, strictly.
+
+    ``[]`` when valid; one message when the apiVersion/kind is not a Flux API fluxfleet ships.
+    Pass a ``store`` to reuse compiled validators across many objects.
+    """
+    api = obj.get("apiVersion")
+    kind = obj.get("kind")
+    if not isinstance(api, str) or not isinstance(kind, str) or not api or not kind:
+        return ["apiVersion and kind are required"]
+    group, _, version = api.rpartition("/")
+    validator = (store or SchemaStore()).flux(group, version, kind)
+    if validator is None:
+        return [f"no Flux schema for {kind} {api}"]
+    return [str(e) for e in validate(validator, obj)]
 
 
 def crd_served_versions(crd_body: dict[str, Any]) -> set[str]:

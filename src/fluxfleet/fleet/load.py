@@ -32,6 +32,7 @@ from fluxfleet.fleet.model import (
 from fluxfleet.fleet.policy import PolicyConfig
 from fluxfleet.fleet.promotion import Freeze
 from fluxfleet.fleet.tenancy import SecretsConfig, Team
+from fluxfleet.fleet.wiring import AlertsConfig, FluxConfig
 from fluxfleet.fsutil import check_relative, safe_join
 
 FLEET_FILE = "fleet.yaml"
@@ -60,6 +61,8 @@ class Fleet:
     sources: dict[str, str] = field(default_factory=dict)
     policy: PolicyConfig = field(default_factory=PolicyConfig)
     secrets: SecretsConfig = field(default_factory=SecretsConfig)
+    flux: FluxConfig = field(default_factory=FluxConfig)
+    alerts: AlertsConfig | None = None
     origins: dict[str, Origin] = field(default_factory=dict, compare=False)
     file: str = FLEET_FILE
     marks: yamlio.Marks = field(default_factory=dict, compare=False, repr=False)
@@ -337,6 +340,8 @@ def load_fleet(repo: Path, fleet_file: Path | None = None) -> Fleet:
         sources=dict(doc.spec.sources),
         policy=doc.spec.policy,
         secrets=doc.spec.secrets,
+        flux=doc.spec.flux,
+        alerts=doc.spec.alerts,
         origins={f"{s}/{i.value.name}": Origin(i.file, i.line) for s, lst in items.items() for i in lst},
         file=display,
         marks=marks,

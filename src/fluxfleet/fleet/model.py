@@ -16,6 +16,7 @@ from fluxfleet.fleet.policy import PolicyConfig
 from fluxfleet.fleet.promotion import Freeze, Promotion
 from fluxfleet.fleet.selectors import LabelSelector
 from fluxfleet.fleet.tenancy import SecretsConfig, Team
+from fluxfleet.fleet.wiring import AlertsConfig, FluxConfig, HealthCheck
 
 API_VERSION = "fluxfleet.dev/v1alpha1"
 REQUIRED_LABELS = ("environment", "region")
@@ -43,6 +44,7 @@ class Environment(Strict):
     prune: bool = True
     timeout: Duration | None = None
     promotion: Promotion = Field(default_factory=Promotion)
+    alerts: AlertsConfig | None = None  # overrides spec.alerts for this environment's clusters
 
 
 class Cluster(Strict):
@@ -123,6 +125,11 @@ class App(Strict):
     versions: dict[str, str] = Field(default_factory=dict)
     pins: dict[str, str] = Field(default_factory=dict)
     interval: Duration | None = None
+    # Health: an app's Kustomization is Ready (and its dependents start) only once its workloads
+    # are; explicit healthChecks replace `wait` when given.
+    wait: bool = True
+    timeout: Duration | None = None
+    health_checks: tuple[HealthCheck, ...] = Field(default=(), alias="healthChecks")
 
     @property
     def repo_path(self) -> str:
@@ -149,6 +156,8 @@ class FleetSpec(Strict):
     sources: dict[str, str] = Field(default_factory=dict)
     policy: PolicyConfig = Field(default_factory=PolicyConfig)
     secrets: SecretsConfig = Field(default_factory=SecretsConfig)
+    flux: FluxConfig = Field(default_factory=FluxConfig)
+    alerts: AlertsConfig | None = None
 
 
 class FleetDocument(Strict):

@@ -13,6 +13,7 @@ from fluxfleet.fleet.model import App, Cluster, Component, Environment
 from fluxfleet.fleet.names import go_duration
 from fluxfleet.generate.layout import (
     FLUX_NAMESPACE,
+    SYSTEM_NAMESPACES,
     app_ks_name,
     cluster_variables,
     platform_ks_name,
@@ -137,10 +138,27 @@ def app_kustomization(
     account = kustomization_service_account(fleet, app)
     if account:
         spec["serviceAccountName"] = account
+    _app_health(spec, app, env)
     labels = {"fluxfleet.dev/layer": "apps", "fluxfleet.dev/app": app.name}
     if app.team:
         labels["fluxfleet.dev/team"] = app.team
     return _kustomization(app_ks_name(app.name), _ordered(spec), labels)
+
+
+APP_TIMEOUT = "5m"
+
+
+def _app_health(spec: dict[str, Any], app: App, env: Environment) -> None:
+    """Without ``wait``/``healthChecks`` kustomize-controller marks an app Ready as soon as it is
+    applied, so a ``dependsOn`` on it is met before its pods run; the timeout bounds the wait."""
+    if app.health_checks:
+        spec["healthChecks"] = [
+            {k: v for k, v in hc.model_dump(by_alias=True).items() if v is not None}
+            for hc in app.health_checks
+        ]
+    else:
+        spec["wait"] = app.wait
+    spec["timeout"] = app.timeout or env.timeout or APP_TIMEOUT
 
 
 def app_namespaces(fleet: Fleet, apps: list[App]) -> list[dict[str, Any]]:
@@ -148,7 +166,10 @@ def app_namespaces(fleet: Fleet, apps: list[App]) -> list[dict[str, Any]]:
 
     A declared team's namespaces come with its tenant objects (generate/tenants.py) instead.
     """
-    namespaces = sorted({a.namespace for a in apps if not (a.team and fleet.team(a.team))})
+    taken = {c.namespace for c in fleet.platform} | SYSTEM_NAMESPACES
+    namespaces = sorted(
+        {a.namespace for a in apps if not (a.team and fleet.team(a.team)) and a.namespace not in taken}
+    )
     return [
         {
             "apiVersion": "v1",
@@ -169,6 +190,7 @@ _ORDER = [
     "path",
     "prune",
     "wait",
+    "healthChecks",
     "targetNamespace",
     "images",
     "decryption",

@@ -9,7 +9,7 @@ from fluxfleet import yamlio
 from fluxfleet.fleet.load import Fleet
 from fluxfleet.fleet.placement import Placement
 from fluxfleet.generate import flux_objects, scaffold
-from fluxfleet.generate.layout import HEADER, cluster_dirs, cluster_variables
+from fluxfleet.generate.layout import HEADER, SYSTEM_NAMESPACES, cluster_dirs, cluster_variables
 
 COMPONENTS_PLACEHOLDER = """\
 # gotk-components.yaml: the Flux controllers (output of `flux install --export`).
@@ -120,7 +120,21 @@ def _scaffolds(fleet: Fleet, placement: Placement) -> dict[str, dict[str, str]]:
         for env in fleet.env_names:
             if env in envs:
                 out[f"{app.repo_path}/overlays/{env}"] = scaffold.app_overlay(app, env)
+    owners = namespace_owners(fleet)
     for comp in fleet.platform:
         if placement.placed[comp.name]:
-            out[comp.repo_path] = scaffold.platform_component(comp)
+            owns = owners.get(comp.namespace) == comp.name
+            out[comp.repo_path] = scaffold.platform_component(comp, owns_namespace=owns)
+    return out
+
+
+def namespace_owners(fleet: Fleet) -> dict[str, str]:
+    """Namespace -> the one platform component that creates it (the first in fleet order).
+
+    Namespaces the cluster owns (kube-*, default, flux-system) have no owner in the repository.
+    """
+    out: dict[str, str] = {}
+    for comp in fleet.platform:
+        if comp.namespace not in SYSTEM_NAMESPACES:
+            out.setdefault(comp.namespace, comp.name)
     return out

@@ -107,11 +107,45 @@ def app_overlay(app: App, env: str) -> dict[str, str]:
     return {path: _doc(_kustomization(["../../base"], **extra))}
 
 
-def platform_component(component: Component) -> dict[str, str]:
+PLATFORM_HELM_ACCOUNT = "flux-platform"
+
+
+def platform_helm_account(component: Component) -> list[dict[str, Any]]:
+    """The account a platform HelmRelease runs as.
+
+    With the tenant lockdown helm-controller impersonates ``<namespace>:default`` for a HelmRelease
+    that names no account, and ``default`` can do nothing: the install fails. A chart installs
+    CRDs, ClusterRoles and webhooks, so the account gets what helm-controller itself has
+    (cluster-admin); it is a platform account, never a tenant's.
+    """
+    account = {
+        "apiVersion": "v1",
+        "kind": "ServiceAccount",
+        "metadata": {"name": PLATFORM_HELM_ACCOUNT, "namespace": component.namespace},
+    }
+    binding = {
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": "ClusterRoleBinding",
+        "metadata": {"name": f"{PLATFORM_HELM_ACCOUNT}-{component.name}"},
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "cluster-admin"},
+        "subjects": [
+            {"kind": "ServiceAccount", "name": PLATFORM_HELM_ACCOUNT, "namespace": component.namespace}
+        ],
+    }
+    return [account, binding]
+
+
+def platform_component(component: Component, *, owns_namespace: bool = True) -> dict[str, str]:
+    """Skeleton of a platform component. ``owns_namespace`` is False when the namespace belongs to
+    the cluster (kube-system, flux-system...) or to another Kustomization: a second owner would
+    fight over it, and a pruned one would delete it with everything inside."""
     root = component.repo_path
-    namespace = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": component.namespace}}
-    files = {f"{root}/namespace.yaml": _doc(namespace)}
-    resources = ["namespace.yaml"]
+    files: dict[str, str] = {}
+    resources: list[str] = []
+    if owns_namespace:
+        namespace = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": component.namespace}}
+        files[f"{root}/namespace.yaml"] = _doc(namespace)
+        resources.append("namespace.yaml")
     if component.chart:
         chart = component.chart
         repository = {
@@ -136,10 +170,12 @@ def platform_component(component: Component) -> dict[str, str]:
                 },
                 "install": {"remediation": {"retries": 3}},
                 "upgrade": {"remediation": {"retries": 3}},
+                "serviceAccountName": PLATFORM_HELM_ACCOUNT,
             },
         }
+        files[f"{root}/serviceaccount.yaml"] = _doc(*platform_helm_account(component))
         files[f"{root}/repository.yaml"] = _doc(repository)
         files[f"{root}/release.yaml"] = _doc(release)
-        resources += ["repository.yaml", "release.yaml"]
+        resources += ["serviceaccount.yaml", "repository.yaml", "release.yaml"]
     files[f"{root}/kustomization.yaml"] = _doc(_kustomization(resources))
     return files

@@ -24,13 +24,12 @@ from fluxfleet.fleet.load import Fleet
 from fluxfleet.fleet.model import App, Cluster, Component
 from fluxfleet.fleet.placement import Placement
 from fluxfleet.fleet.tenancy import Team
-from fluxfleet.generate.layout import FLUX_NAMESPACE, cluster_dirs
+from fluxfleet.generate.layout import FLUX_NAMESPACE, SYSTEM_NAMESPACES, cluster_dirs
 
 TENANTS_DIR = "tenants"
 TENANT_LABEL = "toolkit.fluxcd.io/tenant"
 CONTROLLER_SA = "kustomize-controller"
 KUSTOMIZE_API = "kustomize.config.k8s.io/v1beta1"
-SYSTEM_NAMESPACES = frozenset({"flux-system", "kube-system", "kube-public", "kube-node-lease", "default"})
 
 # What a reconciler needs to apply, garbage-collect and health-check a team's workloads. No
 # wildcards, no pods/exec, no RBAC or NetworkPolicy writes (a tenant must not widen its own fence).

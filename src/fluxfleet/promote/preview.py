@@ -36,12 +36,16 @@ def file_summary(change: Change) -> list[dict[str, Any]]:
 
 
 def cluster_groups(fleet: Fleet, clusters: tuple[str, ...]) -> dict[str, dict[str, list[str]]]:
-    """env -> region -> ["cluster (team=x)"], in fleet order."""
+    """env -> region -> ["cluster (cluster label team=x)"], in fleet order.
+
+    The cluster's ``team`` label (who runs the cluster) is not the app's team (who owns the app):
+    the label is spelled out so a reader cannot take one for the other.
+    """
     groups: dict[str, dict[str, list[str]]] = {}
     for name in clusters:
         c = fleet.cluster(name)
         team = c.labels.get("team")
-        label = f"{name} (team={team})" if team else name
+        label = f"{name} (cluster label team={team})" if team else name
         groups.setdefault(c.environment, {}).setdefault(c.region, []).append(label)
     return groups
 
@@ -84,7 +88,7 @@ def render_text(change: Change, fleet: Fleet, extra: list[str] | None = None) ->
     if diffs:
         out += ["  " + d for d in diffs]
     owner = next((a.team for a in fleet.apps if a.name == change.app and a.team), None)
-    owner_note = f", app owned by team {owner}" if owner else ""
+    owner_note = f"; app team: {owner}" if owner else ""
     out.append(f"Clusters affected ({len(change.clusters)}{owner_note}):")
     for env, regions in cluster_groups(fleet, change.clusters).items():
         out.append(f"  {env}")

@@ -109,6 +109,12 @@ def _find_schema(obj: K8sObject, ctx: ClusterContext) -> tuple[str, Any] | None:
         return (
             (f"CRD {crd.get('metadata', {}).get('name', '')}", validator) if validator is not None else None
         )
+    if k.group in FLUX_GROUPS:
+        # Shipped with fluxfleet: strict, so a field Flux does not know is an error even when the
+        # render has no Flux CRDs (a placeholder gotk-components.yaml).
+        validator = store.flux(k.group, k.version, k.kind)
+        if validator is not None:
+            return ("Flux CRD shipped with fluxfleet", validator)
     validator = store.builtin(k.group, k.version, k.kind)
     if validator is not None:
         return (f"Kubernetes {store.kubernetes_version}", validator)
@@ -194,21 +200,10 @@ def flux_structure(obj: K8sObject, ctx: ClusterContext) -> Iterator[Violation]:
     required = FLUX_REQUIRED.get(key)
     if required is None or (obj.key.group, obj.key.kind) in ctx.crds:
         return
-    for path, typ in required:
-        value = _dig(obj.body, path)
-        name = ".".join(path)
-        if value is None:
-            yield Violation(f"`{name}` is required (structural check; no Flux CRD in this render)", obj)
-        elif not isinstance(value, typ) or (typ is str and not value):
-            yield Violation(f"`{name}` has the wrong type (structural check)", obj)
-        elif path[-1] == "interval" and isinstance(value, str) and not _DURATION.match(value):
-            yield Violation(f"`{name}` {value!r} is not a duration like 10m (structural check)", obj)
-    if obj.key.kind == "Kustomization":
-        kind = _dig(obj.body, ("spec", "sourceRef", "kind"))
-        if isinstance(kind, str) and kind and kind not in KS_SOURCE_KINDS:
-            yield Violation(
-                f"`spec.sourceRef.kind` {kind!r} must be one of {', '.join(sorted(KS_SOURCE_KINDS))}", obj
-            )
+    store = ctx.options.schemas
+    if store is None or store.flux(*key) is None:
+        yield from _required_fields(obj, required)
+    # CEL rules of the CRD (x-kubernetes-validations) are not JSON Schema; this one is checked here
     if obj.key.kind == "HelmRelease":
         spec = obj.body.get("spec") or {}
         if not isinstance(spec, dict) or (not spec.get("chart") and not spec.get("chartRef")):
@@ -227,6 +222,24 @@ def namespace_unset(obj: K8sObject, ctx: ClusterContext) -> Iterator[Violation]:
         return
     if ctx.is_namespaced(obj):
         yield Violation(f"{obj.key} is namespaced but has no metadata.namespace", obj)
+
+
+def _required_fields(obj: K8sObject, required: tuple[_REQ, ...]) -> Iterator[Violation]:
+    for path, typ in required:
+        value = _dig(obj.body, path)
+        name = ".".join(path)
+        if value is None:
+            yield Violation(f"`{name}` is required (structural check; no Flux CRD in this render)", obj)
+        elif not isinstance(value, typ) or (typ is str and not value):
+            yield Violation(f"`{name}` has the wrong type (structural check)", obj)
+        elif path[-1] == "interval" and isinstance(value, str) and not _DURATION.match(value):
+            yield Violation(f"`{name}` {value!r} is not a duration like 10m (structural check)", obj)
+    if obj.key.kind == "Kustomization":
+        kind = _dig(obj.body, ("spec", "sourceRef", "kind"))
+        if isinstance(kind, str) and kind and kind not in KS_SOURCE_KINDS:
+            yield Violation(
+                f"`spec.sourceRef.kind` {kind!r} must be one of {', '.join(sorted(KS_SOURCE_KINDS))}", obj
+            )
 
 
 WELL_KNOWN_NAMESPACES = frozenset({"default", "kube-system", "kube-public", "kube-node-lease", "flux-system"})
