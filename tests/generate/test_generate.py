@@ -220,7 +220,7 @@ def test_two_clusters_in_one_region_get_their_own_folders(example: Path) -> None
     fleet.write_text(
         fleet.read_text().replace("  # Platform components", extra + "\n  # Platform components")
     )
-    assert main(["generate", "-C", str(example)]) == 0
+    assert main(["generate", "-C", str(example), "--move"]) == 0
     for name in ("dev-us-west-2", "dev-us-west-2-b"):
         [_, ks] = yamlio.load_file(example / f"clusters/dev/us-west-2/{name}/flux-system/gotk-sync.yaml")
         assert ks["spec"]["path"] == f"./clusters/dev/us-west-2/{name}"

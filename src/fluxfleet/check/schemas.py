@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import hashlib
 import importlib.util
-from importlib import resources
 import json
 import re
 from dataclasses import dataclass
+from importlib import resources
 from pathlib import Path
 from typing import Any
 

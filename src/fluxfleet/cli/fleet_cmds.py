@@ -182,15 +182,30 @@ def generate(
             dir_okay=False,
         ),
     ] = None,
+    move: Annotated[
+        bool,
+        typer.Option(
+            "--move", help="Allow moving or removing cluster folders; prints the steps for live clusters."
+        ),
+    ] = False,
     output: OutputOpt = Format.text,
 ) -> None:
     """Write the Flux repository layout for every cluster from fleet.yaml."""
     result = run_generate(
-        repo, fleet_file=fleet_file, components_file=flux_components, write=not (check or dry_run)
+        repo,
+        fleet_file=fleet_file,
+        components_file=flux_components,
+        write=not (check or dry_run),
+        allow_move=move,
     )
     changes = result.changes
     for message in result.warnings:
         warn(message)
+    dirs = cluster_dirs(result.fleet)
+    for m in result.moves:
+        warn(f"cluster folder {m.folder} {'moves' if m.clusters else 'goes away'}; for each live cluster:")
+        for step in m.steps(dirs):
+            warn(f"  {step}")
     keys = _decryption_keys(result.fleet)
     if output != Format.text:
         echo(structured({**changes.as_dict(), "warnings": result.warnings, "decryptionKeys": keys}, output))

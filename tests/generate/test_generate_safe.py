@@ -1,0 +1,144 @@
+"""What `generate` writes must work on a real cluster (issue 10): one test per defect."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from fluxfleet import yamlio
+from fluxfleet.cli.main import main
+from fluxfleet.generate.layout import HEADER
+
+EXTRA_CLUSTER = (
+    "    - name: dev-us-west-2-b\n      labels:\n        environment: dev\n        region: us-west-2\n"
+    "        cluster-type: workload\n"
+)
+COMPONENTS = "---\n# Flux Version: v2.9.4\napiVersion: v1\nkind: Namespace\nmetadata:\n  name: flux-system\n"
+
+
+@pytest.fixture
+def example(tmp_path: Path) -> Path:
+    repo = tmp_path / "fleet"
+    assert main(["init", "--example", str(repo)]) == 0
+    assert main(["generate", "-C", str(repo)]) == 0
+    return repo
+
+
+def _edit(repo: Path, old: str, new: str) -> None:
+    fleet = repo / "fleet.yaml"
+    text = fleet.read_text()
+    assert old in text
+    fleet.write_text(text.replace(old, new, 1))
+
+
+def test_real_flux_components_are_never_replaced_by_the_placeholder(
+    example: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    components = example.parent / "components.yaml"
+    components.write_text(COMPONENTS)
+    assert main(["generate", "-C", str(example), "--flux-components", str(components)]) == 0
+    real = example / "clusters/dev/us-west-2/flux-system/gotk-components.yaml"
+    before = real.read_text()
+    assert "kind: Namespace" in before
+    capsys.readouterr()
+    assert main(["generate", "--check", "-C", str(example)]) == 0
+    assert main(["generate", "-C", str(example)]) == 0
+    assert real.read_text() == before
+    assert "kept the real Flux components" in capsys.readouterr().err
+
+
+def test_components_recorded_in_fleet_yaml(example: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (example / "flux").mkdir()
+    (example / "flux/components.yaml").write_text(COMPONENTS)
+    _edit(example, "  source:\n", "  flux:\n    components:\n      file: flux/components.yaml\n  source:\n")
+    assert main(["generate", "-C", str(example)]) == 0
+    text = (example / "clusters/prod/eu-west-1/flux-system/gotk-components.yaml").read_text()
+    assert text.startswith(HEADER) and "Flux Version: v2.9.4" in text
+    _edit(example, "file: flux/components.yaml", "file: ../outside.yaml")
+    capsys.readouterr()
+    assert main(["generate", "-C", str(example)]) == 2
+    err = capsys.readouterr().err
+    assert "fleet.yaml" in err and "escapes" in err and "Traceback" not in err
+    _edit(example, "file: ../outside.yaml", "version: 2.9.4")
+    assert main(["generate", "-C", str(example)]) == 2  # no `flux` CLI on this machine
+    assert "spec.flux.components.version" in capsys.readouterr().err
+
+
+def test_adding_a_cluster_does_not_move_the_first_ones_folder(
+    example: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _edit(example, "  # Platform components", EXTRA_CLUSTER + "\n  # Platform components")
+    sync = example / "clusters/dev/us-west-2/flux-system/gotk-sync.yaml"
+    before = sync.read_text()
+    capsys.readouterr()
+    assert main(["generate", "-C", str(example)]) == 2
+    err = capsys.readouterr().err
+    assert "clusters/dev/us-west-2" in err and "--move" in err and "path:" in err
+    assert sync.read_text() == before
+    assert not (example / "clusters/dev/us-west-2/dev-us-west-2-b").exists()
+    # the user's way out: the new cluster gets its own path, the live one stays where it is
+    _edit(
+        example,
+        "    - name: dev-us-west-2-b\n",
+        "    - name: dev-us-west-2-b\n      path: clusters/dev/us-west-2-b\n",
+    )
+    assert main(["generate", "-C", str(example)]) == 0
+    assert sync.read_text() == before
+    assert (example / "clusters/dev/us-west-2-b/flux-system/gotk-sync.yaml").is_file()
+
+
+def test_move_prints_the_steps_for_the_live_cluster(
+    example: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _edit(example, "  # Platform components", EXTRA_CLUSTER + "\n  # Platform components")
+    capsys.readouterr()
+    assert main(["generate", "-C", str(example), "--move"]) == 0
+    err = capsys.readouterr().err
+    assert "flux suspend kustomization flux-system --context dev-us-west-2" in err
+    assert '"path":"./clusters/dev/us-west-2/dev-us-west-2"' in err
+    assert "--context dev-us-west-2-b" not in err  # the new cluster has nothing live to move
+
+
+def test_no_namespace_is_scaffolded_twice_or_for_the_cluster(example: Path) -> None:
+    extra = (
+        "    - name: sealed-secrets\n      namespace: kube-system\n"
+        "    - name: flux-extras\n      namespace: flux-system\n"
+        "    - name: ingress-extras\n      namespace: ingress-nginx\n"
+    )
+    _edit(example, "\n  apps:\n", "\n" + extra + "\n  apps:\n")
+    assert main(["generate", "-C", str(example)]) == 0
+    for name in ("sealed-secrets", "flux-extras", "ingress-extras"):
+        assert not (example / f"platform/{name}/namespace.yaml").exists(), name
+        [kust] = yamlio.load_file(example / f"platform/{name}/kustomization.yaml")
+        assert "namespace.yaml" not in kust["resources"]
+
+
+def test_app_kustomizations_wait_for_health_with_a_timeout(example: Path) -> None:
+    [ks] = yamlio.load_file(example / "clusters/dev/us-west-2/apps/myapp.yaml")
+    assert ks["spec"]["wait"] is True and ks["spec"]["timeout"] == "5m"
+    _edit(
+        example,
+        "    - name: myapp\n",
+        "    - name: myapp\n      timeout: 3m\n      healthChecks:\n"
+        "        - {apiVersion: apps/v1, kind: Deployment, name: myapp, namespace: myapp}\n",
+    )
+    assert main(["generate", "-C", str(example)]) == 0
+    [ks] = yamlio.load_file(example / "clusters/dev/us-west-2/apps/myapp.yaml")
+    assert "wait" not in ks["spec"] and ks["spec"]["timeout"] == "3m"
+    assert ks["spec"]["healthChecks"] == [
+        {"apiVersion": "apps/v1", "kind": "Deployment", "name": "myapp", "namespace": "myapp"}
+    ]
+    [platform] = yamlio.load_file(example / "clusters/dev/us-west-2/platform/monitoring.yaml")
+    assert platform["spec"]["wait"] is True and "timeout" not in platform["spec"]
+
+
+def test_platform_helm_releases_run_as_a_bound_account(example: Path) -> None:
+    [release] = yamlio.load_file(example / "platform/cert-manager/release.yaml")
+    account = release["spec"]["serviceAccountName"]
+    sa, binding = yamlio.load_file(example / "platform/cert-manager/serviceaccount.yaml")
+    assert sa["kind"] == "ServiceAccount" and sa["metadata"] == {"name": account, "namespace": "cert-manager"}
+    assert binding["roleRef"]["name"] == "cluster-admin"
+    assert binding["subjects"] == [{"kind": "ServiceAccount", "name": account, "namespace": "cert-manager"}]
+    [kust] = yamlio.load_file(example / "platform/cert-manager/kustomization.yaml")
+    assert "serviceaccount.yaml" in kust["resources"]
