@@ -48,6 +48,8 @@ class CheckOptions:
     age_recipients: dict[str, tuple[str, ...]] = field(default_factory=dict)
     sops_key_files: tuple[Path, ...] = ()
     cache: dict[str, Any] = field(default_factory=dict)
+    # cluster -> its render at the base revision (check --base): rules that judge a change
+    baseline: dict[str, ClusterRender] = field(default_factory=dict)
 
 
 def flux_version_tuple(version: str) -> tuple[int, int]:

@@ -152,6 +152,10 @@ def register(app: typer.Typer) -> None:
             bool, typer.Option("--no-strict", help="Render with unset variables as empty (Flux < 2.9).")
         ] = False,
         list_rules: Annotated[bool, typer.Option("--list-rules", help="List the rules and exit.")] = False,
+        base: Annotated[
+            str | None,
+            typer.Option("--base", help="Also compare with this revision (flux-self-removal)."),
+        ] = None,
     ) -> None:
         """Check what every cluster would apply: schemas, deprecated APIs, Flux references, security, tenancy and your Rego policies."""
         if list_rules:
@@ -187,6 +191,11 @@ def register(app: typer.Typer) -> None:
         renders = render_clusters(
             repo, cluster, path, RenderOptions(strict=not no_strict, sources=tuple(source or ()))
         )
+        if base is not None:
+            from fluxfleet.cli.render_cmds import render_base
+
+            baseline = render_base(repo, base, cluster, RenderOptions(strict=not no_strict))
+            options.baseline = {r.cluster: r for r in baseline}
         result = run_checks(renders, options, only=rule)
         threshold = Severity((fail_on.value if fail_on else None) or policy.fail_on)
         if output == CheckFormat.yaml:

@@ -319,6 +319,19 @@ def _render_revision(
         return renders, _team_lookup(root)
 
 
+def render_base(
+    repo: Path, rev: str, clusters: list[str] | None, options: RenderOptions
+) -> list[ClusterRender]:
+    """Every cluster's render at a committed revision (the baseline of ``check --base``)."""
+    from fluxfleet.gitrepo.tree import toplevel
+
+    top = toplevel(repo)
+    sub = repo.resolve().relative_to(top.resolve())
+    with RenderSession(options) as session:
+        renders, _ = _render_revision(session, top, sub, rev, None, clusters, repo, stored=True)
+    return renders
+
+
 def register_diff(app: typer.Typer) -> None:
     @app.command("diff")
     def diff(
