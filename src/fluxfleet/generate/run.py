@@ -123,17 +123,20 @@ def keep_real_components(repo: Path, plan: GeneratePlan) -> tuple[GeneratePlan, 
 
 
 def plan_for(fleet: Fleet, placement: Placement, components: str | None) -> GeneratePlan:
-    from fluxfleet.generate import sops_rules, tenants
+    from fluxfleet.generate import alerts, sops_rules, tenants
 
     tenant_files = tenants.plan_tenants(fleet, placement)
-    extra = {**tenant_files, **sops_rules.plan_sops_rules(fleet)}
+    extra = {**tenant_files, **sops_rules.plan_sops_rules(fleet), **alerts.plan_alerts(fleet, placement)}
+    resources = tenants.cluster_resources(fleet, placement)
+    for name, folders in alerts.cluster_resources(fleet).items():
+        resources[name] = [*resources.get(name, []), *folders]
     return build_plan(
         fleet,
         placement,
         flux_components=components,
         extra_generated=extra,
         flux_system_patches=tenants.flux_system_patches(fleet),
-        cluster_resources=tenants.cluster_resources(fleet, placement),
+        cluster_resources=resources,
     )
 
 
