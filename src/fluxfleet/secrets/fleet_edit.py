@@ -8,17 +8,27 @@ from typing import Any
 
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.util import load_yaml_guess_indent
 
 from fluxfleet import yamlio
 from fluxfleet.errors import FleetError
 from fluxfleet.fsutil import write_plan
 
 
-def _yaml() -> YAML:
+def _yaml(text: str) -> YAML:
+    """A round-trip dumper with the file's own indentation, so only the edited lines change."""
+    try:
+        # ruamel guesses the indentation of block sequences (item content) and of their dash
+        _, sequence, offset = load_yaml_guess_indent(text)
+    except Exception:  # ruamel raises many types on odd input; the load below reports them
+        sequence, offset = None, None
+    if not sequence:
+        sequence, offset = 4, 2  # what fluxfleet writes
+    offset = offset or 0
     y = YAML(typ="rt")
     y.preserve_quotes = True
     y.width = 4096
-    y.indent(mapping=2, sequence=4, offset=2)
+    y.indent(mapping=max(sequence - offset, 2), sequence=sequence, offset=offset)
     return y
 
 
@@ -40,7 +50,7 @@ def set_age_recipients(repo: Path, fleet_file: Path, env: str, recipient: str, *
     display = str(fleet_file.relative_to(repo)) if fleet_file.is_relative_to(repo) else str(fleet_file)
     text = yamlio.read_text(fleet_file, display=display)
     yamlio.load_all(text, display)  # same safety limits as every other read, before ruamel sees it
-    y = _yaml()
+    y = _yaml(text)
     try:
         doc = y.load(text)
     except Exception as exc:
