@@ -142,3 +142,93 @@ def test_platform_helm_releases_run_as_a_bound_account(example: Path) -> None:
     assert binding["subjects"] == [{"kind": "ServiceAccount", "name": account, "namespace": "cert-manager"}]
     [kust] = yamlio.load_file(example / "platform/cert-manager/kustomization.yaml")
     assert "serviceaccount.yaml" in kust["resources"]
+
+
+def test_alerts_are_opt_in_and_per_environment(example: Path) -> None:
+    assert not list(example.glob("clusters/*/*/notifications"))
+    _edit(
+        example, "  clusters:\n", "  alerts:\n    type: msteams\n    secretRef: teams-webhook\n  clusters:\n"
+    )
+    _edit(
+        example,
+        "    - name: dev\n      interval: 5m\n",
+        "    - name: dev\n      interval: 5m\n      alerts:\n        type: msteams\n        secretRef: teams-webhook\n        enabled: false\n",
+    )
+    assert main(["generate", "-C", str(example)]) == 0
+    assert not (example / "clusters/dev/us-west-2/notifications").exists()
+    [root] = yamlio.load_file(example / "clusters/prod/us-west-2/kustomization.yaml")
+    assert "notifications" in root["resources"]
+    provider, alert = yamlio.load_file(example / "clusters/prod/us-west-2/notifications/alerts.yaml")
+    assert provider["spec"] == {"type": "msteams", "secretRef": {"name": "teams-webhook"}}
+    assert alert["spec"]["eventMetadata"]["cluster"] == "prod-us-west-2"
+
+
+def test_alert_objects_are_reusable_for_a_fleet_event_service() -> None:
+    from fluxfleet.check.schemas import validate_flux_object
+    from fluxfleet.generate.alerts import notification_objects
+
+    docs = notification_objects(
+        "generic-hmac",
+        "https://fleet.example.com/hook/prod-a",
+        "fleet-hmac",
+        [{"kind": "Kustomization", "name": "*"}],
+        {"cluster": "prod-a"},
+        name="fleet-events",
+    )
+    assert [d["kind"] for d in docs] == ["Provider", "Alert"]
+    assert docs[0]["spec"]["address"].endswith("/hook/prod-a")
+    assert docs[1]["spec"]["providerRef"] == {"name": "fleet-events"}
+    assert [validate_flux_object(d) for d in docs] == [[], []]
+
+
+def test_check_flags_a_platform_release_without_an_account(
+    example: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    release = example / "platform/cert-manager/release.yaml"
+    release.write_text(release.read_text().replace("  serviceAccountName: flux-platform\n", ""))
+    capsys.readouterr()
+    assert (
+        main(
+            [
+                "check",
+                "-C",
+                str(example),
+                "-c",
+                "dev-us-west-2",
+                "-r",
+                "flux-impersonation-unbound",
+                "-o",
+                "json",
+            ]
+        )
+        == 1
+    )
+    out = capsys.readouterr().out
+    assert "cert-manager:default" in out
+
+
+def test_check_base_catches_flux_removing_itself(example: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import subprocess
+
+    components = example.parent / "components.yaml"
+    crd = (
+        "---\napiVersion: apiextensions.k8s.io/v1\nkind: CustomResourceDefinition\n"
+        "metadata:\n  name: kustomizations.kustomize.toolkit.fluxcd.io\n"
+    )
+    components.write_text(COMPONENTS + crd)
+    assert main(["generate", "-C", str(example), "--flux-components", str(components)]) == 0
+
+    def git(*args: str) -> None:
+        subprocess.run(["git", "-C", str(example), *args], check=True, capture_output=True)
+
+    git("add", "-A")
+    git("-c", "user.name=t", "-c", "user.email=t@example.com", "commit", "-qm", "real flux")
+    # what the old generate did: the placeholder back in place of the real controllers
+    real = example / "clusters/dev/us-west-2/flux-system/gotk-components.yaml"
+    real.write_text(HEADER + "\n# placeholder\n")
+    args = ["check", "-C", str(example), "-c", "dev-us-west-2", "-r", "flux-self-removal", "-o", "json"]
+    capsys.readouterr()
+    assert main([*args, "--base", "HEAD"]) == 1
+    out = capsys.readouterr().out
+    assert '"critical"' in out and "kustomizations.kustomize.toolkit.fluxcd.io" in out
+    assert main(args) == 0  # without a base there is no change to judge

@@ -59,3 +59,16 @@ def test_rollback_renders_byte_identical(tmp_path: Path, monkeypatch: pytest.Mon
     assert ff(repo, "rollback", "web", "--env", "prod", "--approve", render=True) == 0
     assert ff(repo, "rollback", "web", "--env", "staging", render=True) == 0
     assert _renders(repo) == start
+
+
+def test_cluster_team_label_is_named_apart_from_the_app_team(tmp_path: Path) -> None:
+    from fluxfleet.cli.main import main
+    from fluxfleet.fleet.load import load_fleet
+    from fluxfleet.promote.preview import cluster_groups
+
+    repo = tmp_path / "fleet"
+    assert main(["init", "--example", str(repo)]) == 0
+    fleet = load_fleet(repo)
+    groups = cluster_groups(fleet, ("prod-us-west-2",))
+    # the example's clusters carry `team: platform`; the app belongs to team-a
+    assert groups == {"prod": {"us-west-2": ["prod-us-west-2 (cluster label team=platform)"]}}

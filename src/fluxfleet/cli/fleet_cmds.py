@@ -202,13 +202,17 @@ def generate(
     for message in result.warnings:
         warn(message)
     dirs = cluster_dirs(result.fleet)
-    for m in result.moves:
+    for m in result.moves if output == Format.text else ():
         warn(f"cluster folder {m.folder} {'moves' if m.clusters else 'goes away'}; for each live cluster:")
         for step in m.steps(dirs):
             warn(f"  {step}")
     keys = _decryption_keys(result.fleet)
     if output != Format.text:
-        echo(structured({**changes.as_dict(), "warnings": result.warnings, "decryptionKeys": keys}, output))
+        moves = [
+            {"folder": m.folder, "clusters": list(m.clusters), "steps": m.steps(dirs)} for m in result.moves
+        ]
+        data = {**changes.as_dict(), "warnings": result.warnings, "decryptionKeys": keys, "moves": moves}
+        echo(structured(data, output))
     elif check or dry_run:
         _print_changes(changes, verb="  would ")
         if not changes.pending:
