@@ -144,7 +144,7 @@ def test_platform_helm_releases_run_as_a_bound_account(example: Path) -> None:
     assert "serviceaccount.yaml" in kust["resources"]
 
 
-def test_alerts_are_opt_in_and_per_environment(example: Path) -> None:
+def test_alerts_are_opt_in_and_per_environment(example: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert not list(example.glob("clusters/*/*/notifications"))
     _edit(
         example, "  clusters:\n", "  alerts:\n    type: msteams\n    secretRef: teams-webhook\n  clusters:\n"
@@ -154,7 +154,11 @@ def test_alerts_are_opt_in_and_per_environment(example: Path) -> None:
         "    - name: dev\n      interval: 5m\n",
         "    - name: dev\n      interval: 5m\n      alerts:\n        type: msteams\n        secretRef: teams-webhook\n        enabled: false\n",
     )
+    capsys.readouterr()
     assert main(["generate", "-C", str(example)]) == 0
+    out = capsys.readouterr().out
+    assert "kubectl -n flux-system create secret generic teams-webhook --from-literal=address=" in out
+    assert "prod-us-west-2" in out and "dev-us-west-2" not in out
     assert not (example / "clusters/dev/us-west-2/notifications").exists()
     [root] = yamlio.load_file(example / "clusters/prod/us-west-2/kustomization.yaml")
     assert "notifications" in root["resources"]

@@ -16,6 +16,7 @@ from fluxfleet.fleet.example import MINIMAL_FLEET_YAML, example_fleet_yaml
 from fluxfleet.fleet.load import FLEET_FILE, Fleet, load_fleet
 from fluxfleet.fleet.model import FleetDocument
 from fluxfleet.fleet.placement import explain_placement, place
+from fluxfleet.generate.alerts import secret_commands
 from fluxfleet.generate.apply import Changes
 from fluxfleet.generate.layout import cluster_dirs
 from fluxfleet.generate.run import generate as run_generate
@@ -224,6 +225,11 @@ def generate(
             f"{len(changes.updated)} updated, {len(changes.deleted)} deleted, "
             f"{len(changes.scaffolded)} scaffolded, {changes.unchanged} unchanged"
         )
+        if changes.pending:
+            for item in secret_commands(result.fleet):
+                where = ", ".join(item["clusters"])
+                echo(f"alerts send through the Secret {item['secret']}; create it on {where}:")
+                echo(f"  {item['command']}")
         if changes.pending and keys:
             echo(
                 "Kustomizations of these environments decrypt with the Secret sops-age; create it on each cluster:"

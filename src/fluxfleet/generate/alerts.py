@@ -119,3 +119,26 @@ def plan_alerts(fleet: Fleet, placement: Placement) -> dict[str, str]:
 def cluster_resources(fleet: Fleet) -> dict[str, list[str]]:
     """``cluster -> ["notifications"]`` for clusters with alerts."""
     return {c.name: [NOTIFICATIONS_DIR] for c in fleet.clusters if alerts_for(fleet, c) is not None}
+
+
+# The Secret key each Provider type reads (notification-controller: `address` for webhook types,
+# `token` for the HMAC key and the GitHub token).
+SECRET_KEYS = {"slack": "address", "msteams": "address", "generic-hmac": "token", "github": "token"}
+
+
+def secret_commands(fleet: Fleet) -> list[dict[str, Any]]:
+    """Per distinct alerts Secret: the clusters that need it and the command that creates it."""
+    wanted: dict[tuple[str, str], list[str]] = {}
+    for cluster in fleet.clusters:
+        config = alerts_for(fleet, cluster)
+        if config is not None:
+            wanted.setdefault((config.secret_ref, config.type), []).append(cluster.name)
+    return [
+        {
+            "secret": name,
+            "clusters": clusters,
+            "command": f"kubectl -n {FLUX_NAMESPACE} create secret generic {name} "
+            f"--from-literal={SECRET_KEYS[kind]}=<{kind} {SECRET_KEYS[kind]}>",
+        }
+        for (name, kind), clusters in sorted(wanted.items())
+    ]
