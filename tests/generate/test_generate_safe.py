@@ -107,7 +107,17 @@ def test_no_namespace_is_scaffolded_twice_or_for_the_cluster(example: Path) -> N
         "    - name: ingress-extras\n      namespace: ingress-nginx\n"
     )
     _edit(example, "\n  apps:\n", "\n" + extra + "\n  apps:\n")
+    (example / "fleet.yaml").write_text(
+        (example / "fleet.yaml").read_text() + "    - name: edge\n      namespace: ingress-nginx\n"
+        "    - name: probe\n      namespace: probe\n"
+    )
     assert main(["generate", "-C", str(example)]) == 0
+    # a team-less app in a component's namespace: the component's Kustomization owns it, not the root
+    names = [
+        d["metadata"]["name"]
+        for d in yamlio.load_file(example / "clusters/dev/us-west-2/apps/namespaces.yaml")
+    ]
+    assert names == ["probe"]
     for name in ("sealed-secrets", "flux-extras", "ingress-extras"):
         assert not (example / f"platform/{name}/namespace.yaml").exists(), name
         [kust] = yamlio.load_file(example / f"platform/{name}/kustomization.yaml")
