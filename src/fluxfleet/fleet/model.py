@@ -10,10 +10,13 @@ from typing import Literal
 
 from pydantic import Field, field_validator
 
+from fluxfleet.fleet.automation import ImageAutomation
 from fluxfleet.fleet.base import Duration, Name, Strict
 from fluxfleet.fleet.names import label_key_error, label_value_error, var_name_error
 from fluxfleet.fleet.policy import PolicyConfig
 from fluxfleet.fleet.promotion import Freeze, Promotion
+from fluxfleet.fleet.scanpolicy import ScanPolicy
+from fluxfleet.fleet.sealing import SealingCertificate
 from fluxfleet.fleet.selectors import LabelSelector
 from fluxfleet.fleet.tenancy import SecretsConfig, Team
 
@@ -43,6 +46,9 @@ class Environment(Strict):
     prune: bool = True
     timeout: Duration | None = None
     promotion: Promotion = Field(default_factory=Promotion)
+    scan: ScanPolicy = Field(default_factory=ScanPolicy)
+    # Sealed Secrets controller's public certificate (PEM, from `kubeseal --fetch-cert`)
+    sealing_certificate: SealingCertificate | None = Field(default=None, alias="sealingCertificate")
 
 
 class Cluster(Strict):
@@ -50,6 +56,8 @@ class Cluster(Strict):
     labels: dict[str, str]
     vars: dict[str, str] = Field(default_factory=dict)
     path: str | None = None
+    # overrides the environment's when this cluster runs its own Sealed Secrets controller key
+    sealing_certificate: SealingCertificate | None = Field(default=None, alias="sealingCertificate")
 
     @field_validator("labels")
     @classmethod
@@ -123,6 +131,7 @@ class App(Strict):
     versions: dict[str, str] = Field(default_factory=dict)
     pins: dict[str, str] = Field(default_factory=dict)
     interval: Duration | None = None
+    automation: ImageAutomation | None = None
 
     @property
     def repo_path(self) -> str:
