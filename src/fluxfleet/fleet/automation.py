@@ -85,8 +85,7 @@ class ImageAutomation(Strict):
     def _image(cls, v: str | None) -> str | None:
         if v is not None and (":" in v.rsplit("/", 1)[-1] or "@" in v or "/" not in v):
             raise ValueError(
-                f"image {v!r} must be a repository with its registry and no tag "
-                "(like ghcr.io/org/app)"
+                f"image {v!r} must be a repository with its registry and no tag (like ghcr.io/org/app)"
             )
         return v
 

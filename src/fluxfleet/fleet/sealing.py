@@ -19,7 +19,9 @@ def _certificate(v: str) -> str:
     if "PRIVATE KEY" in v:
         raise ValueError("this is a private key: record only the public certificate (kubeseal --fetch-cert)")
     if len(v) > MAX_CERT_CHARS or "-----BEGIN CERTIFICATE-----" not in v:
-        raise ValueError("expected one PEM certificate (-----BEGIN CERTIFICATE----- ...), from kubeseal --fetch-cert")
+        raise ValueError(
+            "expected one PEM certificate (-----BEGIN CERTIFICATE----- ...), from kubeseal --fetch-cert"
+        )
     try:
         cert = x509.load_pem_x509_certificate(v.encode())
     except ValueError as exc:

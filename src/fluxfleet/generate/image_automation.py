@@ -30,7 +30,9 @@ MESSAGE_TEMPLATE = (
     "{{ range $i, $c := .Changed.Changes }}{{ if $i }}, {{ end }}{{ $c.NewValue }}{{ end }}"
     " in {{ .Values.environment }}"
 )
-AUTOMATION_SUBJECT = re.compile(r"^image automation: update (?P<app>\S+) to (?P<version>\S+) in (?P<env>\S+)$")
+AUTOMATION_SUBJECT = re.compile(
+    r"^image automation: update (?P<app>\S+) to (?P<version>\S+) in (?P<env>\S+)$"
+)
 
 
 def image_of(app: App) -> str | None:

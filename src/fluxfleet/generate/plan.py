@@ -6,9 +6,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from fluxfleet import yamlio
+from fluxfleet.fleet.automation import automated_environments
 from fluxfleet.fleet.load import Fleet
 from fluxfleet.fleet.placement import Placement
-from fluxfleet.fleet.automation import automated_environments
 from fluxfleet.generate import flux_objects, image_automation, scaffold
 from fluxfleet.generate.layout import HEADER, cluster_dirs, cluster_variables
 
