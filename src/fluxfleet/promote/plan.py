@@ -20,6 +20,7 @@ from fluxfleet.gitrepo import history
 from fluxfleet.promote import gates as g
 from fluxfleet.promote.context import Context
 from fluxfleet.promote.health import EvidenceFile, HealthSource
+from fluxfleet.promote.scangate import scan_gate
 from fluxfleet.promote.state import EnvState, WaveSlice, require_image
 from fluxfleet.promote.tags import check_tag
 from fluxfleet.promote.yamledit import image_tag, set_app_pins, set_image_tag
@@ -212,6 +213,8 @@ def plan_promote(ctx: Context, req: PromoteRequest) -> Change:
     if app.automation is not None:
         automated = env.name in automated_environments(app.automation, fleet.env_names)
         results.append(g.automation(env.name, app.name, automated))
+    if env.scan.max_severity:
+        results.append(scan_gate(ctx.repo, env, image, version, target.version, ctx.now.date()))
     if wave.index == 1 or superseding:
         landed = ctx.landed(src.overlay, version) if src and src.version == version else None
         if src is None:
