@@ -18,7 +18,13 @@ class ReportIndex:
 
     def _matching(self, ref: ImageRef) -> list[ImageReport]:
         by_digest = [r for r in self.reports if ref.digest and ref.digest in r.digests]
-        by_ref = [r for r in self.reports if ref.tag and ref.reference in r.references]
+        # a report for another digest of the same tag is about another image; one without any
+        # digest can only be matched by its reference
+        by_ref = [
+            r
+            for r in self.reports
+            if ref.tag and ref.reference in r.references and not (ref.digest and r.digests)
+        ]
         # a digest match is certain; a tag may have moved since a reference-matched report was made
         return by_digest or by_ref
 
