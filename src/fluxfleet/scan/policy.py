@@ -97,5 +97,7 @@ def failed(verdict: ImageVerdict) -> bool:
 
 
 def summary(verdict: ImageVerdict) -> str:
+    if verdict.status == "unscanned":
+        return "not scanned"
     counts = ", ".join(f"{n} {sev}" for sev, n in verdict.counts.items()) or "no vulnerabilities"
     return counts
