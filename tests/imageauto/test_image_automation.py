@@ -3,7 +3,10 @@ Flux CRDs), the setter markers, and promote refusing to write into an automated 
 
 from __future__ import annotations
 
+import json
+import os
 import subprocess
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -208,3 +211,91 @@ def test_promote_out_of_the_automated_environment_is_not_held(tmp_path: Path) ->
     assert main(args) == 0
     assert "newTag: v2.0.0" in (repo / "apps/web/overlays/staging/kustomization.yaml").read_text()
     assert "automation=pass" in git(repo, "log", "-1", "--format=%B")
+
+
+def _automation_commit(repo: Path, version: str, date: str) -> None:
+    """What Flux's ImageUpdateAutomation pushes: the marker line rewritten, author and subject
+    from the generated template (rendered here as the controller renders it)."""
+    path = repo / "apps/web/overlays/dev/kustomization.yaml"
+    text = path.read_text()
+    path.write_text(text.replace("newTag: v2.0.0 #", f"newTag: {version} #"))
+    env = {
+        "GIT_AUTHOR_NAME": "fluxcdbot",
+        "GIT_AUTHOR_EMAIL": "fluxcdbot@users.noreply.github.com",
+        "GIT_COMMITTER_NAME": "fluxcdbot",
+        "GIT_COMMITTER_EMAIL": "fluxcdbot@users.noreply.github.com",
+        "GIT_AUTHOR_DATE": date,
+        "GIT_COMMITTER_DATE": date,
+    }
+    res = subprocess.run(
+        ["git", "commit", "-qam", f"image automation: update web to {version} in dev"],
+        cwd=repo,
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert res.returncode == 0, res.stderr
+
+
+def test_versions_and_history_show_automation_commits(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    repo = _committed(tmp_path)
+    _automation_commit(repo, "v2.1.0", "2020-01-01T00:00:00Z")
+    capsys.readouterr()
+    assert main(["versions", "web", "-C", str(repo), "-o", "json"]) == 0
+    envs = json.loads(capsys.readouterr().out)["apps"][0]["environments"]
+    assert envs["dev"]["version"] == "v2.1.0" and envs["dev"]["byAutomation"] is True
+    assert envs["staging"]["byAutomation"] is False
+    assert main(["versions", "-C", str(repo)]) == 0
+    assert "v2.1.0 (automation)" in capsys.readouterr().out
+    assert main(["history", "web", "--env", "dev", "-C", str(repo)]) == 0
+    out = capsys.readouterr().out
+    assert "automation web dev: - -> v2.1.0" in out and "by fluxcdbot" in out
+    # a later promotion into dev is the newest record: the cell no longer says automation
+    assert (
+        main(
+            [
+                "promote",
+                "web",
+                "--to",
+                "dev",
+                "--version",
+                "v2.2.0",
+                "--force",
+                "hold",
+                "--skip-checks",
+                "t",
+                "-C",
+                str(repo),
+            ]
+        )
+        == 0
+    )
+    capsys.readouterr()
+    assert main(["versions", "web", "-C", str(repo), "-o", "json"]) == 0
+    assert json.loads(capsys.readouterr().out)["apps"][0]["environments"]["dev"]["byAutomation"] is False
+
+
+@pytest.mark.parametrize(("date", "exit_code"), [("2020-01-01T00:00:00Z", 0), ("now", 3)])
+def test_soak_counts_from_the_automation_commit(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], date: str, exit_code: int
+) -> None:
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    fleet = FLEET.format(automation=SEMVER).replace(
+        "    - name: staging\n", "    - name: staging\n      promotion: {soak: 1h}\n"
+    )
+    (repo / "fleet.yaml").write_text(fleet)
+    generate(repo)
+    git(repo, "init", "-q", "-b", "main")
+    git(repo, "add", "-A")
+    git(repo, "-c", "user.name=t", "-c", "user.email=t@example.com", "commit", "-qm", "fleet")
+    _automation_commit(repo, "v2.1.0", date if date != "now" else datetime.now(UTC).isoformat())
+    args = ["promote", "web", "--to", "staging", "--skip-checks", "t", "-C", str(repo)]
+    assert main(args) == exit_code
+    if exit_code:
+        assert "soak" in capsys.readouterr().err
+    else:
+        assert "newTag: v2.1.0" in (repo / "apps/web/overlays/staging/kustomization.yaml").read_text()
