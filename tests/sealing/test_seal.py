@@ -301,3 +301,34 @@ def test_kubeseal_requested_but_missing(monkeypatch: pytest.MonkeyPatch) -> None
     assert choose_sealer("auto").name == "native"
     with pytest.raises(FleetError, match="kubeseal is not on PATH"):
         choose_sealer("kubeseal")
+
+
+def test_sealing_cert_records_the_certificate_in_fleet_yaml(
+    tmp_path: Path, keys: dict[str, tuple[bytes, str]], capsys: pytest.CaptureFixture[str]
+) -> None:
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    plain = FLEET.format(env_cert="", cluster_cert="").replace("      sealingCertificate: |\n\n", "")
+    (repo / "fleet.yaml").write_text("# my comment\n" + plain)
+    cert = tmp_path / "cert.pem"
+    cert.write_text(keys["env"][1])
+    assert main(["secrets", "sealing-cert", str(cert), "--env", "dev", "-C", str(repo)]) == 0
+    assert "spec.environments[dev].sealingCertificate" in capsys.readouterr().out
+    text = (repo / "fleet.yaml").read_text()
+    assert text.startswith("# my comment\n") and "sealingCertificate: |" in text
+    assert (
+        main(["secrets", "sealing-cert", str(cert), "--env", "prod", "--cluster", "prod-a", "-C", str(repo)])
+        == 0
+    )
+    (tmp_path / "secret.yaml").write_text(SECRET)
+    assert _seal(repo, "--env", "prod") == 2  # the environment has none; its cluster does
+    assert "pass --cluster" in capsys.readouterr().err
+    assert _seal(repo, "--env", "prod", "--cluster", "prod-a") == 0
+    data = yamlio.load_all(capsys.readouterr().out, "out")[0]["spec"]["encryptedData"]
+    assert unseal(keys["env"][0], data["password"], b"web/db") == PASSWORD.encode()
+    key_file = tmp_path / "key.pem"
+    key_file.write_bytes(keys["env"][0])
+    before = (repo / "fleet.yaml").read_text()
+    assert main(["secrets", "sealing-cert", str(key_file), "--env", "dev", "-C", str(repo)]) == 2
+    assert "private key" in capsys.readouterr().err
+    assert (repo / "fleet.yaml").read_text() == before

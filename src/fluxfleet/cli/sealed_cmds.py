@@ -11,11 +11,12 @@ import typer
 from fluxfleet import yamlio
 from fluxfleet.cli.common import FleetOpt, OutputOpt, RepoOpt, echo
 from fluxfleet.errors import FleetError
-from fluxfleet.fleet.load import load_fleet
+from fluxfleet.fleet.load import FLEET_FILE, load_fleet
 from fluxfleet.fsutil import safe_join, write_plan
 from fluxfleet.output import Format, structured
 from fluxfleet.secrets.sealed import SealedStatus, certificate_for
 from fluxfleet.secrets.sealing import Scope, choose_sealer, read_secret
+from fluxfleet.secrets.sealing_edit import check_certificate, set_sealing_certificate
 
 MAX_SECRET_BYTES = 1024 * 1024
 
@@ -73,6 +74,30 @@ def seal(
     echo(f"sealed {secret.namespace}/{secret.name} ({keys}) for {cert.owner}, scope {scope.value} -> {write}")
 
 
+def sealing_cert(
+    cert_file: Annotated[
+        Path, typer.Argument(help="PEM certificate from `kubeseal --fetch-cert`.", dir_okay=False)
+    ],
+    env: Annotated[str, typer.Option("--env", "-e", help="Environment the certificate seals for.")],
+    cluster: Annotated[
+        str | None,
+        typer.Option("--cluster", help="Record it for this cluster only (its own controller key)."),
+    ] = None,
+    repo: RepoOpt = Path(),
+    fleet_file: FleetOpt = None,
+) -> None:
+    """Record a Sealed Secrets certificate in fleet.yaml for ENV (or one of its clusters)."""
+    fleet = load_fleet(repo, fleet_file)
+    fleet.env(env)
+    if cluster is not None and fleet.cluster(cluster).environment != env:
+        raise FleetError(f"cluster {cluster!r} is not in environment {env!r}")
+    pem = check_certificate(yamlio.read_text(cert_file, max_bytes=64 * 1024), str(cert_file))
+    target = (fleet_file or repo / FLEET_FILE).resolve()
+    field = set_sealing_certificate(repo.resolve(), target, pem, env=env, cluster=cluster)
+    load_fleet(repo, fleet_file)  # the edited file must still load
+    echo(f"recorded the sealing certificate as {field}")
+
+
 def print_sealed(rows: list[SealedStatus]) -> None:
     for r in rows:
         keys = ",".join(r.keys) or "-"
@@ -83,3 +108,4 @@ def print_sealed(rows: list[SealedStatus]) -> None:
 
 def register(secrets_app: typer.Typer) -> None:
     secrets_app.command("seal")(seal)
+    secrets_app.command("sealing-cert")(sealing_cert)
