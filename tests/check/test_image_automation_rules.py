@@ -85,3 +85,24 @@ def test_generated_objects_pass_the_rules(tmp_path: Path) -> None:
     for rule in RULES:
         assert findings(render, rule) == [], rule
     assert yamlio.load_all(dump(*docs))[2]["kind"] == "ImageUpdateAutomation"
+
+
+def test_markers_must_name_an_image_policy_of_the_cluster(tmp_path: Path) -> None:
+    overlay = tmp_path / "apps/web/overlays/dev"
+    overlay.mkdir(parents=True)
+    (overlay / "kustomization.yaml").write_text(
+        "resources: [../../base]\nimages:\n- name: ghcr.io/acme/web\n"
+        '  newTag: v1 # {"$imagepolicy": "flux-system:web:tag"}\n'
+        '- name: ghcr.io/acme/sidecar\n  newTag: v2 # {"$imagepolicy": "flux-system:sidecar:tag"}\n'
+    )
+    render = cluster(
+        ks(_repo("ghcr.io/acme/web") + "---\n" + POLICY + "---\n" + _auto("./apps/web/overlays/dev"))
+    )
+    got = findings(render, "image-policy-marker", repo=tmp_path)
+    assert [(f.file, f.line) for f in got] == [("apps/web/overlays/dev/kustomization.yaml", 6)]
+    assert "'flux-system:sidecar:tag'" in got[0].message
+    (overlay / "kustomization.yaml").write_text("resources: [../../base]\n")
+    got = findings(render, "image-policy-marker", repo=tmp_path)
+    assert len(got) == 1 and "holds no $imagepolicy marker" in got[0].message
+    # without a repository to read (e.g. a render of another revision) the rule stays silent
+    assert findings(render, "image-policy-marker") == []

@@ -6,13 +6,16 @@ to one registry per policy, to the folder of its cluster's environment, and out 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
-from pathlib import PurePosixPath
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from fluxfleet.check.context import ClusterContext
 from fluxfleet.check.model import Severity, Violation
 from fluxfleet.check.registry import cluster_rule
+from fluxfleet.errors import FleetError
+from fluxfleet.fsutil import safe_join
 
 IMAGE_GROUP = "image.toolkit.fluxcd.io"
 PRODUCTION = frozenset({"prod", "production", "prd", "live"})
@@ -88,3 +91,59 @@ def image_automation_production(ctx: ClusterContext) -> Iterator[Violation]:
         return
     for auto in ctx.of_kind("ImageUpdateAutomation", IMAGE_GROUP):
         yield Violation(f"{auto.key} runs in production environment {ctx.environment!r}", auto)
+
+
+MARKER = re.compile(r'#\s*\{\s*"\$imagepolicy"\s*:\s*"([^"]*)"\s*\}')
+MAX_MARKER_FILES = 500
+MAX_MARKER_BYTES = 1024 * 1024
+
+
+def markers_in(repo: Path, folder: str) -> list[tuple[str, int, str]]:
+    """``(file, line, policy reference)`` of every setter marker in the YAML files below ``folder``."""
+    try:
+        root = safe_join(repo, folder.removeprefix("./") or ".")
+    except FleetError:
+        return []
+    if not root.is_dir():
+        return []
+    out: list[tuple[str, int, str]] = []
+    files = [p for p in sorted(root.rglob("*")) if p.suffix in (".yaml", ".yml")][:MAX_MARKER_FILES]
+    for path in files:
+        if path.is_symlink() or not path.is_file() or path.stat().st_size > MAX_MARKER_BYTES:
+            continue
+        rel = path.relative_to(repo.resolve()).as_posix()
+        text = path.read_text(encoding="utf-8", errors="replace")
+        for number, line in enumerate(text.splitlines(), 1):
+            for match in MARKER.finditer(line):
+                out.append((rel, number, match.group(1)))
+    return out
+
+
+@cluster_rule(
+    "image-policy-marker",
+    Severity.medium,
+    hint='point the marker at an ImagePolicy on this cluster: # {"$imagepolicy": "<namespace>:<name>:tag"}',
+    doc="an image automation's setter marker names no ImagePolicy, or its folder has no marker at all",
+    category="image-automation",
+)
+def image_policy_marker(ctx: ClusterContext) -> Iterator[Violation]:
+    repo = ctx.options.repo
+    if repo is None:
+        return
+    for auto in ctx.of_kind("ImageUpdateAutomation", IMAGE_GROUP):
+        path = _map(_map(auto.body.get("spec")).get("update")).get("path")
+        if not isinstance(path, str) or not path.strip("./"):
+            continue  # image-automation-scope reports it; scanning the whole repository is no help
+        found = markers_in(repo, path)
+        if not found:
+            yield Violation(f"{auto.key} updates {path!r}, which holds no $imagepolicy marker", auto)
+        for file, line, ref in found:
+            namespace, _, rest = ref.partition(":")
+            name = rest.split(":", 1)[0]
+            if not name or not ctx.exists(IMAGE_GROUP, "ImagePolicy", namespace, name):
+                yield Violation(
+                    f"marker {ref!r} (updated by {auto.key}) names no ImagePolicy on this cluster",
+                    auto,
+                    file=file,
+                    line=line,
+                )
