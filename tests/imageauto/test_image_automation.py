@@ -299,3 +299,12 @@ def test_soak_counts_from_the_automation_commit(
         assert "soak" in capsys.readouterr().err
     else:
         assert "newTag: v2.1.0" in (repo / "apps/web/overlays/staging/kustomization.yaml").read_text()
+
+
+def test_rollback_keeps_the_marker(tmp_path: Path) -> None:
+    repo = _committed(tmp_path)
+    base = ["--skip-checks", "t", "-C", str(repo)]
+    assert main(["promote", "web", "--to", "dev", "--version", "v2.1.0", "--force", "hotfix", *base]) == 0
+    assert main(["rollback", "web", "--env", "dev", *base]) == 0
+    dev = (repo / "apps/web/overlays/dev/kustomization.yaml").read_text()
+    assert 'newTag: v2.0.0 # {"$imagepolicy": "flux-system:web:tag"}' in dev

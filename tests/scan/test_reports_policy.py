@@ -85,7 +85,12 @@ def test_cyclonedx_with_vex() -> None:
 
 @pytest.mark.parametrize(
     ("text", "message"),
-    [("{not json", "not a JSON scan report"), ("[]", "expected a JSON object"), ('{"a": 1}', "unrecognised")],
+    [
+        ("{not json", "not a JSON scan report"),
+        ("[]", "expected a JSON object"),
+        ('{"a": 1}', "unrecognised"),
+        ("[" * 100000 + "]" * 100000, "nested too deeply"),
+    ],
 )
 def test_bad_reports_are_user_errors(tmp_path: Path, text: str, message: str) -> None:
     path = tmp_path / "r.json"

@@ -248,6 +248,8 @@ def parse_report(text: str, source: str) -> list[ImageReport]:
         doc = json.loads(text)
     except json.JSONDecodeError as exc:
         raise FleetError(f"not a JSON scan report: {exc.msg}", file=source, line=exc.lineno) from None
+    except RecursionError:
+        raise FleetError("scan report nested too deeply to be a real report", file=source) from None
     if not isinstance(doc, dict):
         raise FleetError("not a scan report (expected a JSON object)", file=source)
     if doc.get("bomFormat") == "CycloneDX":
