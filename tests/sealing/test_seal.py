@@ -332,3 +332,16 @@ def test_sealing_cert_records_the_certificate_in_fleet_yaml(
     assert main(["secrets", "sealing-cert", str(key_file), "--env", "dev", "-C", str(repo)]) == 2
     assert "private key" in capsys.readouterr().err
     assert (repo / "fleet.yaml").read_text() == before
+
+
+def test_check_keeps_its_sealed_secret_rule_on_sealed_output(
+    repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from check.helpers import cluster, dump, findings, ks
+
+    assert _seal(repo, "--env", "dev") == 0
+    doc = yamlio.load_all(capsys.readouterr().out, "out")[0]
+    assert findings(cluster(ks(dump(doc))), "sealed-secret-namespace") == []
+    moved = {**doc, "metadata": {**doc["metadata"], "namespace": "other"}}
+    got = findings(cluster(ks(dump(moved))), "sealed-secret-namespace")
+    assert got and "differs from the namespace it is deployed to" in got[0].message
