@@ -8,14 +8,16 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from cryptography import x509
-from cryptography.hazmat.primitives.asymmetric import rsa
 from pydantic import AfterValidator
 
 MAX_CERT_CHARS = 16 * 1024
 
 
 def _certificate(v: str) -> str:
+    # imported here: most commands never meet a certificate, and cryptography takes ~40 ms to load
+    from cryptography import x509
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
     if "PRIVATE KEY" in v:
         raise ValueError("this is a private key: record only the public certificate (kubeseal --fetch-cert)")
     if len(v) > MAX_CERT_CHARS or "-----BEGIN CERTIFICATE-----" not in v:
@@ -32,7 +34,3 @@ def _certificate(v: str) -> str:
 
 
 SealingCertificate = Annotated[str, AfterValidator(_certificate)]
-
-
-def load_certificate(pem: str) -> x509.Certificate:
-    return x509.load_pem_x509_certificate(pem.encode())

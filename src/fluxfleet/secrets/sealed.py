@@ -12,8 +12,6 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from cryptography import x509
-
 from fluxfleet.errors import FleetError
 from fluxfleet.fleet.load import Fleet
 from fluxfleet.secrets.files import walk_files
@@ -32,6 +30,8 @@ class Certificate:
 
 
 def _cert(owner: str, pem: str) -> Certificate:
+    from cryptography import x509
+
     parsed = x509.load_pem_x509_certificate(pem.encode())
     return Certificate(owner, pem, fingerprint(parsed), cert_expiry(pem))
 
