@@ -134,6 +134,11 @@ def test_bad_report_is_a_user_error(repo: Path, tmp_path: Path, capsys: pytest.C
     )
     assert _scan(repo) == 2
     assert "fleet.yaml:" in capsys.readouterr().err
+    outside = FLEET.format(accept="").replace("maxSeverity: medium", "reports: ../../etc")
+    (repo / "fleet.yaml").write_text(outside)
+    assert _scan(repo) == 2
+    err = capsys.readouterr().err
+    assert "fleet.yaml:12" in err and "scan.reports" in err and "inside the repository" in err
 
 
 def _promote(repo: Path, *args: str) -> int:

@@ -44,3 +44,11 @@ class ScanPolicy(Strict):
     accept: tuple[AcceptedVulnerability, ...] = ()
     reports: str = ".fluxfleet/scans"
     gate: bool = True  # promote into this environment checks the policy
+
+    @field_validator("reports")
+    @classmethod
+    def _inside(cls, v: str) -> str:
+        parts = v.replace("\\", "/").split("/")
+        if not v or v.startswith("/") or ".." in parts:
+            raise ValueError(f"reports folder {v!r} must be a relative path inside the repository")
+        return v
