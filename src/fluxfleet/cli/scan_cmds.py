@@ -19,6 +19,7 @@ from fluxfleet.scan.cache import default_cache
 from fluxfleet.scan.index import ReportIndex
 from fluxfleet.scan.model import ImageReport
 from fluxfleet.scan.policy import summary
+from fluxfleet.scan.refs import normalise_name
 from fluxfleet.scan.run import EnvScan, Sources, read_report_file, reports_in_folder, scan_images
 from fluxfleet.scan.scanners import find_scanner
 
@@ -48,9 +49,12 @@ def rendered_images(repo: Path, fleet: Fleet, envs: list[str], app: str | None) 
     env_of = {c.name: c.environment for c in fleet.clusters}
     with RenderSession(RenderOptions()) as session:
         renders = session.render(repo, names=names)
+    wanted = {normalise_name(i) for i in fleet.app(app).images} if app else set()
     for render in renders:
         for use in image_uses(render):
-            if app and use.kustomization.rsplit("/", 1)[-1] != app_ks_name(app):
+            # an app's images: applied by its generated Kustomization, or one of its declared images
+            mine = use.kustomization.rsplit("/", 1)[-1] == app_ks_name(app or "")
+            if app and not mine and normalise_name(use.image) not in wanted:
                 continue
             out[env_of[render.cluster]].append(_full_ref(use.image, use.tag))
     return out
