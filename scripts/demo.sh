@@ -149,8 +149,20 @@ fluxfleet scan --env dev --env staging --scanner none || echo "scan exit code: $
 git checkout -q -- fleet.yaml && rm -rf .fluxfleet/scans
 say "Sealed Secrets: record dev's certificate (here a throw-away one), seal a Secret, list it"
 sealdir="$(mktemp -d)"
-openssl req -x509 -newkey rsa:2048 -nodes -keyout "$sealdir/key.pem" -out "$sealdir/cert.pem" -days 365 \
-  -subj "/CN=sealed-secret" 2>/dev/null
+python3 - "$sealdir/cert.pem" <<'PY'
+# stands in for `kubeseal --fetch-cert`: a self-signed RSA certificate like the controller's
+import datetime, sys
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+name = x509.Name([x509.NameAttribute(x509.oid.NameOID.COMMON_NAME, "sealed-secret")])
+now = datetime.datetime.now(datetime.timezone.utc)
+cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+        .serial_number(x509.random_serial_number()).not_valid_before(now)
+        .not_valid_after(now + datetime.timedelta(days=365)).sign(key, hashes.SHA256()))
+open(sys.argv[1], "wb").write(cert.public_bytes(serialization.Encoding.PEM))
+PY
 fluxfleet secrets sealing-cert "$sealdir/cert.pem" --env dev
 printf 'apiVersion: v1\nkind: Secret\nmetadata: {name: api-token, namespace: myapp}\nstringData: {token: demo-token-456}\n' \
   > "$sealdir/secret.yaml"
