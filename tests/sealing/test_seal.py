@@ -345,3 +345,25 @@ def test_check_keeps_its_sealed_secret_rule_on_sealed_output(
     moved = {**doc, "metadata": {**doc["metadata"], "namespace": "other"}}
     got = findings(cluster(ks(dump(moved))), "sealed-secret-namespace")
     assert got and "differs from the namespace it is deployed to" in got[0].message
+
+
+def test_seal_reads_stdin(
+    repo: Path,
+    keys: dict[str, tuple[bytes, str]],
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import io
+
+    monkeypatch.setattr("sys.stdin", io.StringIO(SECRET))
+    assert (
+        main(["secrets", "seal", "-", "--env", "dev", "--sealer", "native", "-o", "json", "-C", str(repo)])
+        == 0
+    )
+    import json
+
+    doc = json.loads(capsys.readouterr().out)
+    assert unseal(keys["env"][0], doc["spec"]["encryptedData"]["password"], b"web/db") == PASSWORD.encode()
+    monkeypatch.setattr("sys.stdin", io.StringIO("x" * (1024 * 1024 + 5)))
+    assert main(["secrets", "seal", "-", "--env", "dev", "-C", str(repo)]) == 2
+    assert "not one Secret" in capsys.readouterr().err

@@ -23,7 +23,10 @@ MAX_SECRET_BYTES = 1024 * 1024
 
 def _read_input(file: str) -> tuple[str, str]:
     if file == "-":
-        return sys.stdin.read(MAX_SECRET_BYTES + 1)[:MAX_SECRET_BYTES], "<stdin>"
+        text = sys.stdin.read(MAX_SECRET_BYTES + 1)
+        if len(text) > MAX_SECRET_BYTES:
+            raise FleetError(f"over {MAX_SECRET_BYTES} characters: not one Secret", file="<stdin>")
+        return text, "<stdin>"
     path = Path(file)
     return yamlio.read_text(path, max_bytes=MAX_SECRET_BYTES), file
 
