@@ -131,4 +131,46 @@ say "fluxfleet history: promotions and rollbacks read back from the commit trail
 fluxfleet history
 # --- /section:demo-promote
 
+# --- section:demo-imageauto
+say "image automation: myapp follows the registry in dev (automation in fleet.yaml), generated objects"
+sed -n '1,200p' clusters/dev/us-west-2/image-automation/myapp.yaml | grep -E '^(kind|  name|  image|    semver|      range|    path)|messageTemplate:' | cut -c1-110
+grep -n 'imagepolicy' apps/myapp/overlays/dev/kustomization.yaml
+say "promote into dev is refused: the automation owns dev's tag (--force overrides it once)"
+fluxfleet promote myapp --to dev --version v1.2.4 --skip-checks "demo" 2>&1 | grep -E 'automation' || true
+say "fluxfleet scan: dev's and staging's images against a CI report (Trivy JSON), staging allows up to medium"
+mkdir -p .fluxfleet/scans
+cat > .fluxfleet/scans/myapp-v1.2.3.json <<'JSON'
+{"SchemaVersion": 2, "ArtifactName": "ghcr.io/example/myapp:v1.2.3", "Results": [{"Target": "myapp (debian 12)",
+ "Vulnerabilities": [{"VulnerabilityID": "CVE-2024-0001", "PkgName": "openssl", "InstalledVersion": "3.0.11",
+ "FixedVersion": "3.0.13", "Severity": "HIGH"}]}]}
+JSON
+sed -i 's|^    - name: staging$|    - name: staging\n      scan: {maxSeverity: medium}|' fleet.yaml
+fluxfleet scan --env dev --env staging --scanner none || echo "scan exit code: $? (1: a policy fails)"
+git checkout -q -- fleet.yaml && rm -rf .fluxfleet/scans
+say "Sealed Secrets: record dev's certificate (here a throw-away one), seal a Secret, list it"
+sealdir="$(mktemp -d)"
+python3 - "$sealdir/cert.pem" <<'PY'
+# stands in for `kubeseal --fetch-cert`: a self-signed RSA certificate like the controller's
+import datetime, sys
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+name = x509.Name([x509.NameAttribute(x509.oid.NameOID.COMMON_NAME, "sealed-secret")])
+now = datetime.datetime.now(datetime.timezone.utc)
+cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+        .serial_number(x509.random_serial_number()).not_valid_before(now)
+        .not_valid_after(now + datetime.timedelta(days=365)).sign(key, hashes.SHA256()))
+open(sys.argv[1], "wb").write(cert.public_bytes(serialization.Encoding.PEM))
+PY
+fluxfleet secrets sealing-cert "$sealdir/cert.pem" --env dev
+printf 'apiVersion: v1\nkind: Secret\nmetadata: {name: api-token, namespace: myapp}\nstringData: {token: demo-token-456}\n' \
+  > "$sealdir/secret.yaml"
+fluxfleet secrets seal "$sealdir/secret.yaml" --env dev -w apps/myapp/overlays/dev/api-token-sealed.yaml
+grep -E '^(kind|  name|    token)' apps/myapp/overlays/dev/api-token-sealed.yaml | cut -c1-60
+fluxfleet secrets status | grep SealedSecret
+rm -rf "$sealdir"
+git checkout -q -- fleet.yaml && rm -f apps/myapp/overlays/dev/api-token-sealed.yaml
+# --- /section:demo-imageauto
+
 say "done: the example fleet is in $dir"

@@ -36,6 +36,7 @@ FORBIDDEN: dict[str, set[str]] = {
     "gitrepo": {"fleet", "generate", "render", "check", "diff", "promote", "secrets", "report", "cli"},
     "secrets": {"render", "diff", "promote", "report", "cli"},
     "promote": {"cli"},
+    "scan": {"generate", "check", "diff", "promote", "gitrepo", "secrets", "report", "cli"},
 }
 CORE = {"errors", "yamlio", "objects", "fsutil", "proc", "output"}
 

@@ -4,12 +4,15 @@
 from __future__ import annotations
 
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
+from fluxfleet.cli import sealed_cmds
 from fluxfleet.cli.common import FleetOpt, OutputOpt, RepoOpt, echo, warn
+from fluxfleet.cli.sealed_cmds import print_sealed
 from fluxfleet.errors import did_you_mean
 from fluxfleet.fleet.load import FLEET_FILE, load_fleet
 from fluxfleet.fleet.placement import place
@@ -17,6 +20,7 @@ from fluxfleet.output import Format, structured
 from fluxfleet.secrets import external, ops
 from fluxfleet.secrets.fleet_edit import set_age_recipients
 from fluxfleet.secrets.keys import check_key_path, generate_key, sops_age_secret_command
+from fluxfleet.secrets.sealed import sealed_status
 from fluxfleet.secrets.status import repo_status
 
 secrets_app = typer.Typer(
@@ -175,14 +179,23 @@ def status(repo: RepoOpt = Path(), fleet_file: FleetOpt = None, output: OutputOp
     """List sops files and plaintext Secrets; exit 1 when one is not encrypted for its environments."""
     fleet = load_fleet(repo, fleet_file)
     rows = repo_status(repo, fleet, place(fleet))
+    sealed = sealed_status(repo, fleet, datetime.now(UTC))
     if output != Format.text:
-        echo(structured({"files": [r.as_dict() for r in rows]}, output))
+        echo(
+            structured(
+                {"files": [r.as_dict() for r in rows], "sealedSecrets": [s.as_dict() for s in sealed]}, output
+            )
+        )
     else:
         for r in rows:
             envs = ",".join(r.envs) or "-"
             echo(f"{r.state:>14}  {r.path}  [{envs}]" + (f"  {r.detail}" if r.detail else ""))
-        if not rows:
+        print_sealed(sealed)
+        if not rows and not sealed:
             echo("no secrets found")
+    for s in sealed:
+        if s.state != "ok":
+            warn(f"{s.path}: SealedSecret {s.namespace}/{s.name}: {s.detail}")
     if any(r.state not in ("ok", "unscoped") for r in rows):
         raise typer.Exit(1)
 
@@ -275,6 +288,7 @@ def register(app: typer.Typer) -> None:
     """Add this module's commands to ``app``."""
     for fn in (keygen, encrypt, decrypt, edit, rotate, status):
         secrets_app.command(fn.__name__)(fn)
+    sealed_cmds.register(secrets_app)
     app.add_typer(secrets_app, name="secrets")
     add = _add_group(app)
     add.command("secret-store")(add_secret_store)

@@ -118,6 +118,11 @@ _TAIL = """\
         dev: v1.2.3
         staging: v1.2.2
         prod: v1.2.2
+      automation:         # new builds reach dev from the registry; later environments by promote
+        environments: [dev]
+        policy:
+          semver: ">=1.0.0"
+        interval: 5m
 """
 
 

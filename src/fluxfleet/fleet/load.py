@@ -398,6 +398,31 @@ def _find_cycle(graph: dict[str, tuple[str, ...]]) -> list[str] | None:
     return None
 
 
+def _automation_errors(item: _Item, app: App, env_seen: set[str], env_names: list[str]) -> list[FleetError]:
+    auto = app.automation
+    if auto is None:
+        return []
+    errors = [
+        item.error(
+            f"app {app.name!r} automates undeclared environment {env!r}",
+            "automation",
+            "environments",
+            hint=did_you_mean(env, env_seen) or f"declared: {', '.join(env_names)}",
+        )
+        for env in auto.environments
+        if env not in env_seen
+    ]
+    if auto.image is None and app.image is None:
+        errors.append(
+            item.error(
+                f"app {app.name!r} has automation but no image to follow",
+                "automation",
+                hint="add `images: [registry/org/app]` to the app or `image:` to its automation",
+            )
+        )
+    return errors
+
+
 def validate_references(
     fleet: Fleet, items: dict[str, list[_Item]], display: str, marks: yamlio.Marks
 ) -> list[FleetError]:
@@ -474,6 +499,7 @@ def validate_references(
                         hint=did_you_mean(cluster, cluster_names),
                     )
                 )
+        errors.extend(_automation_errors(item, app, env_seen, fleet.env_names))
         if app.team and team_names and app.team not in team_names:
             errors.append(
                 item.error(

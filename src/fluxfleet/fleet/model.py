@@ -10,10 +10,13 @@ from typing import Literal
 
 from pydantic import Field, field_validator
 
+from fluxfleet.fleet.automation import ImageAutomation
 from fluxfleet.fleet.base import Duration, Name, Strict
 from fluxfleet.fleet.names import label_key_error, label_value_error, var_name_error
 from fluxfleet.fleet.policy import PolicyConfig
 from fluxfleet.fleet.promotion import Freeze, Promotion
+from fluxfleet.fleet.scanpolicy import ScanPolicy
+from fluxfleet.fleet.sealing import SealingCertificate
 from fluxfleet.fleet.selectors import LabelSelector
 from fluxfleet.fleet.tenancy import SecretsConfig, Team
 from fluxfleet.fleet.wiring import AlertsConfig, FluxConfig, HealthCheck
@@ -45,6 +48,9 @@ class Environment(Strict):
     timeout: Duration | None = None
     promotion: Promotion = Field(default_factory=Promotion)
     alerts: AlertsConfig | None = None  # overrides spec.alerts for this environment's clusters
+    scan: ScanPolicy = Field(default_factory=ScanPolicy)
+    # Sealed Secrets controller's public certificate (PEM, from `kubeseal --fetch-cert`)
+    sealing_certificate: SealingCertificate | None = Field(default=None, alias="sealingCertificate")
 
 
 class Cluster(Strict):
@@ -52,6 +58,8 @@ class Cluster(Strict):
     labels: dict[str, str]
     vars: dict[str, str] = Field(default_factory=dict)
     path: str | None = None
+    # overrides the environment's when this cluster runs its own Sealed Secrets controller key
+    sealing_certificate: SealingCertificate | None = Field(default=None, alias="sealingCertificate")
 
     @field_validator("labels")
     @classmethod
@@ -130,6 +138,7 @@ class App(Strict):
     wait: bool = True
     timeout: Duration | None = None
     health_checks: tuple[HealthCheck, ...] = Field(default=(), alias="healthChecks")
+    automation: ImageAutomation | None = None
 
     @property
     def repo_path(self) -> str:

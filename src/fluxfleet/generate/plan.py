@@ -6,9 +6,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from fluxfleet import yamlio
+from fluxfleet.fleet.automation import automated_environments
 from fluxfleet.fleet.load import Fleet
 from fluxfleet.fleet.placement import Placement
-from fluxfleet.generate import flux_objects, scaffold
+from fluxfleet.generate import flux_objects, image_automation, scaffold
 from fluxfleet.generate.layout import HEADER, SYSTEM_NAMESPACES, cluster_dirs, cluster_variables
 
 COMPONENTS_PLACEHOLDER = """\
@@ -123,7 +124,10 @@ def _scaffolds(fleet: Fleet, placement: Placement) -> dict[str, dict[str, str]]:
         envs = {fleet.cluster(c).environment for c in placement.placed[app.name]}
         for env in fleet.env_names:
             if env in envs:
-                out[f"{app.repo_path}/overlays/{env}"] = scaffold.app_overlay(app, env)
+                overlay = scaffold.app_overlay(app, env)
+                if env in automated_environments(app.automation, fleet.env_names):
+                    overlay = {p: image_automation.mark_overlay(t, app) for p, t in overlay.items()}
+                out[f"{app.repo_path}/overlays/{env}"] = overlay
     owners = namespace_owners(fleet)
     for comp in fleet.platform:
         if placement.placed[comp.name]:

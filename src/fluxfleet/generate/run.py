@@ -123,12 +123,18 @@ def keep_real_components(repo: Path, plan: GeneratePlan) -> tuple[GeneratePlan, 
 
 
 def plan_for(fleet: Fleet, placement: Placement, components: str | None) -> GeneratePlan:
-    from fluxfleet.generate import alerts, sops_rules, tenants
+    from fluxfleet.generate import alerts, image_automation, sops_rules, tenants
 
     tenant_files = tenants.plan_tenants(fleet, placement)
-    extra = {**tenant_files, **sops_rules.plan_sops_rules(fleet), **alerts.plan_alerts(fleet, placement)}
+    automation_files, automation_folders = image_automation.plan_image_automation(fleet, placement)
+    extra = {
+        **tenant_files,
+        **sops_rules.plan_sops_rules(fleet),
+        **alerts.plan_alerts(fleet, placement),
+        **automation_files,
+    }
     resources = tenants.cluster_resources(fleet, placement)
-    for name, folders in alerts.cluster_resources(fleet).items():
+    for name, folders in [*alerts.cluster_resources(fleet).items(), *automation_folders.items()]:
         resources[name] = [*resources.get(name, []), *folders]
     return build_plan(
         fleet,

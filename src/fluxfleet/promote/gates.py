@@ -69,6 +69,14 @@ def source(source_env: str | None, source_version: str | None, version: str) -> 
     return _fail("source", f"{source_env} runs {source_version or 'no version'}, not {version}")
 
 
+def automation(env: str, app: str, automated: bool) -> GateResult:
+    """Flux's image automation owns an automated environment's tag: a manual promotion would be
+    overwritten by the next registry scan, so it needs ``--force`` (e.g. to hold a hotfix)."""
+    if not automated:
+        return _ok("automation", f"{env} is promoted, not written by image automation")
+    return _fail("automation", f"image automation writes {app}'s tag in {env} (--force to override it once)")
+
+
 def not_bad(version: str, marked_by: tuple[str, str] | None) -> GateResult:
     """``marked_by`` = (commit, subject) of the rollback that marked ``version`` bad."""
     if marked_by is None:

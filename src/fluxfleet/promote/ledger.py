@@ -13,11 +13,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from fluxfleet.generate.image_automation import AUTOMATION_SUBJECT
 from fluxfleet.gitrepo import history
 from fluxfleet.gitrepo.git import Git
 
 PREFIX = "Fluxfleet-"
 ACTIONS = ("promote", "rollback", "revert")
+AUTOMATION_GREP = "image automation: update "
 
 
 def clean_value(value: str) -> str:
@@ -140,7 +142,33 @@ def load(git: Git, *, app: str | None = None, env: str | None = None, rev: str =
         if rec is None or (app and rec.app != app) or (env and rec.env != env):
             continue
         out.append(rec)
+    automated = [
+        rec
+        for entry in history.log(git, rev=rev, grep=[AUTOMATION_GREP])
+        if (rec := automation_record(entry)) and (not app or rec.app == app) and (not env or rec.env == env)
+    ]
+    if automated:
+        # git log lists newest first; keep that order across both kinds of commit
+        out = sorted([*out, *automated], key=lambda r: r.time, reverse=True)
     return out
+
+
+def automation_record(entry: history.LogEntry) -> Record | None:
+    """A commit of Flux's ImageUpdateAutomation, known by the subject its template writes."""
+    match = AUTOMATION_SUBJECT.match(entry.subject)
+    if match is None or entry.trailer(PREFIX + "Action"):
+        return None
+    return Record(
+        sha=entry.sha,
+        parents=entry.parents,
+        author=entry.author,
+        time=entry.commit_time,
+        subject=entry.subject,
+        action="automation",
+        app=match["app"],
+        env=match["env"],
+        version=match["version"].rstrip(","),
+    )
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ from typing import Any
 
 from fluxfleet import yamlio
 from fluxfleet.errors import FleetError
+from fluxfleet.fleet.automation import automated_environments
 from fluxfleet.fleet.load import Fleet
 from fluxfleet.fleet.placement import place
 from fluxfleet.fsutil import safe_join
@@ -19,6 +20,7 @@ from fluxfleet.gitrepo import history
 from fluxfleet.promote import gates as g
 from fluxfleet.promote.context import Context
 from fluxfleet.promote.health import EvidenceFile, HealthSource
+from fluxfleet.promote.scangate import scan_gate
 from fluxfleet.promote.state import EnvState, WaveSlice, require_image
 from fluxfleet.promote.tags import check_tag
 from fluxfleet.promote.yamledit import image_tag, set_app_pins, set_image_tag
@@ -208,6 +210,11 @@ def plan_promote(ctx: Context, req: PromoteRequest) -> Change:
         g.not_bad(version, _bad(ctx, version)),
         g.rollout(rolling, version, env.name, f"{target.waves_done}/{len(target.waves)} waves done"),
     ]
+    if app.automation is not None:
+        automated = env.name in automated_environments(app.automation, fleet.env_names)
+        results.append(g.automation(env.name, app.name, automated))
+    if env.scan.max_severity:
+        results.append(scan_gate(ctx.repo, env, image, version, target.version, ctx.now.date()))
     if wave.index == 1 or superseding:
         landed = ctx.landed(src.overlay, version) if src and src.version == version else None
         if src is None:

@@ -26,11 +26,14 @@ def version_matrix(
         envs: dict[str, Any] = {}
         for env in app_envs(fleet, placement, a.name):
             st = env_state(repo, fleet, placement, a.name, env)
+            last = next((r for r in records if r.app == a.name and r.env == env), None)
             envs[env] = {
                 "version": st.version,
                 "rollingOut": st.rolling_out,
                 "clusters": {c: v for c, v in st.cluster_versions().items()},
                 "pinned": dict(st.pins),
+                # the version in the overlay was written by Flux's image automation, not promoted
+                "byAutomation": bool(last and last.action == "automation" and last.version == st.version),
             }
         out.append(
             {
@@ -56,7 +59,11 @@ def matrix_text(data: dict[str, Any]) -> str:
                 row.append("-")
                 continue
             version = cell["version"] or "(base)"
-            text = version + (" (bad)" if version in bad else "")
+            text = (
+                version
+                + (" (bad)" if version in bad else "")
+                + (" (automation)" if cell.get("byAutomation") else "")
+            )
             if cell["rollingOut"]:
                 text += f" -> {cell['rollingOut']} on {len(cell['pinned'])}/{len(cell['clusters'])}"
                 for cluster, tag in cell["pinned"].items():

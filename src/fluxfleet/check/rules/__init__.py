@@ -3,6 +3,7 @@
 import fluxfleet.check.rules.deprecations
 import fluxfleet.check.rules.flux_refs
 import fluxfleet.check.rules.flux_tenancy
+import fluxfleet.check.rules.image_automation
 import fluxfleet.check.rules.meta
 import fluxfleet.check.rules.reconcile
 import fluxfleet.check.rules.rego_rules
