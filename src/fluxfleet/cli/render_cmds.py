@@ -45,9 +45,30 @@ NoCacheOpt = Annotated[bool, typer.Option("--no-cache", help="Bypass the persist
 JobsOpt = Annotated[int | None, typer.Option("--jobs", "-j", min=1, help="Parallel kustomize builds.")]
 
 
-def _options(sources: list[str] | None, no_strict: bool, no_cache: bool, jobs: int | None) -> RenderOptions:
+OfflineOpt = Annotated[
+    bool, typer.Option("--offline", help="Charts only from the chart cache; list the missing ones.")
+]
+KubeVersionOpt = Annotated[
+    str | None,
+    typer.Option("--kube-version", help="Kubernetes version charts see (.Capabilities.KubeVersion)."),
+]
+
+
+def _options(
+    sources: list[str] | None,
+    no_strict: bool,
+    no_cache: bool,
+    jobs: int | None,
+    offline: bool = False,
+    kube_version: str | None = None,
+) -> RenderOptions:
     return RenderOptions(
-        strict=not no_strict, use_cache=not no_cache, jobs=jobs, sources=tuple(sources or ())
+        strict=not no_strict,
+        use_cache=not no_cache,
+        jobs=jobs,
+        sources=tuple(sources or ()),
+        offline=offline,
+        kube_version=kube_version,
     )
 
 
@@ -113,10 +134,14 @@ def _get_command(
         source: SourceOpt = None,
         no_strict: NoStrictOpt = False,
         no_cache: NoCacheOpt = False,
+        offline: OfflineOpt = False,
+        kube_version: KubeVersionOpt = None,
         jobs: JobsOpt = None,
         output: OutputOpt = Format.text,
     ) -> None:
-        renders = render_clusters(repo, cluster, path, _options(source, no_strict, no_cache, jobs))
+        renders = render_clusters(
+            repo, cluster, path, _options(source, no_strict, no_cache, jobs, offline, kube_version)
+        )
         if output == Format.text:
             echo(text_view(renders))
         else:
@@ -144,6 +169,8 @@ def register(app: typer.Typer) -> None:
         source: SourceOpt = None,
         no_strict: NoStrictOpt = False,
         no_cache: NoCacheOpt = False,
+        offline: OfflineOpt = False,
+        kube_version: KubeVersionOpt = None,
         jobs: JobsOpt = None,
         output: Annotated[
             str, typer.Option("--output", "-o", help="yaml, json, or dir:PATH (a folder per cluster).")
@@ -155,7 +182,9 @@ def register(app: typer.Typer) -> None:
             raise FleetError(
                 f"unknown output {output!r}", field="--output", hint="use yaml, json or dir:PATH"
             )
-        renders = render_clusters(repo, cluster, path, _options(source, no_strict, no_cache, jobs))
+        renders = render_clusters(
+            repo, cluster, path, _options(source, no_strict, no_cache, jobs, offline, kube_version)
+        )
         if output == "yaml":
             sys.stdout.write(present.yaml_stream(renders))
         elif output == "json":
@@ -191,10 +220,14 @@ def register(app: typer.Typer) -> None:
         ] = False,
         no_strict: NoStrictOpt = False,
         no_cache: NoCacheOpt = False,
+        offline: OfflineOpt = False,
+        kube_version: KubeVersionOpt = None,
         output: OutputOpt = Format.text,
     ) -> None:
         """The Kustomization tree of a cluster with dependsOn, like `flux tree ks`."""
-        renders = render_clusters(repo, cluster, path, _options(source, no_strict, no_cache, None))
+        renders = render_clusters(
+            repo, cluster, path, _options(source, no_strict, no_cache, None, offline, kube_version)
+        )
         if output == Format.text:
             echo("\n".join(present.tree_text(r, objects=objects) for r in renders))
         else:
@@ -332,6 +365,8 @@ def register_diff(app: typer.Typer) -> None:
         source: SourceOpt = None,
         no_strict: NoStrictOpt = False,
         no_cache: NoCacheOpt = False,
+        offline: OfflineOpt = False,
+        kube_version: KubeVersionOpt = None,
         jobs: JobsOpt = None,
         output: Annotated[
             str,
@@ -359,7 +394,7 @@ def register_diff(app: typer.Typer) -> None:
         else:
             base_label = f"{base} ({resolve(top, base)[:12]})"
         head_label = "working tree" if head is None else f"{head} ({resolve(top, head)[:12]})"
-        options = _options(source, no_strict, no_cache, jobs)
+        options = _options(source, no_strict, no_cache, jobs, offline, kube_version)
         wanted = set(cluster or [])
         with RenderSession(options) as session, progress("rendering both revisions", 2) as bar:
             base_renders, _ = _render_revision(session, top, sub, base, path, None, repo, stored=True)

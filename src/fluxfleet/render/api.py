@@ -16,10 +16,13 @@ from typing import Any
 
 from fluxfleet.render.builder import Builder
 from fluxfleet.render.cache import BuildCache
+from fluxfleet.render.charts import ChartCache
+from fluxfleet.render.charts import default_dir as charts_dir
 from fluxfleet.render.discover import ClusterSpec, discover
 from fluxfleet.render.engine import Engine
 from fluxfleet.render.files import FileTree, ParseMemo
 from fluxfleet.render.fluxks import Sources, parse_source_mappings
+from fluxfleet.render.helm import HelmRenderer
 from fluxfleet.render.lines import LineIndex
 from fluxfleet.render.model import ClusterRender
 from fluxfleet.render.revcache import RevisionCache, revision_key
@@ -36,6 +39,8 @@ class RenderOptions:
     use_fleet: bool = True
     reuse_clusters: bool = True  # reuse an unchanged cluster's render from the session's previous render
     engine: Engine | None = field(default=None, compare=False)
+    offline: bool = False  # charts only from the chart cache
+    kube_version: str | None = None  # what .Capabilities.KubeVersion says to charts
 
 
 class RenderSession:
@@ -43,8 +48,17 @@ class RenderSession:
         self.options = options
         cache = BuildCache(options.cache_dir) if options.use_cache else None
         self.builder = Builder(cache=cache, jobs=options.jobs, engine=options.engine)
+        charts = ChartCache(
+            options.cache_dir / "charts" if options.cache_dir else charts_dir(), offline=options.offline
+        )
         self.walker = Walker(
-            self.builder, strict=options.strict, lines=LineIndex(), reuse_clusters=options.reuse_clusters
+            self.builder,
+            strict=options.strict,
+            lines=LineIndex(),
+            reuse_clusters=options.reuse_clusters,
+            helm_renderer=HelmRenderer(
+                charts, lambda d: self.builder.engine().build(d), kube_version=options.kube_version
+            ),
         )
         self.parsed: ParseMemo = {}  # YAML documents by content hash, shared by this session's trees
         self.revisions = RevisionCache(_revision_dir(options.cache_dir)) if options.use_cache else None
@@ -77,6 +91,8 @@ class RenderSession:
                 helm_id = [helm, info.st_size, info.st_mtime_ns]
             except OSError:
                 helm_id = [helm]
+        if helm_id is not None:  # what else shapes chart renders
+            helm_id += [self.options.kube_version, self.options.offline]
         return revision_key(
             commit=commit,
             subpath=subpath,

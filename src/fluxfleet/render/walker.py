@@ -126,6 +126,7 @@ class Walker:
         strict: bool = True,
         lines: LineIndex | None = None,
         reuse_clusters: bool = True,
+        helm_renderer: helm.HelmRenderer | None = None,
     ) -> None:
         self.builder = builder
         self.reuse_clusters = reuse_clusters
@@ -141,7 +142,7 @@ class Walker:
         self.object_memo: dict[tuple[Any, ...], _SharedObject] = {}
         self._body_facts: dict[int, _BodyFacts] = {}
         self.scalars = ScalarMemo()
-        self.helm = helm.HelmRenderer()
+        self.helm = helm_renderer if helm_renderer is not None else helm.HelmRenderer()
         self.stats = {"processed": 0, "reused": 0, "objects_shared": 0}
         # The latest render() only: "cluster Kind/ns/name" of each Kustomization whose per-resource
         # steps ran, or whose result was reused from an earlier render with the same inputs.
