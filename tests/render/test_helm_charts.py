@@ -67,6 +67,11 @@ def _reasons(render: ClusterRender) -> dict[str, str]:
     return {h.name: h.reason for h in render.helmreleases}
 
 
+@pytest.fixture(autouse=True)
+def _online(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("FLUXFLEET_OFFLINE")  # these tests fetch from servers on loopback
+
+
 @pytest.fixture
 def http_charts(tmp_path: Path) -> Path:
     root = tmp_path / "http-charts"

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -48,8 +49,10 @@ class RenderSession:
         self.options = options
         cache = BuildCache(options.cache_dir) if options.use_cache else None
         self.builder = Builder(cache=cache, jobs=options.jobs, engine=options.engine)
+        # FLUXFLEET_OFFLINE=1 is --offline for every command (a CI that must not reach the network)
+        offline = options.offline or os.environ.get("FLUXFLEET_OFFLINE", "") not in ("", "0")
         charts = ChartCache(
-            options.cache_dir / "charts" if options.cache_dir else charts_dir(), offline=options.offline
+            options.cache_dir / "charts" if options.cache_dir else charts_dir(), offline=offline
         )
         self.walker = Walker(
             self.builder,
