@@ -44,13 +44,36 @@ def helm() -> str:
     return found
 
 
-def package(out: Path, name: str, version: str, message: str = "default") -> Path:
+# A stand-in for a public chart: it shows the values it was given and makes one workload.
+STAND_IN = """\
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: {{ .Release.Name }}-values
+data:
+  chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | quote }}
+  values.yaml: {{ toYaml .Values | quote }}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: {{ .Release.Name }}
+spec:
+  template:
+    spec:
+      containers:
+        - name: main
+          image: {{ printf "example.com/%s:%s" .Chart.Name .Chart.Version }}
+"""
+
+
+def package(out: Path, name: str, version: str, message: str = "default", template: str = CONFIGMAP) -> Path:
     """``helm package`` a small chart into ``out``; returns the archive."""
     src = out.parent / f"src-{name}-{version}"
     (src / "templates").mkdir(parents=True, exist_ok=True)
     (src / "Chart.yaml").write_text(f"apiVersion: v2\nname: {name}\nversion: {version}\n")
     (src / "values.yaml").write_text(f"message: {message}\n")
-    (src / "templates/cm.yaml").write_text(CONFIGMAP)
+    (src / "templates/cm.yaml").write_text(template)
     out.mkdir(parents=True, exist_ok=True)
     subprocess.run([helm(), "package", str(src), "-d", str(out)], check=True, capture_output=True)
     return out / f"{name}-{version}.tgz"

@@ -361,8 +361,6 @@ def _oci_chart(source: SourceRef, repos: Index) -> RemoteChart:
     media = str(selector.get("mediaType") or "")
     if media and media != HELM_CHART_LAYER:
         raise NotRendered(f"{source} selects layer {media!r}, which is not a Helm chart")
-    if selector.get("operation") == "copy":
-        raise NotRendered(f"{source} copies its layer as is; helm-controller needs an extracted chart")
     raw_ref = spec.get("ref")
     ref: dict[str, Any] = raw_ref if isinstance(raw_ref, dict) else {}
     chart = url.rsplit("/", 1)[-1]
