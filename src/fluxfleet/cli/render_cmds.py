@@ -20,6 +20,7 @@ from fluxfleet.fsutil import write_plan
 from fluxfleet.output import Format, structured
 from fluxfleet.render import present
 from fluxfleet.render.api import RenderOptions, RenderSession
+from fluxfleet.render.discover import LAYOUTS
 from fluxfleet.render.model import ClusterRender
 
 ClusterOpt = Annotated[
@@ -83,7 +84,7 @@ def render_clusters(
         raise FleetError(
             "no clusters found",
             file=str(repo),
-            hint="add fleet.yaml, bootstrap a cluster folder (flux-system/), or pass --path",
+            hint="looked for: " + "; ".join(LAYOUTS) + ". Add one of these, or pass --path",
         )
     return renders
 
