@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from fluxfleet.render import spokes
 from fluxfleet.render.builder import Builder
 from fluxfleet.render.cache import BuildCache
 from fluxfleet.render.charts import ChartCache
@@ -117,7 +118,7 @@ class RenderSession:
             return None
         context, rendered = entry
         self.walker.seed(context, rendered)
-        return [r.render for r in rendered]
+        return [part for r in rendered for part in spokes.split(r.render)]
 
     def save_revision(self, key: str) -> None:
         """Store the latest render under ``key`` (the render of a committed revision), when allowed."""

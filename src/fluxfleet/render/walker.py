@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from fluxfleet.objects import K8sObject, ObjectKey, Provenance
-from fluxfleet.render import files, helm, resourceset
+from fluxfleet.render import files, helm, resourceset, spokes
 from fluxfleet.render.builder import Builder, BuildResult
 from fluxfleet.render.discover import ClusterSpec
 from fluxfleet.render.files import FileTree
@@ -199,7 +199,7 @@ class Walker:
             done[position] = Rendered(spec_key(state.spec), state.reads, render)
         out = [entry for entry in done if entry is not None]
         self._previous = (context, {entry.render.cluster: entry for entry in out}) if reuse else None
-        return [entry.render for entry in out]
+        return [part for entry in out for part in spokes.split(entry.render)]
 
     def snapshot(self) -> tuple[str, list[Rendered]] | None:
         """The latest render with its reads (None when cluster reuse is off or names were not unique)."""
