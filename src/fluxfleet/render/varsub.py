@@ -177,12 +177,12 @@ _GO_FIRST_INDICATORS = frozenset("#,[]{}&*!|>'\"%@`")
 
 
 def goyaml_block_plain(text: str) -> bool:
-    """Whether go-yaml (what Flux serialises resources with) writes this ``$`` string unquoted.
+    """Whether go-yaml (what Flux serialises resources with) writes this string unquoted.
 
     go-yaml's emitter only refuses the plain style in block context for leading indicator
     characters, ``: `` and `` #`` inside, surrounding spaces, line breaks and unprintable
-    characters; quote characters inside the text do not count (PyYAML would quote them). Strings
-    that would read back as another type never contain ``$``, so they need no check here.
+    characters; quote characters inside the text do not count (PyYAML would quote them). Callers
+    pass strings holding ``$`` or ``<<``, which never read back as another type.
     """
     if not text or text != text.strip(" ") or "\n" in text or not text.isprintable():
         return False
@@ -377,8 +377,8 @@ def substitute_in_place(
     return substitute_text(body, variables, options)
 
 
-def goyaml_text(body: dict[str, Any]) -> str:
-    """``yamlio.dump`` with the ``$`` strings go-yaml writes plain written plain too.
+def goyaml_text(body: dict[str, Any], marker: str = "$") -> str:
+    """``yamlio.dump`` with the strings holding ``marker`` that go-yaml writes plain written plain too.
 
     Each such string PyYAML would quote is swapped for a plain token before dumping and put back
     verbatim after, so ``x: ${A:="4"}`` stays unquoted as Flux serialises it.
@@ -391,7 +391,7 @@ def goyaml_text(body: dict[str, Any]) -> str:
             return {k: walk(v) for k, v in node.items()}
         if isinstance(node, list):
             return [walk(v) for v in node]
-        if isinstance(node, str) and "$" in node and goyaml_block_plain(node):
+        if isinstance(node, str) and marker in node and goyaml_block_plain(node):
             token = f"{prefix}{len(swapped):07d}x"
             swapped[token] = node
             return token

@@ -553,7 +553,8 @@ class Walker:
             if kind == "ResourceSet":
                 new.source = f"ResourceSet/{child.id}"
                 try:
-                    new.prebuilt = tuple((o, obj.source.file) for o in resourceset.expand(body))
+                    expanded = resourceset.expand(body, _providers(state, objects))
+                    new.prebuilt = tuple((o, obj.source.file) for o in expanded)
                 except resourceset.ExpandError as exc:
                     new.done = True
                     state.results[cid] = KustomizationRender(
@@ -588,6 +589,16 @@ class Walker:
             errors=tuple(errors),
             helmreleases=tuple(o.info for o in outcomes),
         )
+
+
+def _providers(state: _Cluster, objects: tuple[K8sObject, ...]) -> dict[tuple[str, str], dict[str, Any]]:
+    """ResourceSetInputProviders rendered so far on this cluster, and in the current build."""
+    found: dict[tuple[str, str], dict[str, Any]] = {}
+    done = [o for result in state.results.values() for o in result.objects]
+    for obj in (*done, *objects):
+        if obj.key.kind == resourceset.PROVIDER_KIND and obj.key.group == resourceset.GROUP:
+            found[(obj.key.namespace, obj.key.name)] = obj.body
+    return found
 
 
 def _same_answers(reads: files.Reads, sources: Sources) -> bool:
