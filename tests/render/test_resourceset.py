@@ -54,7 +54,11 @@ def _rset(name: str, **spec: Any) -> dict[str, Any]:
 
 
 def test_templates_and_static_providers_from_the_render(tmp_path: Path) -> None:
-    apps = [{"name": "web", "public": True}, {"name": "db", "public": False}, {"name": "jobs", "public": False}]
+    apps = [
+        {"name": "web", "public": True},
+        {"name": "db", "public": False},
+        {"name": "jobs", "public": False},
+    ]
     providers = [
         _provider("team-a", {"tier": "gold"}, tenant="Team A", apps=apps),
         _provider("team-b", {"tier": "gold"}, tenant="Team B", apps=apps[:1]),

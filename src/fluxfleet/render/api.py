@@ -188,7 +188,11 @@ class RenderSession:
             )
         mappings.update(parse_source_mappings(list(self.options.sources), source_root or repo))
         self._mapped = bool(mappings)
-        return self.walker.render(clusters, Sources(tree, mappings))
+        sources = Sources(tree, mappings)
+        try:
+            return self.walker.render(clusters, sources)
+        finally:
+            sources.close()  # staged artifacts: the render's objects are already in memory
 
 
 def _revision_dir(cache_dir: Path | None) -> Path | None:

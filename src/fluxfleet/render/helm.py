@@ -375,6 +375,24 @@ def _oci_chart(source: SourceRef, repos: Index) -> RemoteChart:
     return RemoteChart(request, source)
 
 
+def _artifact_chart(ref: SourceRef, sources: Sources) -> LocalChart:
+    """An ExternalArtifact holding one chart folder (helm-controller loads it as an archive)."""
+    tree = sources.tree_for(ref)
+    if tree is None:
+        why = sources.artifact_errors.get(ref)
+        raise NotRendered(
+            f"{ref} cannot be built offline: {why}"
+            if why
+            else f"{ref} is made by no ArtifactGenerator of the render and is not mapped with --source"
+        )
+    if tree.is_file("Chart.yaml"):
+        return LocalChart(tree, "", ref)
+    charts = [n for n, is_dir in tree.listdir("") if is_dir and tree.is_file(f"{n}/Chart.yaml")]
+    if len(charts) != 1:
+        raise NotRendered(f"{ref} must hold exactly one chart folder (found {len(charts)})")
+    return LocalChart(tree, charts[0], ref)
+
+
 def locate(
     body: Mapping[str, Any], sources: Sources, helm_charts: Index, repos: Index | None = None
 ) -> LocalChart | RemoteChart:
@@ -388,6 +406,8 @@ def locate(
         ref = _ref(chart_ref, namespace)
         if ref.kind == "OCIRepository":
             return _oci_chart(ref, repos)
+        if ref.kind == "ExternalArtifact":
+            return _artifact_chart(ref, sources)
         if ref.kind != "HelmChart":
             raise NotRendered(f"the chart comes from {ref}, which fluxfleet cannot resolve offline")
         chart_body = helm_charts.get(ref)

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from fluxfleet.objects import K8sObject, ObjectKey, Provenance
-from fluxfleet.render import files, helm, resourceset, spokes
+from fluxfleet.render import artifacts, files, helm, resourceset, spokes
 from fluxfleet.render.builder import Builder, BuildResult
 from fluxfleet.render.discover import ClusterSpec
 from fluxfleet.render.files import FileTree
@@ -335,6 +335,8 @@ class Walker:
                     f"source {ref} is not this repository and is not mapped to a folder "
                     f"(map it with --source {ref.name}=PATH or fleet.yaml spec.sources)"
                 )
+                if ref in state.sources.artifact_errors:
+                    reason = f"artifact {ref} cannot be built offline: {state.sources.artifact_errors[ref]}"
                 record(KsStatus.external, reason, path=path)
                 return
             result = item.future.result()
@@ -516,6 +518,9 @@ class Walker:
     def _children(self, state: _Cluster, item: _Item, objects: tuple[K8sObject, ...]) -> None:
         own = f"{item.kind}/{item.ks.id}"
         chain = (*item.ancestors, own)
+        for obj in objects:  # generators first: a sibling Kustomization may read their artifacts
+            if artifacts.is_generator(obj.body):
+                state.sources.add_generator(obj.body)
         for obj in objects:
             body = obj.body
             kind = None
