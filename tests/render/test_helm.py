@@ -8,8 +8,10 @@ assertion checks what fluxfleet handed to helm and what it did with helm's outpu
 from __future__ import annotations
 
 import base64
+import os
 import sys
 import tempfile
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -354,3 +356,39 @@ def test_values_merge_target_path_and_release_name() -> None:
     assert release_name({"metadata": {"name": "web"}, "spec": {"releaseName": "r"}}) == "r"
     long = release_name({"metadata": {"name": "x" * 60}, "spec": {}})
     assert len(long) <= 53
+
+
+def test_golden_render_of_every_helm_feature(tmp_path: Path, scratch: Path) -> None:
+    """values, valuesFrom (ConfigMap and Secret), targetPath, postRenderers, CRDs, byte for byte."""
+    golden = Path(__file__).parent / "golden" / "helm-features.yaml"
+    post = [
+        {
+            "kustomize": {
+                "patches": [
+                    {
+                        "target": {"kind": "Deployment"},
+                        "patch": "- op: add\n  path: /spec/template/metadata\n  value: {labels: {tier: web}}\n",
+                    }
+                ],
+                "images": [{"name": "nginx", "newName": "registry.example.com/nginx", "newTag": "1.27"}],
+            }
+        }
+    ]
+    repo = _repo(tmp_path / "repo", {"replicas": 2}, postRenderers=post, targetNamespace="web")
+    render = one(repo, kube_version="v1.33.0")
+    entry = _entry(render, "web")
+    rendered = present.yaml_stream([replace(render, kustomizations=(entry,))])
+    if os.environ.get("UPDATE_GOLDEN"):
+        golden.write_text(rendered, encoding="utf-8")
+    assert golden.is_file(), f"{golden} is missing: run with UPDATE_GOLDEN=1"
+    assert rendered == golden.read_text(encoding="utf-8"), f"differs from {golden} (UPDATE_GOLDEN=1)"
+    assert "registry.example.com/nginx:1.27" in rendered and "tier: web" in rendered
+    assert CANARY not in rendered
+
+
+def test_bad_kube_version_is_a_user_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from fluxfleet.cli.main import main
+
+    repo = _repo(tmp_path / "repo", {})
+    assert main(["build", "-C", str(repo), "--kube-version", "banana"]) == 2
+    assert "--kube-version 'banana' is not a Kubernetes version" in capsys.readouterr().err

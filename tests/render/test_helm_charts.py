@@ -239,3 +239,24 @@ def test_semver_constraints() -> None:
     assert semver.highest("v1.4", versions) == "v1.4"  # an exact string match wins, even if not strict
     with pytest.raises(semver.ConstraintError):
         semver.constraint(">=banana")
+
+
+def test_chart_ref_to_a_helmchart_object(tmp_path: Path, http_charts: Path) -> None:
+    helm_chart = {
+        "apiVersion": "source.toolkit.fluxcd.io/v1",
+        "kind": "HelmChart",
+        "metadata": {"name": "hello", "namespace": "apps"},
+        "spec": {
+            "chart": "hello",
+            "version": "~1.0",
+            "sourceRef": {"kind": "HelmRepository", "name": "charts"},
+        },
+    }
+    with http_repo(http_charts) as server:
+        releases = [_hr("web", {"chartRef": {"kind": "HelmChart", "name": "hello"}})]
+        repo = cluster_repo(
+            tmp_path / "repo", {"r.yaml": releases, "s.yaml": [_helm_repository(server.url), helm_chart]}
+        )
+        render = one(repo)
+    assert _charts(render) == {"web-hello": "hello-1.0.0"}
+    assert {h.name: h.version for h in render.helmreleases}["web"] == "1.0.0"

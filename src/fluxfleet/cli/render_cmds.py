@@ -6,6 +6,7 @@ Exit codes: 0 success; 1 something was found (render errors for build/get/tree, 
 
 from __future__ import annotations
 
+import re
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -63,6 +64,8 @@ def _options(
     offline: bool = False,
     kube_version: str | None = None,
 ) -> RenderOptions:
+    if kube_version is not None and not re.fullmatch(r"v?[0-9]+\.[0-9]+(\.[0-9]+)?", kube_version):
+        raise FleetError(f"--kube-version {kube_version!r} is not a Kubernetes version", hint="e.g. v1.33.0")
     return RenderOptions(
         strict=not no_strict,
         use_cache=not no_cache,
