@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import shutil
 from pathlib import Path
 
@@ -80,6 +81,8 @@ def test_every_fixture_helmrelease_renders(tmp_path: Path, fixture_repos: Path) 
                 text = yamlio.dump(body)
                 for old, new in replacements.items():  # loopback ports change every run
                     text = text.replace(new.split("\n")[0], old)
+                # so do the digests of charts packaged by the test (the .Chart.Version suffix)
+                text = re.sub(r"\+[0-9a-f]{12}\b", "+<digest>", text)
                 sections.append(f"# {name} / {cluster.cluster}\n{text}")
     rendered = "---\n".join(sections)
 

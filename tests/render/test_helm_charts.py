@@ -190,11 +190,15 @@ def test_oci_sources_tag_semver_digest_and_helm_repository(tmp_path: Path) -> No
         ]
         repo = cluster_repo(tmp_path / "repo", {"r.yaml": releases, "s.yaml": sources})
         render = one(repo)
+
+        def tracked(version: str) -> str:  # helm-controller's chart digest tracking
+            return f"hello-{version}+{digests[version].removeprefix('sha256:')[:12]}"
+
         assert _charts(render) == {
-            "tag-hello": "hello-1.0.0",
-            "semver-hello": "hello-1.2.0",
-            "digest-hello": "hello-2.0.0",  # the digest wins over the tag
-            "helmrepo-hello": "hello-2.0.0",
+            "tag-hello": tracked("1.0.0"),
+            "semver-hello": tracked("1.2.0"),
+            "digest-hello": tracked("2.0.0"),  # the digest wins over the tag
+            "helmrepo-hello": "hello-2.0.0",  # a HelmRepository: no suffix
         }
         assert "is not a Helm chart" in _reasons(render)["layer"]
     offline = one(repo, offline=True)  # the registry is gone; everything fetched is cached

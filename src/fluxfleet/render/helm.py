@@ -24,6 +24,7 @@ import json
 import os
 import re
 import shutil
+import tarfile
 import tempfile
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
@@ -292,6 +293,9 @@ class CachedChart:
     archive: Path
     source: SourceRef
     version: str = ""
+    # helm-controller appends "+<12 hex of the manifest digest>" to .Chart.Version of charts from an
+    # OCIRepository (chart digest tracking), which labels such as helm.sh/chart then show
+    version_suffix: str = ""
 
     @property
     def path(self) -> str:
@@ -493,11 +497,32 @@ def _private_file(path: str, text: str) -> None:
         fh.write(text)
 
 
+def _unpack_with_version(chart: CachedChart, target: Path) -> Path:
+    """The chart archive unpacked, its Chart.yaml version given helm-controller's digest suffix."""
+    try:
+        with tarfile.open(chart.archive, "r:gz") as tar:
+            tar.extractall(target, filter="data")
+    except (tarfile.TarError, OSError) as exc:
+        raise ToolError(f"chart archive {chart.archive.name} cannot be unpacked: {exc}") from None
+    tops = [p for p in target.iterdir() if (p / "Chart.yaml").is_file()]
+    if len(tops) != 1:
+        raise ToolError(f"chart archive {chart.archive.name} holds {len(tops)} charts, not one")
+    chart_yaml = tops[0] / "Chart.yaml"
+    docs = yamlio.load_all(chart_yaml.read_text(encoding="utf-8"), "Chart.yaml")
+    meta = docs[0] if docs and isinstance(docs[0], dict) else {}
+    version = str(meta.get("version") or "").removeprefix("v").split("+")[0]
+    meta["version"] = f"{version}+{chart.version_suffix}"
+    chart_yaml.write_text(yamlio.dump(meta), encoding="utf-8")
+    return tops[0]
+
+
 def template(helm: str, chart: LocalChart | CachedChart, args: TemplateArgs, values: Values) -> str:
     """``helm template`` of a local or cached chart; raises :class:`ToolError` (message already redacted)."""
     scratch = tempfile.mkdtemp(prefix="fluxfleet-helm-")  # mode 0700: only this user can look in
     try:
-        if isinstance(chart, CachedChart):
+        if isinstance(chart, CachedChart) and chart.version_suffix:
+            chart_dir = _unpack_with_version(chart, Path(scratch) / "chart")
+        elif isinstance(chart, CachedChart):
             chart_dir = chart.archive
         else:
             chart_dir = Path(scratch) / "chart"
@@ -679,7 +704,10 @@ class HelmRenderer:
             fetched = self.charts.fetch(located.request)
         except ChartUnavailable as exc:
             raise NotRendered(f"chart {located.request.label()} ({located.source}): {exc}") from None
-        return CachedChart(fetched.archive, located.source, fetched.version)
+        suffix = ""
+        if located.source.kind == "OCIRepository" and fetched.digest.startswith("sha256:"):
+            suffix = fetched.digest.removeprefix("sha256:")[:12]
+        return CachedChart(fetched.archive, located.source, fetched.version, suffix)
 
     def _one(
         self,
