@@ -392,3 +392,34 @@ def test_bad_kube_version_is_a_user_error(tmp_path: Path, capsys: pytest.Capture
     repo = _repo(tmp_path / "repo", {})
     assert main(["build", "-C", str(repo), "--kube-version", "banana"]) == 2
     assert "--kube-version 'banana' is not a Kubernetes version" in capsys.readouterr().err
+
+
+def test_values_files_replace_the_chart_defaults(tmp_path: Path, scratch: Path) -> None:
+    def chart(files: list[str], ignore: bool = False) -> dict[str, Any]:
+        return {
+            "spec": {
+                "chart": "./charts/web",
+                "sourceRef": {"kind": "GitRepository", "name": "flux-system", "namespace": "flux-system"},
+                "valuesFiles": files,
+                "ignoreMissingValuesFiles": ignore,
+            }
+        }
+
+    repo = _repo(
+        tmp_path / "repo", {}, chart=chart(["charts/web/values.yaml", "charts/web/values-prod.yaml"])
+    )
+    (repo / "charts/web/values-prod.yaml").write_text("image: nginx:9.9\n")
+    objs = objects(one(repo))
+    assert objs["Deployment/apps/web"]["spec"]["template"]["spec"]["containers"][0]["image"] == "nginx:9.9"
+    assert (
+        objs["ConfigMap/apps/web-config"]["data"]["chart"] == "web-1.2.3+1"
+    )  # source-controller's +generation
+
+    repo = _repo(tmp_path / "repo2", {}, chart=chart(["charts/web/values.yaml", "charts/web/absent.yaml"]))
+    render = one(repo)
+    assert any("valuesFiles: charts/web/absent.yaml does not exist" in e.message for e in render.errors)
+    repo = _repo(tmp_path / "repo3", {}, chart=chart(["charts/web/absent.yaml"], ignore=True))
+    config = objects(one(repo))["ConfigMap/apps/web-config"]
+    assert (
+        config["data"]["greeting"] == "hello"
+    )  # chart defaults replaced by nothing, valuesFrom still applies

@@ -497,8 +497,8 @@ def _private_file(path: str, text: str) -> None:
         fh.write(text)
 
 
-def _unpack_with_version(chart: CachedChart, target: Path) -> Path:
-    """The chart archive unpacked, its Chart.yaml version given helm-controller's digest suffix."""
+def _unpack(chart: CachedChart, target: Path) -> Path:
+    """The chart archive unpacked into ``target``; returns the chart folder."""
     try:
         with tarfile.open(chart.archive, "r:gz") as tar:
             tar.extractall(target, filter="data")
@@ -507,30 +507,104 @@ def _unpack_with_version(chart: CachedChart, target: Path) -> Path:
     tops = [p for p in target.iterdir() if (p / "Chart.yaml").is_file()]
     if len(tops) != 1:
         raise ToolError(f"chart archive {chart.archive.name} holds {len(tops)} charts, not one")
-    chart_yaml = tops[0] / "Chart.yaml"
-    docs = yamlio.load_all(chart_yaml.read_text(encoding="utf-8"), "Chart.yaml")
-    meta = docs[0] if docs and isinstance(docs[0], dict) else {}
-    version = str(meta.get("version") or "").removeprefix("v").split("+")[0]
-    meta["version"] = f"{version}+{chart.version_suffix}"
-    chart_yaml.write_text(yamlio.dump(meta), encoding="utf-8")
     return tops[0]
 
 
-def template(helm: str, chart: LocalChart | CachedChart, args: TemplateArgs, values: Values) -> str:
+def _set_version_suffix(chart_dir: Path, suffix: str) -> None:
+    """Chart.yaml's version with the build suffix source- or helm-controller gives it."""
+    chart_yaml = chart_dir / "Chart.yaml"
+    docs = yamlio.load_all(chart_yaml.read_text(encoding="utf-8"), "Chart.yaml")
+    meta = docs[0] if docs and isinstance(docs[0], dict) else {}
+    version = str(meta.get("version") or "").removeprefix("v").split("+")[0]
+    meta["version"] = f"{version}+{suffix}"
+    chart_yaml.write_text(yamlio.dump(meta), encoding="utf-8")
+
+
+@dataclass(frozen=True)
+class ValuesFiles:
+    """``valuesFiles`` of the HelmChart: merged in order, they replace the chart's values.yaml."""
+
+    paths: tuple[str, ...] = ()
+    ignore_missing: bool = False
+
+
+def values_files_of(body: Mapping[str, Any], helm_charts: Index) -> ValuesFiles:
+    spec = _spec(body)
+    chart_spec: Mapping[str, Any] = {}
+    chart_ref = spec.get("chartRef")
+    if isinstance(chart_ref, dict):
+        if chart_ref.get("kind") == "HelmChart":
+            meta = body.get("metadata") or {}
+            ref = _ref(chart_ref, str(meta.get("namespace") or ""))
+            chart_spec = _spec(helm_charts.get(ref) or {})
+    elif isinstance(spec.get("chart"), dict) and isinstance(spec["chart"].get("spec"), dict):
+        chart_spec = spec["chart"]["spec"]
+    files = chart_spec.get("valuesFiles")
+    if not isinstance(files, list) or not files:
+        return ValuesFiles()
+    return ValuesFiles(tuple(str(f) for f in files), bool(chart_spec.get("ignoreMissingValuesFiles")))
+
+
+def _compose_values_files(files: ValuesFiles, read: Callable[[str], bytes | None]) -> str:
+    merged: dict[str, Any] = {}
+    for path in files.paths:
+        data = read(path)
+        if data is None:
+            if files.ignore_missing:
+                continue
+            raise ToolError(f"valuesFiles: {path} does not exist in the chart's source")
+        try:
+            docs = yamlio.load_all(data.decode("utf-8"), path)
+        except (FleetError, UnicodeDecodeError):
+            raise ToolError(f"valuesFiles: {path} is not YAML") from None
+        if docs and isinstance(docs[0], dict):
+            merged = merge_maps(merged, docs[0])
+    return yamlio.dump(merged) if merged else "{}\n"
+
+
+def _chart_dir(chart: LocalChart | CachedChart, scratch: Path, files: ValuesFiles) -> Path:
+    """Where helm finds the chart: the archive itself, or a folder when something must change."""
+    if isinstance(chart, CachedChart) and not chart.version_suffix and not files.paths:
+        return chart.archive
+    if isinstance(chart, CachedChart):
+        chart_dir = _unpack(chart, scratch / "chart")
+
+        def read(path: str) -> bytes | None:  # HelmRepository charts: relative to the chart root
+            rel = norm(path)
+            target = chart_dir / rel if rel else None
+            return target.read_bytes() if target is not None and target.is_file() else None
+    else:
+        chart_dir = scratch / "chart"
+        prefix = f"{chart.path}/" if chart.path else ""
+        for rel in chart.tree.walk_files(chart.path):
+            target = chart_dir / rel[len(prefix) :]
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(chart.tree.read(rel)[0])
+
+        def read(path: str) -> bytes | None:  # Git/Bucket charts: relative to the source root
+            rel = norm(path)
+            return chart.tree.read(rel)[0] if rel and chart.tree.is_file(rel) else None
+
+    suffix = chart.version_suffix if isinstance(chart, CachedChart) else ""
+    if files.paths:
+        (chart_dir / "values.yaml").write_text(_compose_values_files(files, read), encoding="utf-8")
+        suffix = suffix or "1"  # source-controller: "+<HelmChart generation>", 1 for a new object
+    if suffix:
+        _set_version_suffix(chart_dir, suffix)
+    return chart_dir
+
+
+def template(
+    helm: str,
+    chart: LocalChart | CachedChart,
+    args: TemplateArgs,
+    values: Values,
+    files: ValuesFiles = ValuesFiles(),
+) -> str:
     """``helm template`` of a local or cached chart; raises :class:`ToolError` (message already redacted)."""
     scratch = tempfile.mkdtemp(prefix="fluxfleet-helm-")  # mode 0700: only this user can look in
     try:
-        if isinstance(chart, CachedChart) and chart.version_suffix:
-            chart_dir = _unpack_with_version(chart, Path(scratch) / "chart")
-        elif isinstance(chart, CachedChart):
-            chart_dir = chart.archive
-        else:
-            chart_dir = Path(scratch) / "chart"
-            prefix = f"{chart.path}/" if chart.path else ""
-            for rel in chart.tree.walk_files(chart.path):
-                target = chart_dir / rel[len(prefix) :]
-                target.parent.mkdir(parents=True, exist_ok=True)
-                target.write_bytes(chart.tree.read(rel)[0])
+        chart_dir = _chart_dir(chart, Path(scratch), files)
         values_file = os.path.join(scratch, "values.yaml")
         _private_file(values_file, yamlio.dump(values.merged) if values.merged else "{}\n")
         argv = [helm, "template", args.name, str(chart_dir), "--values", values_file, *args.flags()]
@@ -744,13 +818,24 @@ class HelmRenderer:
             skip_tests=not (test or {}).get("enable"),
         )
         post_renderers = spec.get("postRenderers") if isinstance(spec.get("postRenderers"), list) else []
+        files = values_files_of(body, {r: b for r, b in refs.items() if r.kind == "HelmChart"})
         if isinstance(chart, CachedChart):
             digests = [hashlib.sha256(chart.archive.read_bytes()).hexdigest()]
         else:
             digests = [chart.tree.read(rel)[1] + rel for rel in chart.tree.walk_files(chart.path)]
         key = hashlib.sha256(
             json.dumps(
-                [digests, chart.path, args, values.merged, hr_id, post_renderers, spec.get("commonMetadata")],
+                [
+                    digests,
+                    chart.path,
+                    args,
+                    values.merged,
+                    hr_id,
+                    post_renderers,
+                    spec.get("commonMetadata"),
+                    files,
+                    chart.version_suffix if isinstance(chart, CachedChart) else "",
+                ],
                 sort_keys=True,
                 default=str,
             ).encode()
@@ -758,7 +843,7 @@ class HelmRenderer:
         hit = self._memo.get(key)
         if hit is None:
             self.runs += 1
-            hit = self._render(chart, args, values, body, post_renderers or [])
+            hit = self._render(chart, args, values, body, post_renderers or [], files)
             self._memo[key] = hit
         error, bodies = hit
         if isinstance(chart, CachedChart):
@@ -809,10 +894,11 @@ class HelmRenderer:
         values: Values,
         body: Mapping[str, Any],
         post_renderers: list[Any],
+        files: ValuesFiles,
     ) -> tuple[str | None, tuple[dict[str, Any], ...]]:
         assert self.helm is not None
         try:
-            text = template(self.helm, chart, args, values)
+            text = template(self.helm, chart, args, values, files)
             crds, docs = split_output(text)
             if post_renderers and self.kustomize is not None:
                 docs = post_render(docs, post_renderers, self.kustomize)
