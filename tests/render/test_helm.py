@@ -423,3 +423,17 @@ def test_values_files_replace_the_chart_defaults(tmp_path: Path, scratch: Path) 
     assert (
         config["data"]["greeting"] == "hello"
     )  # chart defaults replaced by nothing, valuesFrom still applies
+
+
+def test_version_names_helm(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    from fluxfleet.cli.main import main
+
+    assert main(["version", "-o", "json"]) == 0
+    info = __import__("json").loads(capsys.readouterr().out)
+    assert info["helm"].startswith("v4.3.1") and info["helm_binary"].endswith("helm")
+    monkeypatch.setenv("FLUXFLEET_HELM", "/nonexistent/helm")
+    assert main(["version"]) == 0  # helm is optional: renders list HelmReleases without it
+    assert (
+        "helm: not found (FLUXFLEET_HELM=/nonexistent/helm is not an executable file)"
+        in capsys.readouterr().out
+    )

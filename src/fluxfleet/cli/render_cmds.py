@@ -273,12 +273,22 @@ def register(app: typer.Typer) -> None:
                 "kustomize": None,
                 "error": exc.message,
             }
+        from fluxfleet.render.helm import find_helm, helm_version
+
+        helm, missing = find_helm()
+        info["helm"] = helm_version(helm) if helm else None
+        info["helm_binary"] = helm
         if output == Format.text:
             echo(f"fluxfleet {__version__}")
             if info.get("engine"):
                 echo(f"kustomize {info['kustomize']} ({info['engine']}: {info['binary']})")
             else:
                 echo(f"kustomize: not found ({info['error']})")
+            echo(
+                f"helm {info['helm']} ({helm})"
+                if helm
+                else f"helm: not found ({missing}); HelmReleases are listed, not rendered"
+            )
         else:
             echo(structured(info, output))
         if not info.get("engine"):

@@ -148,7 +148,7 @@ class ChartCache:
                 self.stats.hits += 1
                 return found
             if self.offline:
-                raise ChartUnavailable(f"chart {request.label()} is not in the chart cache (--offline)")
+                raise ChartUnavailable("not in the chart cache (--offline)")
         chart = self._http(request) if request.kind == "http" else self._oci(request)
         self._write_record(wanted, chart)
         return chart

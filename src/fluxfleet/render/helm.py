@@ -321,6 +321,14 @@ def find_helm() -> tuple[str | None, str]:
     return found, "" if found else "no helm binary found (set FLUXFLEET_HELM or put helm on PATH)"
 
 
+def helm_version(helm: str) -> str | None:
+    """What ``helm version --short`` prints (``v4.3.1+gc0d08d0``), or None when it does not run."""
+    try:
+        return run([helm, "version", "--short"], timeout=30, what="helm version").text.strip() or None
+    except ToolError:
+        return None
+
+
 def _chart_in(tree: FileTree, chart: str, source: SourceRef) -> LocalChart:
     path = norm(chart)
     if path is None:
