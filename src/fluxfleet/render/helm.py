@@ -27,6 +27,7 @@ import shutil
 import tarfile
 import tempfile
 from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -43,6 +44,7 @@ from fluxfleet.render.model import HelmReleaseInfo, KsStatus, KustomizationRende
 HELM_GROUP = "helm.toolkit.fluxcd.io"
 SOURCE_GROUP = "source.toolkit.fluxcd.io"
 HELM_TIMEOUT = 120.0
+HELM_WORKERS = 4
 OWNER_NAME = "helm.toolkit.fluxcd.io/name"
 OWNER_NAMESPACE = "helm.toolkit.fluxcd.io/namespace"
 MASK = "***"
@@ -736,6 +738,20 @@ class Outcome:
     error: RenderError | None = None
 
 
+@dataclass(frozen=True)
+class _Job:
+    """One HelmRelease ready for ``helm template`` (``key``: its memo key)."""
+
+    key: str
+    obj: K8sObject
+    listed: HelmReleaseInfo
+    chart: LocalChart | CachedChart
+    args: TemplateArgs
+    values: Values
+    post_renderers: list[Any]
+    files: ValuesFiles
+
+
 class HelmRenderer:
     """Renders the HelmReleases of each cluster; one per render session (it memoises helm runs).
 
@@ -771,11 +787,24 @@ class HelmRenderer:
             elif k.group == SOURCE_GROUP and k.kind in ("HelmChart", "HelmRepository", "OCIRepository"):
                 refs[SourceRef(k.kind, k.namespace, k.name)] = obj.body
         apis = api_versions(objects)
-        out = []
-        for obj in objects:
-            if obj.key.kind == "HelmRelease" and obj.key.group == HELM_GROUP:
-                out.append(self._one(cluster, obj, sources, index, refs, apis))
-        return out
+        prepared = [
+            self._prepare(obj, sources, index, refs, apis)
+            for obj in objects
+            if obj.key.kind == "HelmRelease" and obj.key.group == HELM_GROUP
+        ]
+        jobs = {p.key: p for p in prepared if isinstance(p, _Job) and p.key not in self._memo}
+        if jobs:
+            # helm runs are separate processes: run them side by side (fetching stays serial)
+            workers = max(1, min(HELM_WORKERS, os.cpu_count() or 1, len(jobs)))
+            with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="helm") as pool:
+                results = pool.map(self._render_job, jobs.values())
+                for job, result in zip(jobs.values(), results, strict=True):
+                    self._memo[job.key] = result
+            self.runs += len(jobs)
+        return [p if isinstance(p, Outcome) else self._assemble(cluster, p) for p in prepared]
+
+    def _render_job(self, job: _Job) -> tuple[str | None, tuple[dict[str, Any], ...]]:
+        return self._render(job.chart, job.args, job.values, job.obj.body, job.post_renderers, job.files)
 
     def _chart(self, body: Mapping[str, Any], sources: Sources, refs: Index) -> LocalChart | CachedChart:
         helm_charts = {r: b for r, b in refs.items() if r.kind == "HelmChart"}
@@ -791,15 +820,14 @@ class HelmRenderer:
             suffix = fetched.digest.removeprefix("sha256:")[:12]
         return CachedChart(fetched.archive, located.source, fetched.version, suffix)
 
-    def _one(
+    def _prepare(
         self,
-        cluster: str,
         obj: K8sObject,
         sources: Sources,
         index: dict[tuple[str, str, str], dict[str, Any]],
         refs: Index,
         apis: tuple[str, ...],
-    ) -> Outcome:
+    ) -> Outcome | _Job:
         body = obj.body
         listed = info(body, obj.source.kustomization, self.helm is not None)
         if self.helm is None:
@@ -848,12 +876,14 @@ class HelmRenderer:
                 default=str,
             ).encode()
         ).hexdigest()
-        hit = self._memo.get(key)
-        if hit is None:
-            self.runs += 1
-            hit = self._render(chart, args, values, body, post_renderers or [], files)
-            self._memo[key] = hit
-        error, bodies = hit
+        return _Job(key, obj, listed, chart, args, values, post_renderers or [], files)
+
+    def _assemble(self, cluster: str, job: _Job) -> Outcome:
+        obj, listed, chart, key = job.obj, job.listed, job.chart, job.key
+        spec = _spec(obj.body)
+        namespace = listed.namespace
+        hr_id = f"{namespace}/{listed.name}"
+        error, bodies = self._memo[key]
         if isinstance(chart, CachedChart):
             chart_label = f"{chart.source}: {listed.chart} {chart.version}".rstrip()
         else:
