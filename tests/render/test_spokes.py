@@ -66,3 +66,43 @@ def test_hub_conflict_check_ignores_spoke_objects(tmp_path: Path, capsys: pytest
     findings = json.loads(capsys.readouterr().out)["findings"]
     assert not [f for f in findings if f["rule"] == "flux-apply-conflict"]
     assert {f["cluster"] for f in findings} == {"test", "staging-cluster-kubeconfig"}
+
+
+def test_helmrelease_with_kubeconfig_renders_into_the_spoke(tmp_path: Path) -> None:
+    release = {
+        "apiVersion": "helm.toolkit.fluxcd.io/v2",
+        "kind": "HelmRelease",
+        "metadata": {"name": "hello", "namespace": "edge"},
+        "spec": {
+            "kubeConfig": {"secretRef": {"name": "edge-kubeconfig"}},
+            "chart": {
+                "spec": {
+                    "chart": "./charts/hello",
+                    "sourceRef": {"kind": "GitRepository", "name": "flux-system", "namespace": "flux-system"},
+                }
+            },
+            "valuesFrom": [{"kind": "ConfigMap", "name": "hello-values"}],  # read on the hub
+        },
+    }
+    values = {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": "hello-values", "namespace": "edge"},
+        "data": {"values.yaml": "greeting: from-the-hub\n"},
+    }
+    repo = cluster_repo(
+        tmp_path / "repo",
+        {"release.yaml": [release, values]},
+        {
+            "charts/hello/Chart.yaml": "apiVersion: v2\nname: hello\nversion: 0.1.0\n",
+            "charts/hello/templates/cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: hello\n"
+            "data:\n  greeting: {{ .Values.greeting }}\n",
+        },
+    )
+    renders = {r.cluster: r for r in render(repo)}
+    assert sorted(renders) == ["edge-edge-kubeconfig", "test"]
+    assert "HelmRelease/edge/hello" in objects(renders["test"])  # the object lives on the hub
+    assert "ConfigMap/edge/hello" not in objects(renders["test"])
+    assert (
+        objects(renders["edge-edge-kubeconfig"])["ConfigMap/edge/hello"]["data"]["greeting"] == "from-the-hub"
+    )

@@ -78,8 +78,9 @@ def _is_flux_instance_chart(spec: dict[str, Any]) -> bool:
     if isinstance(chart_spec, dict):
         return str(chart_spec.get("chart") or "").rstrip("/").endswith("flux-instance")
     ref = spec.get("chartRef")
-    # chartRef names an OCIRepository (of .../flux-instance); its name is the only offline clue
-    return isinstance(ref, dict) and "flux-instance" in str(ref.get("name") or "")
+    # chartRef names an OCIRepository of .../flux-instance whose URL may live elsewhere in the
+    # repository; values.instance.sync with a url is that chart's own shape, so any chartRef counts
+    return isinstance(ref, dict) and ref.get("kind") in ("OCIRepository", "HelmChart", "ExternalArtifact")
 
 
 def instances(tree: FileTree) -> list[Instance]:
