@@ -203,6 +203,11 @@ def test_oci_sources_tag_semver_digest_and_helm_repository(tmp_path: Path) -> No
         assert "is not a Helm chart" in _reasons(render)["layer"]
     offline = one(repo, offline=True)  # the registry is gone; everything fetched is cached
     assert _charts(offline) == _charts(render)
+    warm = one(repo)  # pinned tags and digests need no registry either, ranges do
+    reasons = _reasons(warm)
+    assert reasons["tag"].startswith("rendered") and reasons["digest"].startswith("rendered")
+    assert reasons["helmrepo"].startswith("rendered")
+    assert "helm pull failed" in reasons["semver"]
 
 
 def test_cli_offline_names_missing_charts(tmp_path: Path) -> None:

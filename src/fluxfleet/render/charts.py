@@ -141,7 +141,9 @@ class ChartCache:
 
     def _fetch(self, request: ChartRequest) -> FetchedChart:
         wanted = _key(request.kind, request.url, request.chart, "want", request.digest or request.version)
-        pinned = bool(request.digest) or (request.kind == "http" and _exact(request.version))
+        # an exact version is fetched once; OCI tags like 1.2.3 are treated as immutable too,
+        # so a warm cache needs no registry (ranges and tags like "latest" are resolved again)
+        pinned = bool(request.digest) or _exact(request.version)
         if pinned or self.offline:
             found = self._read_record(wanted)
             if found is not None:
