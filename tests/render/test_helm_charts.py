@@ -269,3 +269,38 @@ def test_chart_ref_to_a_helmchart_object(tmp_path: Path, http_charts: Path) -> N
         render = one(repo)
     assert _charts(render) == {"web-hello": "hello-1.0.0"}
     assert {h.name: h.version for h in render.helmreleases}["web"] == "1.0.0"
+
+
+def test_check_passes_offline_and_its_kubernetes_version_to_helm(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from fluxfleet.cli.main import main
+
+    local = {
+        "chart": {
+            "spec": {
+                "chart": "./charts/old",
+                "sourceRef": {"kind": "GitRepository", "name": "flux-system", "namespace": "flux-system"},
+            }
+        }
+    }
+    releases = [_hr("remote", _from_repo("hello", "1.0.0")), _hr("old", local)]
+    repo = cluster_repo(
+        tmp_path / "repo",
+        {"r.yaml": releases, "s.yaml": [_helm_repository("http://127.0.0.1:9")]},
+        {
+            "charts/old/Chart.yaml": "apiVersion: v2\nname: old\nversion: 1.0.0\nkubeVersion: '<1.30.0-0'\n",
+            "charts/old/templates/cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: old}\n",
+        },
+    )
+
+    def findings(*args: str) -> list[dict[str, Any]]:
+        main(["check", "-C", str(repo), "-o", "json", *args])
+        result: list[dict[str, Any]] = json.loads(capsys.readouterr().out)["findings"]
+        return result
+
+    new = findings("--offline", "--kubernetes-version", "1.31")
+    assert any("not in the chart cache (--offline)" in f["message"] for f in new)
+    assert any("incompatible with Kubernetes v1.31" in f["message"] for f in new)
+    old = findings("--offline", "--kubernetes-version", "1.29")
+    assert not any("incompatible with Kubernetes" in f["message"] for f in old)

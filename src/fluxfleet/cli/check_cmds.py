@@ -6,6 +6,7 @@ unknown rule or cluster, unsupported Rego, render input errors).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from enum import StrEnum
 from pathlib import Path
@@ -152,6 +153,9 @@ def register(app: typer.Typer) -> None:
             bool, typer.Option("--no-strict", help="Render with unset variables as empty (Flux < 2.9).")
         ] = False,
         list_rules: Annotated[bool, typer.Option("--list-rules", help="List the rules and exit.")] = False,
+        offline: Annotated[
+            bool, typer.Option("--offline", help="Charts only from the chart cache; list the missing ones.")
+        ] = False,
     ) -> None:
         """Check what every cluster would apply: schemas, deprecated APIs, Flux references, security, tenancy and your Rego policies."""
         if list_rules:
@@ -184,9 +188,15 @@ def register(app: typer.Typer) -> None:
         from fluxfleet.cli.render_cmds import render_clusters
         from fluxfleet.render.api import RenderOptions
 
-        renders = render_clusters(
-            repo, cluster, path, RenderOptions(strict=not no_strict, sources=tuple(source or ()))
+        # charts see the Kubernetes version the checks assume (.Capabilities.KubeVersion)
+        kube = str(options.kubernetes_version or "")
+        render_options = RenderOptions(
+            strict=not no_strict,
+            sources=tuple(source or ()),
+            offline=offline,
+            kube_version=kube if re.fullmatch(r"v?[0-9]+\.[0-9]+(\.[0-9]+)?", kube) else None,
         )
+        renders = render_clusters(repo, cluster, path, render_options)
         result = run_checks(renders, options, only=rule)
         threshold = Severity((fail_on.value if fail_on else None) or policy.fail_on)
         if output == CheckFormat.yaml:
