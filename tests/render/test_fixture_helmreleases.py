@@ -103,3 +103,43 @@ def test_every_fixture_helmrelease_renders(tmp_path: Path, fixture_repos: Path) 
         GOLDEN.write_text(rendered, encoding="utf-8")
     assert GOLDEN.is_file(), f"{GOLDEN} is missing: run with UPDATE_GOLDEN=1"
     assert rendered == GOLDEN.read_text(encoding="utf-8"), f"differs from {GOLDEN} (UPDATE_GOLDEN=1)"
+
+
+EXAMPLE_CHARTS = {
+    "https://charts.jetstack.io": [("cert-manager", "v1.16.1")],
+    "https://kubernetes.github.io/ingress-nginx": [("ingress-nginx", "4.11.3")],
+    "https://prometheus-community.github.io/helm-charts": [("kube-prometheus-stack", "65.1.1")],
+    "https://charts.external-secrets.io": [("external-secrets", "0.10.4")],
+}
+
+
+@pytest.mark.slow
+def test_every_example_fleet_helmrelease_renders(tmp_path: Path) -> None:
+    import io
+    from contextlib import redirect_stdout
+
+    from fluxfleet.cli.main import main
+
+    repo = tmp_path / "fleet"
+    with redirect_stdout(io.StringIO()):
+        assert main(["init", "--example", str(repo)]) == 0
+        assert main(["generate", "-C", str(repo)]) == 0
+    with contextlib.ExitStack() as stack:
+        replacements = {}
+        for i, (url, charts) in enumerate(EXAMPLE_CHARTS.items()):
+            root = tmp_path / f"http-{i}"
+            for name, version in charts:
+                package(root, name, version, template=STAND_IN)
+            replacements[url] = stack.enter_context(http_repo(root)).url
+        _point_at(repo, replacements)
+        renders = render(repo)
+    releases = [h for r in renders for h in r.helmreleases]
+    assert len(releases) == 36 and len(renders) == 9
+    assert all(h.rendered for h in releases), [(h.name, h.reason) for h in releases if not h.rendered]
+    prod = next(r for r in renders if r.cluster == "prod-eu-west-1")
+    text = yamlio.dump({"objects": [o.body for h in prod.helmreleases for o in h.objects]})
+    golden = GOLDEN.parent / "example-fleet-helmreleases.yaml"
+    if os.environ.get("UPDATE_GOLDEN"):
+        golden.write_text(text, encoding="utf-8")
+    assert golden.is_file(), f"{golden} is missing: run with UPDATE_GOLDEN=1"
+    assert text == golden.read_text(encoding="utf-8"), f"differs from {golden} (UPDATE_GOLDEN=1)"
