@@ -1,16 +1,17 @@
-"""HelmReleases of a cluster: chart, version and values source, and the chart rendered when it can be.
+"""HelmReleases of a cluster rendered as helm-controller would, with a real ``helm template``.
 
-A chart is rendered with ``helm template`` only when a ``helm`` binary is found and the chart is
-local: ``spec.chart.spec`` names a path inside a GitRepository that maps to a folder (the cluster's
-own repository, or ``--source`` / fleet.yaml ``spec.sources``), or ``spec.chartRef`` names a HelmChart
-of the same render that does; or cached: a HelmRepository chart pinned to one version whose archive
-``<chart>-<version>.tgz`` is already in helm's repository cache (``$HELM_REPOSITORY_CACHE``, else
-``$XDG_CACHE_HOME/helm/repository``, else ``~/.cache/helm/repository``; ``helm pull`` puts it
-there). fluxfleet never fetches charts: any other chart is listed as not rendered, with the reason.
+Charts come from every Flux source: a chart folder in a GitRepository/Bucket that maps to a folder
+(this repository, ``--source``), an ExternalArtifact staged from an ArtifactGenerator, or a remote
+chart fetched through the chart cache (``charts.py``: HelmRepository over HTTP or OCI,
+OCIRepository, HelmChart objects naming those). helm is ``FLUXFLEET_HELM``, else the one beside
+fluxfleet's Python, else PATH; without it HelmReleases are listed, with the reason.
 
-Values follow helm-controller: each ``valuesFrom`` entry in order (``valuesKey`` default
-``values.yaml``; ``targetPath`` sets the raw string at a dotted path; ``optional`` skips a missing
-object or key) deep-merged over the previous ones, then inline ``spec.values`` over all of them.
+Values follow helm-controller: the chart's defaults (replaced by the HelmChart's ``valuesFiles``),
+each ``valuesFrom`` entry in order (``valuesKey`` default ``values.yaml``; ``targetPath`` is a
+``--set`` path with ``--set`` typing; ``optional`` skips a missing object or key), then inline
+``spec.values``. Then the release name, namespace, CRD policy, hooks and capabilities become
+``helm template`` flags, and the output goes through the post-render chain (``postRenderers``
+through kustomize, ``commonMetadata``, owner labels; CRDs get only the labels).
 The values reach helm only through a 0600 file in a private temporary folder that is removed on
 every path; they are never logged, and values read from Secrets are blanked out of helm's messages.
 """
@@ -101,7 +102,7 @@ def info(body: dict[str, Any], kustomization: str | None, helm_available: bool) 
     if not helm_available:
         reason = "not rendered: no helm binary found"
     else:
-        reason = f"not rendered: the chart comes from {source}, which fluxfleet does not fetch"
+        reason = f"not rendered: the chart from {source} was not resolved"
     return HelmReleaseInfo(
         name=str(meta.get("name") or ""),
         namespace=namespace,
