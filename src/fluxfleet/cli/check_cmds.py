@@ -6,6 +6,7 @@ unknown rule or cluster, unsupported Rego, render input errors).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from enum import StrEnum
 from pathlib import Path
@@ -156,6 +157,9 @@ def register(app: typer.Typer) -> None:
             str | None,
             typer.Option("--base", help="Also compare with this revision (flux-self-removal)."),
         ] = None,
+        offline: Annotated[
+            bool, typer.Option("--offline", help="Charts only from the chart cache; list the missing ones.")
+        ] = False,
     ) -> None:
         """Check what every cluster would apply: schemas, deprecated APIs, Flux references, security, tenancy and your Rego policies."""
         if list_rules:
@@ -188,13 +192,19 @@ def register(app: typer.Typer) -> None:
         from fluxfleet.cli.render_cmds import render_clusters
         from fluxfleet.render.api import RenderOptions
 
-        renders = render_clusters(
-            repo, cluster, path, RenderOptions(strict=not no_strict, sources=tuple(source or ()))
+        # charts see the Kubernetes version the checks assume (.Capabilities.KubeVersion)
+        kube = str(options.kubernetes_version or "")
+        render_options = RenderOptions(
+            strict=not no_strict,
+            sources=tuple(source or ()),
+            offline=offline,
+            kube_version=kube if re.fullmatch(r"v?[0-9]+\.[0-9]+(\.[0-9]+)?", kube) else None,
         )
+        renders = render_clusters(repo, cluster, path, render_options)
         if base is not None:
             from fluxfleet.cli.render_cmds import render_base
 
-            baseline = render_base(repo, base, cluster, RenderOptions(strict=not no_strict))
+            baseline = render_base(repo, base, cluster, render_options)
             options.baseline = {r.cluster: r for r in baseline}
         result = run_checks(renders, options, only=rule)
         threshold = Severity((fail_on.value if fail_on else None) or policy.fail_on)

@@ -6,6 +6,7 @@ Exit codes: 0 success; 1 something was found (render errors for build/get/tree, 
 
 from __future__ import annotations
 
+import re
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -20,6 +21,7 @@ from fluxfleet.fsutil import write_plan
 from fluxfleet.output import Format, structured
 from fluxfleet.render import present
 from fluxfleet.render.api import RenderOptions, RenderSession
+from fluxfleet.render.discover import LAYOUTS
 from fluxfleet.render.model import ClusterRender
 
 ClusterOpt = Annotated[
@@ -45,9 +47,32 @@ NoCacheOpt = Annotated[bool, typer.Option("--no-cache", help="Bypass the persist
 JobsOpt = Annotated[int | None, typer.Option("--jobs", "-j", min=1, help="Parallel kustomize builds.")]
 
 
-def _options(sources: list[str] | None, no_strict: bool, no_cache: bool, jobs: int | None) -> RenderOptions:
+OfflineOpt = Annotated[
+    bool, typer.Option("--offline", help="Charts only from the chart cache; list the missing ones.")
+]
+KubeVersionOpt = Annotated[
+    str | None,
+    typer.Option("--kube-version", help="Kubernetes version charts see (.Capabilities.KubeVersion)."),
+]
+
+
+def _options(
+    sources: list[str] | None,
+    no_strict: bool,
+    no_cache: bool,
+    jobs: int | None,
+    offline: bool = False,
+    kube_version: str | None = None,
+) -> RenderOptions:
+    if kube_version is not None and not re.fullmatch(r"v?[0-9]+\.[0-9]+(\.[0-9]+)?", kube_version):
+        raise FleetError(f"--kube-version {kube_version!r} is not a Kubernetes version", hint="e.g. v1.33.0")
     return RenderOptions(
-        strict=not no_strict, use_cache=not no_cache, jobs=jobs, sources=tuple(sources or ())
+        strict=not no_strict,
+        use_cache=not no_cache,
+        jobs=jobs,
+        sources=tuple(sources or ()),
+        offline=offline,
+        kube_version=kube_version,
     )
 
 
@@ -62,7 +87,7 @@ def render_clusters(
         raise FleetError(
             "no clusters found",
             file=str(repo),
-            hint="add fleet.yaml, bootstrap a cluster folder (flux-system/), or pass --path",
+            hint="looked for: " + "; ".join(LAYOUTS) + ". Add one of these, or pass --path",
         )
     return renders
 
@@ -113,10 +138,14 @@ def _get_command(
         source: SourceOpt = None,
         no_strict: NoStrictOpt = False,
         no_cache: NoCacheOpt = False,
+        offline: OfflineOpt = False,
+        kube_version: KubeVersionOpt = None,
         jobs: JobsOpt = None,
         output: OutputOpt = Format.text,
     ) -> None:
-        renders = render_clusters(repo, cluster, path, _options(source, no_strict, no_cache, jobs))
+        renders = render_clusters(
+            repo, cluster, path, _options(source, no_strict, no_cache, jobs, offline, kube_version)
+        )
         if output == Format.text:
             echo(text_view(renders))
         else:
@@ -144,6 +173,8 @@ def register(app: typer.Typer) -> None:
         source: SourceOpt = None,
         no_strict: NoStrictOpt = False,
         no_cache: NoCacheOpt = False,
+        offline: OfflineOpt = False,
+        kube_version: KubeVersionOpt = None,
         jobs: JobsOpt = None,
         output: Annotated[
             str, typer.Option("--output", "-o", help="yaml, json, or dir:PATH (a folder per cluster).")
@@ -155,7 +186,9 @@ def register(app: typer.Typer) -> None:
             raise FleetError(
                 f"unknown output {output!r}", field="--output", hint="use yaml, json or dir:PATH"
             )
-        renders = render_clusters(repo, cluster, path, _options(source, no_strict, no_cache, jobs))
+        renders = render_clusters(
+            repo, cluster, path, _options(source, no_strict, no_cache, jobs, offline, kube_version)
+        )
         if output == "yaml":
             sys.stdout.write(present.yaml_stream(renders))
         elif output == "json":
@@ -191,10 +224,14 @@ def register(app: typer.Typer) -> None:
         ] = False,
         no_strict: NoStrictOpt = False,
         no_cache: NoCacheOpt = False,
+        offline: OfflineOpt = False,
+        kube_version: KubeVersionOpt = None,
         output: OutputOpt = Format.text,
     ) -> None:
         """The Kustomization tree of a cluster with dependsOn, like `flux tree ks`."""
-        renders = render_clusters(repo, cluster, path, _options(source, no_strict, no_cache, None))
+        renders = render_clusters(
+            repo, cluster, path, _options(source, no_strict, no_cache, None, offline, kube_version)
+        )
         if output == Format.text:
             echo("\n".join(present.tree_text(r, objects=objects) for r in renders))
         else:
@@ -236,12 +273,22 @@ def register(app: typer.Typer) -> None:
                 "kustomize": None,
                 "error": exc.message,
             }
+        from fluxfleet.render.helm import find_helm, helm_version
+
+        helm, missing = find_helm()
+        info["helm"] = helm_version(helm) if helm else None
+        info["helm_binary"] = helm
         if output == Format.text:
             echo(f"fluxfleet {__version__}")
             if info.get("engine"):
                 echo(f"kustomize {info['kustomize']} ({info['engine']}: {info['binary']})")
             else:
                 echo(f"kustomize: not found ({info['error']})")
+            echo(
+                f"helm {info['helm']} ({helm})"
+                if helm
+                else f"helm: not found ({missing}); HelmReleases are listed, not rendered"
+            )
         else:
             echo(structured(info, output))
         if not info.get("engine"):
@@ -345,6 +392,8 @@ def register_diff(app: typer.Typer) -> None:
         source: SourceOpt = None,
         no_strict: NoStrictOpt = False,
         no_cache: NoCacheOpt = False,
+        offline: OfflineOpt = False,
+        kube_version: KubeVersionOpt = None,
         jobs: JobsOpt = None,
         output: Annotated[
             str,
@@ -372,7 +421,7 @@ def register_diff(app: typer.Typer) -> None:
         else:
             base_label = f"{base} ({resolve(top, base)[:12]})"
         head_label = "working tree" if head is None else f"{head} ({resolve(top, head)[:12]})"
-        options = _options(source, no_strict, no_cache, jobs)
+        options = _options(source, no_strict, no_cache, jobs, offline, kube_version)
         wanted = set(cluster or [])
         with RenderSession(options) as session, progress("rendering both revisions", 2) as bar:
             base_renders, _ = _render_revision(session, top, sub, base, path, None, repo, stored=True)

@@ -9,17 +9,22 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from fluxfleet.render import spokes
 from fluxfleet.render.builder import Builder
 from fluxfleet.render.cache import BuildCache
+from fluxfleet.render.charts import ChartCache
+from fluxfleet.render.charts import default_dir as charts_dir
 from fluxfleet.render.discover import ClusterSpec, discover
 from fluxfleet.render.engine import Engine
 from fluxfleet.render.files import FileTree, ParseMemo
 from fluxfleet.render.fluxks import Sources, parse_source_mappings
+from fluxfleet.render.helm import HelmRenderer
 from fluxfleet.render.lines import LineIndex
 from fluxfleet.render.model import ClusterRender
 from fluxfleet.render.revcache import RevisionCache, revision_key
@@ -36,6 +41,8 @@ class RenderOptions:
     use_fleet: bool = True
     reuse_clusters: bool = True  # reuse an unchanged cluster's render from the session's previous render
     engine: Engine | None = field(default=None, compare=False)
+    offline: bool = False  # charts only from the chart cache
+    kube_version: str | None = None  # what .Capabilities.KubeVersion says to charts
 
 
 class RenderSession:
@@ -43,8 +50,19 @@ class RenderSession:
         self.options = options
         cache = BuildCache(options.cache_dir) if options.use_cache else None
         self.builder = Builder(cache=cache, jobs=options.jobs, engine=options.engine)
+        # FLUXFLEET_OFFLINE=1 is --offline for every command (a CI that must not reach the network)
+        offline = options.offline or os.environ.get("FLUXFLEET_OFFLINE", "") not in ("", "0")
+        charts = ChartCache(
+            options.cache_dir / "charts" if options.cache_dir else charts_dir(), offline=offline
+        )
         self.walker = Walker(
-            self.builder, strict=options.strict, lines=LineIndex(), reuse_clusters=options.reuse_clusters
+            self.builder,
+            strict=options.strict,
+            lines=LineIndex(),
+            reuse_clusters=options.reuse_clusters,
+            helm_renderer=HelmRenderer(
+                charts, lambda d: self.builder.engine().build(d), kube_version=options.kube_version
+            ),
         )
         self.parsed: ParseMemo = {}  # YAML documents by content hash, shared by this session's trees
         self.revisions = RevisionCache(_revision_dir(options.cache_dir)) if options.use_cache else None
@@ -77,6 +95,8 @@ class RenderSession:
                 helm_id = [helm, info.st_size, info.st_mtime_ns]
             except OSError:
                 helm_id = [helm]
+        if helm_id is not None:  # what else shapes chart renders
+            helm_id += [self.options.kube_version, self.options.offline]
         return revision_key(
             commit=commit,
             subpath=subpath,
@@ -98,7 +118,7 @@ class RenderSession:
             return None
         context, rendered = entry
         self.walker.seed(context, rendered)
-        return [r.render for r in rendered]
+        return [part for r in rendered for part in spokes.split(r.render)]
 
     def save_revision(self, key: str) -> None:
         """Store the latest render under ``key`` (the render of a committed revision), when allowed."""
@@ -168,7 +188,11 @@ class RenderSession:
             )
         mappings.update(parse_source_mappings(list(self.options.sources), source_root or repo))
         self._mapped = bool(mappings)
-        return self.walker.render(clusters, Sources(tree, mappings))
+        sources = Sources(tree, mappings)
+        try:
+            return self.walker.render(clusters, sources)
+        finally:
+            sources.close()  # staged artifacts: the render's objects are already in memory
 
 
 def _revision_dir(cache_dir: Path | None) -> Path | None:

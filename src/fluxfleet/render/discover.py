@@ -4,7 +4,9 @@ With a ``fleet.yaml``, the clusters are the fleet's, in the folders ``fluxfleet 
 Without one, every folder holding a ``flux-system`` GitRepository/Kustomization pair (a
 ``gotk-sync.yaml`` as ``flux bootstrap`` writes it) is a cluster; a ``flux-system`` folder of
 comment-only placeholders (as in Flux's example repositories) marks its parent folder as one, and
-the root Kustomization is then synthesised exactly as bootstrap would have written it.
+the root Kustomization is then synthesised exactly as bootstrap would have written it. A Flux
+Operator ``FluxInstance`` whose ``spec.sync.path`` is a folder of the repository makes that folder a
+cluster, with the root source and Kustomization the operator creates (see ``operator.py``).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from fluxfleet.errors import FleetError, did_you_mean
+from fluxfleet.render import operator
 from fluxfleet.render.files import FileTree, norm
 from fluxfleet.render.fluxks import SOURCE_GROUP, FluxKustomization, SourceRef, is_flux_kustomization
 
@@ -104,7 +107,23 @@ def scan(tree: FileTree) -> list[ClusterSpec]:
             walk(rel)
 
     walk("")
+    for instance in operator.instances(tree):
+        path = instance.path
+        if path is None or not tree.is_dir(path):
+            continue
+        current = found.get(path)
+        if current is None or current.synthesised:  # the instance says more than placeholders
+            found[path] = ClusterSpec(_name_for(path), path, instance.root(), instance.source())
     return [found[k] for k in sorted(found)]
+
+
+# Every layout scan() recognises, for the "no clusters found" hint.
+LAYOUTS = (
+    "fleet.yaml clusters",
+    "flux bootstrap folders (flux-system/ with the flux-system GitRepository and Kustomization)",
+    "flux-system/ folders of gotk-*.yaml placeholders (Flux's example repositories)",
+    "Flux Operator FluxInstance spec.sync (an object, or flux-instance chart values in a HelmRelease)",
+)
 
 
 def from_fleet(tree: FileTree, repo: Path, fleet: Any = None) -> list[ClusterSpec] | None:

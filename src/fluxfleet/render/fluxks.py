@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shutil
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -105,6 +107,11 @@ class Sources:
         self.mappings = dict(mappings or {})
         self.repo_refs: set[SourceRef] = set()
         self._trees: dict[str, FileTree] = {}
+        # ExternalArtifacts that ArtifactGenerators of the render make (see artifacts.py)
+        self.generated: dict[SourceRef, Any] = {}
+        self.artifact_errors: dict[SourceRef, str] = {}
+        self._staged: dict[SourceRef, FileTree | None] = {}
+        self.scratch: str | None = None  # private folder for staged artifacts, removed by close()
 
     def tree_for(self, ref: SourceRef) -> FileTree | None:
         if ref in self.repo_refs:
@@ -113,7 +120,39 @@ class Sources:
             target = self.mappings.get(key)
             if target is not None:
                 return self.tree_at(str(target), key)
+        if ref.kind == "ExternalArtifact" and ref in self.generated:
+            return self._artifact(ref)
         return None
+
+    def add_generator(self, body: dict[str, Any]) -> None:
+        from fluxfleet.render import artifacts
+
+        for item in artifacts.artifacts_of(body):
+            self.generated.setdefault(SourceRef("ExternalArtifact", item.namespace, item.name), item)
+
+    def _artifact(self, ref: SourceRef) -> FileTree | None:
+        from fluxfleet.render import artifacts
+
+        if ref in self._staged:
+            return self._staged[ref]
+        self._staged[ref] = None  # a generator that reads its own artifact stops here
+        if self.scratch is None:
+            self.scratch = tempfile.mkdtemp(prefix="fluxfleet-artifacts-")
+        staging = artifacts.new_staging(self.scratch)
+        try:
+            artifacts.stage(self.generated[ref], lambda src: self.tree_for(SourceRef(*src)), staging)
+        except (artifacts.ArtifactError, FleetError, OSError) as exc:
+            message = exc.message if isinstance(exc, FleetError) else str(exc)
+            self.artifact_errors[ref] = f"{self.generated[ref].generator}: {message}"
+            return None
+        tree = self.tree_at(str(staging), str(ref))
+        self._staged[ref] = tree
+        return tree
+
+    def close(self) -> None:
+        if self.scratch is not None:
+            shutil.rmtree(self.scratch, ignore_errors=True)
+            self.scratch = None
 
     def tree_at(self, root: str, label: str = "") -> FileTree:
         """The tree of a mapped folder (its ``role`` in recorded reads is ``root``)."""

@@ -1,27 +1,28 @@
-"""Expand Flux Operator ResourceSets whose inputs are static (``spec.inputs``).
+"""Expand Flux Operator ResourceSets whose inputs are known offline.
 
-flux-operator renders ``spec.resources`` (and ``spec.resourcesTemplate``) once per input set with Go
-templates delimited by ``<<`` and ``>>``. fluxfleet evaluates the common subset: field references
-(``<< inputs.app.version >>``), pipes through ``quote``, ``squote``, ``lower``, ``upper``, ``trim``,
-``toString``, ``int``, ``toYaml``/``toJson`` and ``default "x"``, and ``<<-``/``->>`` trimming.
-Anything else (``if``, ``range``, ...), and inputs that only exist in the cluster
-(``inputsFrom``), make the ResourceSet "not expanded", with the reason.
+flux-operator renders ``spec.resources`` (each serialised to YAML) and ``spec.resourcesTemplate``
+once per input set with Go templates delimited by ``<<`` and ``>>`` (see ``gotemplate.py`` for the
+supported part: ``if``/``range``/``with``, variables, pipelines, common functions). Inputs are the
+inline ``spec.inputs`` followed by ``inputsFrom`` providers of the same render (``Static``
+ResourceSetInputProviders, by name or label selector, Flatten strategy). Providers that only the
+cluster knows, templates outside the supported part, or Permute make the ResourceSet "not
+expanded", with the reason.
 """
 
 from __future__ import annotations
 
-import json
-import re
-import shlex
+import zlib
+from collections.abc import Mapping
 from typing import Any
 
 from fluxfleet import yamlio
 from fluxfleet.errors import FleetError
+from fluxfleet.render import gotemplate
+from fluxfleet.render.varsub import goyaml_text
 
 GROUP = "fluxcd.controlplane.io"
 OWNER_NAME = "resourceset.fluxcd.controlplane.io/name"
 OWNER_NAMESPACE = "resourceset.fluxcd.controlplane.io/namespace"
-_ACTION = re.compile(r"(\s*)<<(-?)\s*(.*?)\s*(-?)>>(\s*)", re.DOTALL)
 
 
 class ExpandError(Exception):
@@ -32,121 +33,137 @@ def is_resourceset(body: dict[str, Any]) -> bool:
     return body.get("kind") == "ResourceSet" and str(body.get("apiVersion") or "").startswith(GROUP + "/")
 
 
-def _go_string(value: Any) -> str:
-    if value is None:
-        return "<no value>"
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, dict):
-        return "map[" + " ".join(f"{k}:{_go_string(v)}" for k, v in sorted(value.items())) + "]"
-    if isinstance(value, list):
-        return "[" + " ".join(_go_string(v) for v in value) + "]"
-    return str(value)
+def _render_resource(resource: dict[str, Any], inputs: dict[str, Any]) -> dict[str, Any] | None:
+    """One ``resources[]`` item: serialised as the operator does (go-yaml), templated, re-parsed."""
+    text = goyaml_text(resource, "<<")
+    if "<<" not in text:
+        return resource
+    try:
+        docs = yamlio.load_all(gotemplate.execute(text, inputs), "<resourceset>")
+    except gotemplate.TemplateError as exc:
+        raise ExpandError(f"template: {exc}") from None
+    except FleetError as exc:
+        raise ExpandError(f"a resource does not parse after expansion: {exc.message}") from None
+    objects = [d for d in docs if isinstance(d, dict)]
+    return objects[0] if len(objects) == 1 else None
 
 
-def _lookup(path: str, inputs: dict[str, Any]) -> Any:
-    parts = path.lstrip(".").split(".")
-    if parts[0] != "inputs":
-        raise ExpandError(f"template references {path!r}; only inputs.* is supported offline")
-    node: Any = inputs
-    for part in parts:
-        if not isinstance(node, dict) or part not in node:
-            raise ExpandError(f"template references {path!r}, which the inputs do not define")
-        node = node[part]
-    return node
+PROVIDER_KIND = "ResourceSetInputProvider"
+# (namespace, name) -> a ResourceSetInputProvider of the same render
+Providers = Mapping[tuple[str, str], dict[str, Any]]
 
 
-def _apply(func: list[str], value: Any) -> Any:
-    name, args = func[0], func[1:]
-    if name == "quote":
-        return json.dumps("" if value is None else _go_string(value))
-    if name == "squote":
-        return "'" + ("" if value is None else _go_string(value)) + "'"
-    if name == "lower":
-        return _go_string(value).lower()
-    if name == "upper":
-        return _go_string(value).upper()
-    if name == "trim":
-        return _go_string(value).strip()
-    if name == "toString":
-        return _go_string(value)
-    if name == "int":
-        try:
-            return int(str(value))
-        except ValueError:
-            return 0
-    if name in ("toYaml", "toJson"):
-        return (
-            yamlio.dump(value).rstrip("\n") if name == "toYaml" else json.dumps(value, separators=(",", ":"))
+def _labels_match(body: Mapping[str, Any], selector: Mapping[str, Any]) -> bool:
+    labels = (body.get("metadata") or {}).get("labels") or {}
+    wanted = selector.get("matchLabels") or {}
+    if selector.get("matchExpressions"):
+        raise ExpandError("inputsFrom selector.matchExpressions is not supported offline")
+    return isinstance(labels, dict) and all(labels.get(k) == v for k, v in dict(wanted).items())
+
+
+def _provider_sets(body: Mapping[str, Any], namespace: str) -> list[dict[str, Any]]:
+    """The input sets a provider exports; only ``Static`` ones are knowable offline."""
+    meta = body.get("metadata") or {}
+    spec = body.get("spec") if isinstance(body.get("spec"), dict) else {}
+    name = str(meta.get("name") or "")
+    kind = str((spec or {}).get("type") or "")
+    if kind != "Static":
+        raise ExpandError(
+            f"input provider {namespace}/{name} has type {kind!r}, which only the cluster knows"
         )
-    if name == "default" and len(args) == 1:
-        return value if value not in (None, "", 0, False, [], {}) else args[0]
-    raise ExpandError(f"template function {name!r} is not supported offline")
+    defaults = (spec or {}).get("defaultValues")
+    values = dict(defaults) if isinstance(defaults, dict) else {}
+    # The operator's id is a checksum of the provider's UID, which only the cluster has; like
+    # `flux-operator build rset --inputs-from-provider`, the name stands in for it.
+    values["id"] = str(zlib.adler32(name.encode()))
+    values["provider"] = {
+        "apiVersion": str(body.get("apiVersion") or ""),
+        "kind": PROVIDER_KIND,
+        "name": name,
+        "namespace": namespace,
+    }
+    return [values]
 
 
-def _evaluate(action: str, inputs: dict[str, Any]) -> str:
-    stages = [s.strip() for s in action.split("|")]
-    first = stages[0]
-    if not first.startswith(("inputs.", ".inputs.")) or " " in first:
-        word = first.split()[0] if first.split() else first
-        raise ExpandError(f"template action {word!r} is not supported offline")
-    value = _lookup(first, inputs)
-    for stage in stages[1:]:
-        try:
-            words = shlex.split(stage)
-        except ValueError as exc:
-            raise ExpandError(f"template pipe {stage!r}: {exc}") from None
-        if not words:
-            raise ExpandError("empty template pipe")
-        value = _apply(words, value)
-    return _go_string(value)
+def _inputs_from(spec: Mapping[str, Any], namespace: str, providers: Providers) -> list[dict[str, Any]]:
+    found: dict[tuple[str, str], dict[str, Any]] = {}
+    for ref in spec.get("inputsFrom") or []:
+        if not isinstance(ref, dict):
+            continue
+        if ref.get("name"):
+            body = providers.get((namespace, str(ref["name"])))
+            if body is None:
+                raise ExpandError(
+                    f"inputsFrom: provider {namespace}/{ref['name']} is not in the render (it may exist only in the cluster)"
+                )
+            found[(namespace, str(ref["name"]))] = body
+        elif isinstance(ref.get("selector"), dict):
+            for key, body in providers.items():
+                if key[0] == namespace and _labels_match(body, ref["selector"]):
+                    found[key] = body
+    out: list[dict[str, Any]] = []
+    for key in sorted(found):  # the operator orders providers by kind, namespace and name
+        out.extend(_provider_sets(found[key], namespace))
+    return out
 
 
-def render_text(text: str, inputs: dict[str, Any]) -> str:
-    def replace(match: re.Match[str]) -> str:
-        lead, trim_left, action, trim_right, tail = match.groups()
-        return ("" if trim_left else lead) + _evaluate(action, inputs) + ("" if trim_right else tail)
-
-    return _ACTION.sub(replace, text)
-
-
-def _render_node(node: Any, inputs: dict[str, Any]) -> Any:
-    if isinstance(node, dict):
-        return {_render_node(k, inputs): _render_node(v, inputs) for k, v in node.items()}
-    if isinstance(node, list):
-        return [_render_node(v, inputs) for v in node]
-    if isinstance(node, str) and "<<" in node:
-        text = render_text(node, inputs)
-        try:
-            docs = yamlio.load_all(text, "<resourceset>")
-        except FleetError:
-            return text
-        return docs[0] if len(docs) == 1 else text
-    return node
-
-
-def expand(body: dict[str, Any]) -> list[dict[str, Any]]:
+def expand(body: dict[str, Any], providers: Providers | None = None) -> list[dict[str, Any]]:
     """The objects a ResourceSet generates; raises :class:`ExpandError` when that is not knowable."""
     spec = body.get("spec") or {}
     if not isinstance(spec, dict):
         raise ExpandError("spec must be a mapping")
-    inputs = spec.get("inputs")
-    if spec.get("inputsFrom") and not inputs:
-        raise ExpandError("its inputs come from spec.inputsFrom, which only the cluster knows")
-    input_sets: list[dict[str, Any]] = [i for i in (inputs or [{}]) if isinstance(i, dict)]
+    namespace = str((body.get("metadata") or {}).get("namespace") or "")
+    strategy = spec.get("inputStrategy") if isinstance(spec.get("inputStrategy"), dict) else {}
+    if str((strategy or {}).get("name") or "Flatten") != "Flatten":
+        raise ExpandError("inputStrategy Permute is not supported offline")
+    inputs: list[dict[str, Any]] = [i for i in (spec.get("inputs") or []) if isinstance(i, dict)]
+    if spec.get("inputsFrom"):
+        inputs += _inputs_from(spec, namespace, providers or {})
+        if not inputs:
+            return []  # providers that export nothing: the operator renders nothing
+    input_sets = inputs or [{}]
     out: list[dict[str, Any]] = []
     for values in input_sets:
         for resource in spec.get("resources") or []:
-            rendered = _render_node(resource, {"inputs": values}) if isinstance(resource, dict) else None
+            rendered = _render_resource(resource, values) if isinstance(resource, dict) else None
             if isinstance(rendered, dict):
                 out.append(rendered)
         template = spec.get("resourcesTemplate")
         if isinstance(template, str) and template.strip():
             try:
-                docs = yamlio.load_all(render_text(template, {"inputs": values}), "<resourcesTemplate>")
+                docs = yamlio.load_all(gotemplate.execute(template, values), "<resourcesTemplate>")
+            except gotemplate.TemplateError as exc:
+                raise ExpandError(f"resourcesTemplate: {exc}") from None
             except FleetError as exc:
                 raise ExpandError(
                     f"resourcesTemplate does not parse after expansion: {exc.message}"
                 ) from None
             out.extend(d for d in docs if isinstance(d, dict))
+    return _dedup(out)
+
+
+def _dedup(objects: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """First object per group/kind/namespace/name wins; ``reconcile: disabled`` ones are dropped."""
+    seen: set[tuple[str, str, str, str]] = set()
+    out = []
+    for obj in objects:
+        meta = obj.get("metadata") if isinstance(obj.get("metadata"), dict) else {}
+        annotations = (meta or {}).get("annotations") or {}
+        labels = (meta or {}).get("labels") or {}
+        if "disabled" in (
+            str(annotations.get("fluxcd.controlplane.io/reconcile", "")).lower(),
+            str(labels.get("fluxcd.controlplane.io/reconcile", "")).lower(),
+        ):
+            continue
+        group = str(obj.get("apiVersion") or "").rpartition("/")[0]
+        key = (
+            group,
+            str(obj.get("kind") or ""),
+            str((meta or {}).get("namespace") or ""),
+            str((meta or {}).get("name") or ""),
+        )
+        if key in seen:
+            continue
+        seen.add(key)
+        out.append(obj)
     return out

@@ -173,6 +173,25 @@ _QUOTE_CHARS = ("'", '"', "\\")
 # (bool t/T/f/F, null n/N/~, int and float digits, signs and ".").
 _RESOLVABLE_FIRST = frozenset("tTfFnN~-+.0123456789")
 _MEMO_MAX = 200_000
+_GO_FIRST_INDICATORS = frozenset("#,[]{}&*!|>'\"%@`")
+
+
+def goyaml_block_plain(text: str) -> bool:
+    """Whether go-yaml (what Flux serialises resources with) writes this string unquoted.
+
+    go-yaml's emitter only refuses the plain style in block context for leading indicator
+    characters, ``: `` and `` #`` inside, surrounding spaces, line breaks and unprintable
+    characters; quote characters inside the text do not count (PyYAML would quote them). Callers
+    pass strings holding ``$`` or ``<<``, which never read back as another type.
+    """
+    if not text or text != text.strip(" ") or "\n" in text or not text.isprintable():
+        return False
+    first = text[0]
+    if first in _GO_FIRST_INDICATORS or text.startswith(("---", "...")):
+        return False
+    if first in "?:-" and (len(text) == 1 or text[1] in " \t"):
+        return False
+    return not (": " in text or " #" in text or "\t#" in text or text.endswith(":"))
 
 
 class ScalarMemo:
@@ -224,6 +243,14 @@ def _retype(text: str) -> Any:
     """A plain scalar read back as YAML 1.2 core would read it (raises _Fallback when unsure)."""
     if text == "":
         return None
+    if text[0] in "\"'":  # a default written with quotes: the quotes now delimit a YAML string
+        try:
+            docs = yamlio.load_all(text, "<scalar>")
+        except FleetError:
+            raise _Fallback from None
+        if len(docs) == 1 and isinstance(docs[0], str):
+            return docs[0]
+        raise _Fallback
     if (
         not _PLAIN_SAFE.match(text)
         or ": " in text
@@ -261,7 +288,7 @@ def _scalarwise(
         return [_scalarwise(v, env, options, quotes_safe, memo) for v in node]
     if not isinstance(node, str) or "$" not in node:
         return node
-    style = memo.style(node)
+    style = "plain" if goyaml_block_plain(node) else memo.style(node)
     if style == "complex" or (style in ("single", "double") and not quotes_safe):
         raise _Fallback
     result = envsubst.evaluate(memo.template(node), env, options)
@@ -350,9 +377,41 @@ def substitute_in_place(
     return substitute_text(body, variables, options)
 
 
+def goyaml_text(body: dict[str, Any], marker: str = "$") -> str:
+    """``yamlio.dump`` with the strings holding ``marker`` that go-yaml writes plain written plain too.
+
+    Each such string PyYAML would quote is swapped for a plain token before dumping and put back
+    verbatim after, so ``x: ${A:="4"}`` stays unquoted as Flux serialises it.
+    """
+    swapped: dict[str, str] = {}
+    prefix = "fluxfleetgoplain"
+
+    def walk(node: Any) -> Any:
+        if isinstance(node, dict):
+            return {k: walk(v) for k, v in node.items()}
+        if isinstance(node, list):
+            return [walk(v) for v in node]
+        if isinstance(node, str) and marker in node and goyaml_block_plain(node):
+            token = f"{prefix}{len(swapped):07d}x"
+            swapped[token] = node
+            return token
+        return node
+
+    plain = yamlio.dump(body)
+    while prefix in plain:
+        prefix += "z"
+    tokenised = walk(body)
+    if not swapped:
+        return plain
+    text = yamlio.dump(tokenised)
+    for token, raw in swapped.items():
+        text = text.replace(token, raw)
+    return text
+
+
 def substitute_text(body: dict[str, Any], variables: Variables, options: envsubst.Options) -> dict[str, Any]:
-    """Flux's mechanism literally: serialise, substitute the whole text, parse it back."""
-    text = yamlio.dump(body)
+    """Flux's mechanism literally: serialise (as go-yaml would), substitute the whole text, parse it back."""
+    text = goyaml_text(body)
     try:
         result = envsubst.substitute(text, variables.values, options)
     except envsubst.EnvsubstError as exc:

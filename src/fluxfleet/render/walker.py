@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from fluxfleet.objects import K8sObject, ObjectKey, Provenance
-from fluxfleet.render import files, helm, resourceset
+from fluxfleet.render import artifacts, files, helm, resourceset, spokes
 from fluxfleet.render.builder import Builder, BuildResult
 from fluxfleet.render.discover import ClusterSpec
 from fluxfleet.render.files import FileTree
@@ -126,6 +126,7 @@ class Walker:
         strict: bool = True,
         lines: LineIndex | None = None,
         reuse_clusters: bool = True,
+        helm_renderer: helm.HelmRenderer | None = None,
     ) -> None:
         self.builder = builder
         self.reuse_clusters = reuse_clusters
@@ -141,7 +142,7 @@ class Walker:
         self.object_memo: dict[tuple[Any, ...], _SharedObject] = {}
         self._body_facts: dict[int, _BodyFacts] = {}
         self.scalars = ScalarMemo()
-        self.helm = helm.HelmRenderer()
+        self.helm = helm_renderer if helm_renderer is not None else helm.HelmRenderer()
         self.stats = {"processed": 0, "reused": 0, "objects_shared": 0}
         # The latest render() only: "cluster Kind/ns/name" of each Kustomization whose per-resource
         # steps ran, or whose result was reused from an earlier render with the same inputs.
@@ -198,7 +199,7 @@ class Walker:
             done[position] = Rendered(spec_key(state.spec), state.reads, render)
         out = [entry for entry in done if entry is not None]
         self._previous = (context, {entry.render.cluster: entry for entry in out}) if reuse else None
-        return [entry.render for entry in out]
+        return [part for entry in out for part in spokes.split(entry.render)]
 
     def snapshot(self) -> tuple[str, list[Rendered]] | None:
         """The latest render with its reads (None when cluster reuse is off or names were not unique)."""
@@ -334,6 +335,8 @@ class Walker:
                     f"source {ref} is not this repository and is not mapped to a folder "
                     f"(map it with --source {ref.name}=PATH or fleet.yaml spec.sources)"
                 )
+                if ref in state.sources.artifact_errors:
+                    reason = f"artifact {ref} cannot be built offline: {state.sources.artifact_errors[ref]}"
                 record(KsStatus.external, reason, path=path)
                 return
             result = item.future.result()
@@ -515,6 +518,9 @@ class Walker:
     def _children(self, state: _Cluster, item: _Item, objects: tuple[K8sObject, ...]) -> None:
         own = f"{item.kind}/{item.ks.id}"
         chain = (*item.ancestors, own)
+        for obj in objects:  # generators first: a sibling Kustomization may read their artifacts
+            if artifacts.is_generator(obj.body):
+                state.sources.add_generator(obj.body)
         for obj in objects:
             body = obj.body
             kind = None
@@ -552,7 +558,8 @@ class Walker:
             if kind == "ResourceSet":
                 new.source = f"ResourceSet/{child.id}"
                 try:
-                    new.prebuilt = tuple((o, obj.source.file) for o in resourceset.expand(body))
+                    expanded = resourceset.expand(body, _providers(state, objects))
+                    new.prebuilt = tuple((o, obj.source.file) for o in expanded)
                 except resourceset.ExpandError as exc:
                     new.done = True
                     state.results[cid] = KustomizationRender(
@@ -587,6 +594,16 @@ class Walker:
             errors=tuple(errors),
             helmreleases=tuple(o.info for o in outcomes),
         )
+
+
+def _providers(state: _Cluster, objects: tuple[K8sObject, ...]) -> dict[tuple[str, str], dict[str, Any]]:
+    """ResourceSetInputProviders rendered so far on this cluster, and in the current build."""
+    found: dict[tuple[str, str], dict[str, Any]] = {}
+    done = [o for result in state.results.values() for o in result.objects]
+    for obj in (*done, *objects):
+        if obj.key.kind == resourceset.PROVIDER_KIND and obj.key.group == resourceset.GROUP:
+            found[(obj.key.namespace, obj.key.name)] = obj.body
+    return found
 
 
 def _same_answers(reads: files.Reads, sources: Sources) -> bool:
