@@ -7,11 +7,14 @@ with fluxfleet (wheels put them next to the Python interpreter) over whatever is
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
+import signal
 import subprocess
 import sys
-from collections.abc import Mapping, Sequence
+import threading
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -41,6 +44,26 @@ def find_tool(name: str) -> str | None:
     return shutil.which(name)
 
 
+# Children running now, by process id (each leads its own process group), so an interrupted run
+# can end them and everything they started (see :func:`end_children`).
+_LIVE: dict[int, subprocess.Popen[bytes]] = {}
+_LIVE_LOCK = threading.Lock()
+
+
+def end_children() -> None:
+    """Kill every running child's whole process group (on SIGTERM/SIGINT, before exiting)."""
+    with _LIVE_LOCK:
+        pids = list(_LIVE)
+    for pid in pids:
+        with contextlib.suppress(OSError):
+            os.killpg(pid, signal.SIGKILL)
+
+
+def live_children() -> list[int]:
+    with _LIVE_LOCK:
+        return list(_LIVE)
+
+
 def run(
     argv: Sequence[str],
     *,
@@ -50,27 +73,56 @@ def run(
     timeout: float = 300.0,
     ok_codes: Sequence[int] = (0,),
     what: str | None = None,
+    preexec: Callable[[], None] | None = None,
+    pass_fds: Sequence[int] = (),
 ) -> Result:
+    """Run a program to completion in its own process group, which is killed whole on a timeout or
+    an interruption (a tool's own children never outlive it).
+
+    ``preexec`` runs in the child before the program starts (limits, confinement): keep it to a few
+    system calls, the parent may have threads.
+    """
     label = what or Path(argv[0]).name
     try:
-        proc = subprocess.run(
+        child = subprocess.Popen(
             list(argv),
             cwd=cwd,
-            input=input,
+            stdin=subprocess.PIPE if input is not None else subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
             env=dict(env) if env is not None else None,
-            capture_output=True,
-            timeout=timeout,
-            check=False,
+            process_group=0,
+            preexec_fn=preexec,
+            pass_fds=tuple(pass_fds),
         )
     except FileNotFoundError:
         raise ToolError(f"{label}: program not found: {argv[0]}") from None
-    except subprocess.TimeoutExpired:
-        raise ToolError(f"{label} did not finish within {timeout:.0f}s") from None
-    result = Result(proc.returncode, proc.stdout, proc.stderr)
-    if proc.returncode not in ok_codes:
-        message = proc.stderr.decode("utf-8", errors="replace").strip() or result.text.strip()
-        raise ToolError(f"{label} failed (exit {proc.returncode}): {message}")
+    with _LIVE_LOCK:
+        _LIVE[child.pid] = child
+    try:
+        try:
+            stdout, stderr = child.communicate(input, timeout=timeout)
+        except subprocess.TimeoutExpired:
+            _kill_group(child)
+            raise ToolError(f"{label} did not finish within {timeout:.0f}s") from None
+        except BaseException:
+            _kill_group(child)
+            raise
+    finally:
+        with _LIVE_LOCK:
+            _LIVE.pop(child.pid, None)
+    result = Result(child.returncode, stdout, stderr)
+    if child.returncode not in ok_codes:
+        message = stderr.decode("utf-8", errors="replace").strip() or result.text.strip()
+        raise ToolError(f"{label} failed (exit {child.returncode}): {message}")
     return result
+
+
+def _kill_group(child: subprocess.Popen[bytes]) -> None:
+    with contextlib.suppress(OSError):
+        os.killpg(child.pid, signal.SIGKILL)
+    with contextlib.suppress(OSError, ValueError):
+        child.communicate(timeout=5)
 
 
 def run_interactive(

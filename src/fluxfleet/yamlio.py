@@ -157,6 +157,17 @@ def _compose_checked(text: str, file: str) -> Iterator[yaml.Node]:
         loader.dispose()
 
 
+def check_aliases(text: str, file: str) -> None:
+    """Raise :class:`FleetError` when the aliases of ``text`` expand past the limit (a YAML bomb).
+
+    For files fluxfleet hands to another parser (kustomize) without reading them itself.
+    """
+    if "&" not in text:
+        return  # no anchor, nothing an alias could expand
+    for _ in _compose_checked(text, file):
+        pass
+
+
 def _construct(node: yaml.Node, file: str) -> Any:
     loader = _MarkedLoader("")
     try:
