@@ -50,8 +50,15 @@ _LIVE: dict[int, subprocess.Popen[bytes]] = {}
 _LIVE_LOCK = threading.Lock()
 
 
+_STOPPING = threading.Event()
+
+
 def end_children() -> None:
-    """Kill every running child's whole process group (on SIGTERM/SIGINT, before exiting)."""
+    """Kill every running child's whole process group and start no new one (on SIGTERM/SIGINT).
+
+    Worker threads still queued then fail at once instead of starting a tool the run will not wait for.
+    """
+    _STOPPING.set()
     with _LIVE_LOCK:
         pids = list(_LIVE)
     for pid in pids:
@@ -62,6 +69,11 @@ def end_children() -> None:
 def live_children() -> list[int]:
     with _LIVE_LOCK:
         return list(_LIVE)
+
+
+def allow_children() -> None:
+    """Start tools again (a new run in the same process, e.g. tests calling the CLI in-process)."""
+    _STOPPING.clear()
 
 
 def run(
@@ -83,6 +95,8 @@ def run(
     system calls, the parent may have threads.
     """
     label = what or Path(argv[0]).name
+    if _STOPPING.is_set():
+        raise ToolError(f"{label}: not started, fluxfleet is stopping")
     try:
         child = subprocess.Popen(
             list(argv),
@@ -97,6 +111,8 @@ def run(
         )
     except FileNotFoundError:
         raise ToolError(f"{label}: program not found: {argv[0]}") from None
+    except OSError as exc:  # not executable, or refused by the build's confinement
+        raise ToolError(f"{label}: cannot run {argv[0]}: {exc.strerror}") from None
     with _LIVE_LOCK:
         _LIVE[child.pid] = child
     try:
@@ -112,6 +128,9 @@ def run(
         with _LIVE_LOCK:
             _LIVE.pop(child.pid, None)
     result = Result(child.returncode, stdout, stderr)
+    if child.returncode < 0:
+        # Killed: by a limit (CPU time), or by end_children. Not the tool's verdict on its input.
+        raise ToolError(f"{label} was killed (signal {-child.returncode})")
     if child.returncode not in ok_codes:
         message = stderr.decode("utf-8", errors="replace").strip() or result.text.strip()
         raise ToolError(f"{label} failed (exit {child.returncode}): {message}")

@@ -214,7 +214,10 @@ class Builder:
                 )
             except ToolError as exc:
                 message = str(exc.message).replace(f"{root}/", "").replace(str(root), ".")
-                transient = "did not finish" in message or "program not found" in message
+                transient = any(
+                    words in message
+                    for words in ("did not finish", "program not found", "was killed", "not started")
+                )
                 message = message.replace("kustomize build failed (exit 1): ", "kustomize build failed: ")
                 return BuildResult(
                     key=key,
