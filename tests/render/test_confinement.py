@@ -344,3 +344,54 @@ def test_the_probe_through_replacements_into_a_markdown_diff(
         assert "outside the source root" in out + err
     finally:
         git(example_fleet, "checkout", "-q", "--", ".")
+
+
+# -- the same walls for fleet.yaml and --source NAME=PATH -----------------------------------------
+
+
+def test_a_fleet_yaml_linking_out_of_the_repository_is_refused(
+    tmp_path: Path, outside: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    (repo / "fleet.yaml").symlink_to(outside)
+    code = main(["build", "-C", str(repo)])
+    out, err = capsys.readouterr()
+    assert code == 2 and "outside the repository" in err
+    assert CANARY not in out + err
+
+
+def test_a_fifo_in_fleet_d_is_refused_without_hanging(
+    example_fleet: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import shutil
+
+    repo = tmp_path / "fleet"
+    shutil.copytree(example_fleet, repo, symlinks=True)
+    (repo / "fleet.d").mkdir(exist_ok=True)
+    os.mkfifo(repo / "fleet.d" / "more.yaml")
+    started = time.monotonic()
+    code = main(["validate", "-C", str(repo)])
+    _, err = capsys.readouterr()
+    assert code == 2 and "not a regular file" in err
+    assert time.monotonic() - started < 30
+
+
+def test_a_mapped_source_is_its_own_root(tmp_path: Path, outside: Path) -> None:
+    """``--source NAME=PATH``: the mapped folder's kustomizations are confined to that folder."""
+    from .helpers import render
+
+    tenant = tmp_path / "tenant"
+    write(tenant, {"kustomization.yaml": "configMapGenerator:\n- name: g\n  envs: [../outside/secret.env]\n"})
+    source = {
+        "apiVersion": "source.toolkit.fluxcd.io/v1",
+        "kind": "GitRepository",
+        "metadata": {"name": "tenant", "namespace": "flux-system"},
+        "spec": {"url": "https://example.com/tenant.git", "interval": "1m"},
+    }
+    tenant_ks = ks("tenant", "./", sourceRef={"kind": "GitRepository", "name": "tenant"})
+    repo = cluster_repo(tmp_path / "repo", {"tenant.yaml": [source, tenant_ks]})
+    (r,) = render(repo, sources=(f"tenant={tenant}",))
+    errors = " ".join(str(e) for e in r.errors)
+    assert "escapes the source root" in errors
+    assert CANARY not in errors and not any(CANARY in str(o.body) for o in r.objects)
