@@ -84,6 +84,7 @@ class FileTree:
         self.label = label or str(root)
         self.role = ""  # names this tree in recorded reads: "" for the repository, else its mapped root
         self.parsed: ParseMemo = {} if parsed is None else parsed
+        self.checked: set[str] = set()  # sha256 of inputs that passed the planner's YAML bounds
         self._root = str(self.root)
         self._stat: dict[str, int | None] = {}  # rel -> st_mode (None: absent or not regular)
         self._content: dict[str, tuple[bytes, str]] = {}

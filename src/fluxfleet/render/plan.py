@@ -93,6 +93,8 @@ _YAML_SUFFIXES = (".yaml", ".yml", ".json")
 # Deeper flow nesting than any Kubernetes object needs; deeper is an attack on the parsers.
 MAX_FLOW_DEPTH = 100
 _FLOW = re.compile(rb"[\[\]{}]")
+_ANCHOR = re.compile(rb"(?:^|[\s\[{,])&[^\s\[\]{},]", re.MULTILINE)
+_ALIAS = re.compile(rb"(?:^|[\s\[{,])\*[^\s\[\]{},]", re.MULTILINE)
 
 
 def check_input(data: bytes, rel: str) -> None:
@@ -101,12 +103,15 @@ def check_input(data: bytes, rel: str) -> None:
     Runs on every collected YAML file before any build, so kustomize never sees one (the size limit
     is :class:`FileTree`'s). Other parse errors are left for kustomize to word.
     """
-    depth = deepest = 0
-    for match in _FLOW.finditer(data):
-        depth = depth + 1 if match.group() in (b"[", b"{") else max(0, depth - 1)
-        deepest = max(deepest, depth)
-    if deepest > MAX_FLOW_DEPTH:
-        raise PlanError(f"YAML nested {deepest} levels deep, over the limit of {MAX_FLOW_DEPTH}", rel)
+    if data.count(b"[") + data.count(b"{") > MAX_FLOW_DEPTH:
+        depth = deepest = 0
+        for match in _FLOW.finditer(data):
+            depth = depth + 1 if match.group() in (b"[", b"{") else max(0, depth - 1)
+            deepest = max(deepest, depth)
+        if deepest > MAX_FLOW_DEPTH:
+            raise PlanError(f"YAML nested {deepest} levels deep, over the limit of {MAX_FLOW_DEPTH}", rel)
+    if not (_ANCHOR.search(data) and _ALIAS.search(data)):
+        return  # no anchor and alias: nothing can expand (an ``&`` in a URL is not an anchor)
     try:
         yamlio.check_aliases(data.decode("utf-8", errors="replace"), rel)
     except FleetError as exc:
@@ -134,7 +139,11 @@ class _Collector:
             self.plan.files[rel] = digest
         if parsed and rel not in self.checked:
             self.checked.add(rel)
-            check_input(self.tree.read(rel)[0], rel)
+            data, digest = self.tree.read(rel)
+            # Once per content: parsed already (with the same bounds), or checked for another plan.
+            if digest not in self.tree.parsed and digest not in self.tree.checked:
+                check_input(data, rel)
+                self.tree.checked.add(digest)
 
     def add_dir_files(self, directory: str) -> None:
         for name, is_dir in self.tree.listdir(directory):
@@ -174,12 +183,16 @@ class _Collector:
         if kustfile.is_remote(value):
             self.plan.remote.append(value)
             return
-        where = (file, *_position(self.tree, file, ref.field)) if not inline else (file, None, None)
+
+        def refuse(message: str) -> PlanError:
+            line, column = (None, None) if inline else _position(self.tree, file, ref.field)
+            return PlanError(f"{ref.field_name}: {message}", file, line, column)
+
         if value.startswith("/"):
-            raise PlanError(f"{ref.field_name}: absolute path {value!r} is outside the source root", *where)
+            raise refuse(f"absolute path {value!r} is outside the source root")
         rel = join(directory, value)
         if rel is None:
-            raise PlanError(f"{ref.field_name}: path {value!r} escapes the source root", *where)
+            raise refuse(f"path {value!r} escapes the source root")
         if self.tree.is_file(rel):
             self.add_file(rel, kind not in (Kind.KV_FILE, Kind.DATA_FILE))
             if kind is Kind.RESOURCE and listed_resource and not self._plain_resource_file(rel):
@@ -203,9 +216,7 @@ class _Collector:
         else:
             special = self.tree.special(rel)
             if special is not None:
-                raise PlanError(
-                    f"{ref.field_name}: {value!r} is {special}; only regular files are read", *where
-                )
+                raise refuse(f"{value!r} is {special}; only regular files are read")
             if listed_resource:
                 self.plan.plain = False  # let kustomize word the error
 
