@@ -395,3 +395,22 @@ def test_a_mapped_source_is_its_own_root(tmp_path: Path, outside: Path) -> None:
     errors = " ".join(str(e) for e in r.errors)
     assert "escapes the source root" in errors
     assert CANARY not in errors and not any(CANARY in str(o.body) for o in r.objects)
+
+
+@pytest.mark.skipif(
+    sandbox.landlock_abi() < 1, reason="the kernel offers no Landlock; the planner is the only wall"
+)
+def test_a_dynamically_linked_engine_still_runs_confined(tmp_path: Path, outside: Path) -> None:
+    """A distribution's kustomize (or a wrapper script) needs its loader and libraries, not our files."""
+    from fluxfleet import proc
+    from fluxfleet.proc import ToolError
+
+    write(tmp_path / "scratch", {"inside.txt": "inside\n"})
+    with sandbox.confined(tmp_path / "scratch", "/bin/cat", timeout=10) as confinement:
+        kwargs = {"preexec": confinement.preexec(), "pass_fds": confinement.pass_fds}
+        assert proc.run(["/bin/cat", str(tmp_path / "scratch" / "inside.txt")], **kwargs).text == "inside\n"
+    with sandbox.confined(tmp_path / "scratch", "/bin/cat", timeout=10) as confinement:
+        kwargs = {"preexec": confinement.preexec(), "pass_fds": confinement.pass_fds}
+        with pytest.raises(ToolError) as caught:
+            proc.run(["/bin/cat", str(outside)], **kwargs)
+    assert "Permission denied" in caught.value.message and CANARY not in caught.value.message

@@ -32,6 +32,8 @@ _RULE_PATH_BENEATH = 1
 _PR_SET_NO_NEW_PRIVS = 38
 _EXECUTE, _WRITE_FILE, _READ_FILE, _READ_DIR = 1, 2, 4, 8
 _NET_BIND_TCP, _NET_CONNECT_TCP = 1, 2
+_SYSTEM_DIRS = ("/usr/bin", "/usr/lib", "/usr/lib64", "/usr/libexec", "/bin", "/lib", "/lib64")
+_SYSTEM_FILES = ("/etc/ld.so.cache",)
 
 
 class _RulesetAttr(ctypes.Structure):
@@ -123,8 +125,16 @@ def confined(readable: Path, binary: str, *, timeout: float) -> Iterator[Confine
     fd = int(libc.syscall(_SYS_CREATE_RULESET, ctypes.byref(attr), ctypes.c_size_t(size), 0))
     if fd < 0:
         raise SandboxError(f"landlock_create_ruleset failed: {os.strerror(ctypes.get_errno())}")
+    rules: list[tuple[Path, int]] = [
+        (readable, _READ_FILE | _READ_DIR),
+        (Path(binary), _EXECUTE | _READ_FILE),
+    ]
+    # A dynamically linked engine or a wrapper script needs its loader, libraries and interpreter:
+    # programs and libraries may run, but nothing there is a user's file.
+    rules += [(Path(p), _EXECUTE | _READ_FILE | _READ_DIR) for p in _SYSTEM_DIRS if os.path.isdir(p)]
+    rules += [(Path(p), _READ_FILE) for p in _SYSTEM_FILES if os.path.isfile(p)]
     try:
-        for path, access in ((readable, _READ_FILE | _READ_DIR), (Path(binary), _EXECUTE | _READ_FILE)):
+        for path, access in rules:
             target = os.open(path, os.O_PATH | os.O_CLOEXEC)
             try:
                 rule = _PathBeneath(access, target)
