@@ -414,3 +414,15 @@ def test_a_dynamically_linked_engine_still_runs_confined(tmp_path: Path, outside
         with pytest.raises(ToolError) as caught:
             proc.run(["/bin/cat", str(outside)], **kwargs)
     assert "Permission denied" in caught.value.message and CANARY not in caught.value.message
+
+
+@pytest.mark.parametrize("value", ['"bad\\0name.yaml"', "x" * 300 + ".yaml"], ids=["nul", "long-name"])
+def test_unusable_path_names_are_errors_not_crashes(tmp_path: Path, value: str) -> None:
+    repo = tmp_path / "repo"
+    write(repo, {"app/kustomization.yaml": f"patches:\n- path: {value}\n", "app/cm.yaml": [cm("a")]})
+    try:
+        plan_build(FileTree(repo), "app", SpecEdits())
+    except PlanError as exc:
+        assert "NUL" in str(exc) and exc.line == 2
+    else:
+        assert len(value) > 300  # a name too long is simply absent: kustomize reports it missing

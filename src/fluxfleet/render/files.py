@@ -188,7 +188,7 @@ class FileTree:
             current = os.path.join(current, part)
             try:
                 mode = os.lstat(current).st_mode
-            except OSError:
+            except (OSError, ValueError):  # absent, a name too long, a NUL in it
                 return None
             if stat.S_ISLNK(mode):
                 return "a symbolic link"

@@ -188,6 +188,8 @@ class _Collector:
             line, column = (None, None) if inline else _position(self.tree, file, ref.field)
             return PlanError(f"{ref.field_name}: {message}", file, line, column)
 
+        if "\x00" in value:
+            raise refuse("a path may not contain a NUL character")
         if value.startswith("/"):
             raise refuse(f"absolute path {value!r} is outside the source root")
         rel = join(directory, value)
