@@ -426,3 +426,16 @@ def test_unusable_path_names_are_errors_not_crashes(tmp_path: Path, value: str) 
         assert "NUL" in str(exc) and exc.line == 2
     else:
         assert len(value) > 300  # a name too long is simply absent: kustomize reports it missing
+
+
+def test_dir_output_writes_nothing_outside_its_folder_whatever_the_names(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    hostile = ks("../../../../escaped", "./app", namespace="../..")
+    hostile["spec"]["sourceRef"]["namespace"] = "flux-system"
+    repo = cluster_repo(tmp_path / "repo", {"apps.yaml": [hostile]}, {"app/cm.yaml": [cm("a")]})
+    out = tmp_path / "a" / "b" / "out"
+    code = main(["build", "-C", str(repo), "-o", f"dir:{out}"])
+    _, err = capsys.readouterr()
+    assert code == 2 and "escapes" in err
+    assert [p for p in tmp_path.rglob("*escaped*")] == []
