@@ -44,31 +44,25 @@ def find_tool(name: str) -> str | None:
     return shutil.which(name)
 
 
-# Children running now, by process id (each leads its own process group), so an interrupted run
-# can end them and everything they started (see :func:`end_children`).
-_LIVE: dict[int, subprocess.Popen[bytes]] = {}
+# Children running now, so an interrupted run can end them (and, for those leading a process group
+# of their own, everything they started): pid -> (child, leads its own group).
+_LIVE: dict[int, tuple[subprocess.Popen[bytes], bool]] = {}
 _LIVE_LOCK = threading.Lock()
-
-
 _STOPPING = threading.Event()
 
 
 def end_children() -> None:
-    """Kill every running child's whole process group and start no new one (on SIGTERM/SIGINT).
+    """Kill every running child (a whole process group where it leads one) and start no new one.
+
+    Called on SIGTERM/SIGINT.
 
     Worker threads still queued then fail at once instead of starting a tool the run will not wait for.
     """
     _STOPPING.set()
     with _LIVE_LOCK:
-        pids = list(_LIVE)
-    for pid in pids:
-        with contextlib.suppress(OSError):
-            os.killpg(pid, signal.SIGKILL)
-
-
-def live_children() -> list[int]:
-    with _LIVE_LOCK:
-        return list(_LIVE)
+        children = list(_LIVE.values())
+    for child, own_group in children:
+        _kill(child, own_group)
 
 
 def allow_children() -> None:
@@ -87,10 +81,13 @@ def run(
     what: str | None = None,
     preexec: Callable[[], None] | None = None,
     pass_fds: Sequence[int] = (),
+    own_group: bool = False,
 ) -> Result:
-    """Run a program to completion in its own process group, which is killed whole on a timeout or
-    an interruption (a tool's own children never outlive it).
+    """Run a program to completion; it is killed on a timeout or an interruption.
 
+    ``own_group`` starts it in a process group of its own, killed whole (a tool's own children never
+    outlive it) and detached from the terminal (its stdin is empty): for tools that never prompt,
+    like kustomize. Others (git may ask for a passphrase on the terminal) stay in fluxfleet's group.
     ``preexec`` runs in the child before the program starts (limits, confinement): keep it to a few
     system calls, the parent may have threads.
     """
@@ -101,11 +98,11 @@ def run(
         child = subprocess.Popen(
             list(argv),
             cwd=cwd,
-            stdin=subprocess.PIPE if input is not None else subprocess.DEVNULL,
+            stdin=subprocess.PIPE if input is not None else (subprocess.DEVNULL if own_group else None),
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             env=dict(env) if env is not None else None,
-            process_group=0,
+            process_group=0 if own_group else None,
             preexec_fn=preexec,
             pass_fds=tuple(pass_fds),
         )
@@ -114,15 +111,15 @@ def run(
     except OSError as exc:  # not executable, or refused by the build's confinement
         raise ToolError(f"{label}: cannot run {argv[0]}: {exc.strerror}") from None
     with _LIVE_LOCK:
-        _LIVE[child.pid] = child
+        _LIVE[child.pid] = (child, own_group)
     try:
         try:
             stdout, stderr = child.communicate(input, timeout=timeout)
         except subprocess.TimeoutExpired:
-            _kill_group(child)
+            _kill(child, own_group, reap=True)
             raise ToolError(f"{label} did not finish within {timeout:.0f}s") from None
         except BaseException:
-            _kill_group(child)
+            _kill(child, own_group, reap=True)
             raise
     finally:
         with _LIVE_LOCK:
@@ -137,11 +134,15 @@ def run(
     return result
 
 
-def _kill_group(child: subprocess.Popen[bytes]) -> None:
+def _kill(child: subprocess.Popen[bytes], own_group: bool, reap: bool = False) -> None:
     with contextlib.suppress(OSError):
-        os.killpg(child.pid, signal.SIGKILL)
-    with contextlib.suppress(OSError, ValueError):
-        child.communicate(timeout=5)
+        if own_group:
+            os.killpg(child.pid, signal.SIGKILL)
+        else:
+            child.kill()
+    if reap:
+        with contextlib.suppress(OSError, ValueError, subprocess.TimeoutExpired):
+            child.communicate(timeout=5)
 
 
 def run_interactive(

@@ -54,6 +54,7 @@ class Engine:
                 what="kustomize build",
                 preexec=confinement.preexec(),
                 pass_fds=confinement.pass_fds,
+                own_group=True,
             ).text
 
 
