@@ -93,8 +93,8 @@ _YAML_SUFFIXES = (".yaml", ".yml", ".json")
 # Deeper flow nesting than any Kubernetes object needs; deeper is an attack on the parsers.
 MAX_FLOW_DEPTH = 100
 _FLOW = re.compile(rb"[\[\]{}]")
-_ANCHOR = re.compile(rb"(?:^|[\s\[{,])&[^\s\[\]{},]", re.MULTILINE)
-_ALIAS = re.compile(rb"(?:^|[\s\[{,])\*[^\s\[\]{},]", re.MULTILINE)
+_ANCHOR = re.compile(rb"(?:^|[\s\[{,:])&[^\s\[\]{},]", re.MULTILINE)
+_ALIAS = re.compile(rb"(?:^|[\s\[{,:])\*[^\s\[\]{},]", re.MULTILINE)
 
 
 def check_input(data: bytes, rel: str) -> None:
