@@ -51,6 +51,10 @@ FIELD_CASES: list[tuple[str, str]] = [
         "helmChartInflationGenerator.chartHome",
         "helmChartInflationGenerator:\n- chartName: c\n  chartHome: PATH\n",
     ),
+    (
+        "helmChartInflationGenerator.helmHome",
+        "helmChartInflationGenerator:\n- chartName: c\n  helmHome: PATH\n",
+    ),
     ("helmChartInflationGenerator.values", "helmChartInflationGenerator:\n- chartName: c\n  values: PATH\n"),
     ("generators", "generators:\n- PATH\n"),
     ("transformers", "transformers:\n- PATH\n"),
@@ -63,7 +67,7 @@ def test_the_table_covers_every_case_here() -> None:
     tested = {case.split(" ")[0] for case, _ in FIELD_CASES}
     tabled = {pattern.replace(".*", "").replace("*.", "") for pattern, _ in pathfields.PATH_FIELDS}
     missing = {t for t in tabled if t not in tested}
-    assert missing <= {"helmChartInflationGenerator.helmHome"}, missing
+    assert missing == set(), missing
 
 
 @pytest.fixture
@@ -107,19 +111,33 @@ def test_climbing_out_of_the_source_root_in_any_field_is_an_error(
     assert error.file == "app/kustomization.yaml" and error.line is not None
 
 
-@pytest.mark.parametrize("kind", ["ConfigMapGenerator", "PatchTransformer"])
-@pytest.mark.parametrize("inline", [False, True])
+PLUGIN_CASES = [(kind, pattern) for kind, table in pathfields.PLUGIN_FIELDS.items() for pattern, _ in table]
+
+
+def _nest(parts: list[str], leaf: str) -> object:
+    """The YAML value a dotted field pattern describes, with ``leaf`` at its end."""
+    if not parts:
+        return leaf
+    head, rest = parts[0], parts[1:]
+    return [_nest(rest, leaf)] if head == "*" else {head: _nest(rest, leaf)}
+
+
+@pytest.mark.parametrize(("kind", "pattern"), PLUGIN_CASES, ids=[f"{k}.{p}" for k, p in PLUGIN_CASES])
+@pytest.mark.parametrize("inline", [False, True], ids=["file", "inline"])
 def test_paths_in_builtin_plugin_configs_are_confined_too(
-    tmp_path: Path, outside: Path, kind: str, inline: bool
+    tmp_path: Path, outside: Path, kind: str, pattern: str, inline: bool
 ) -> None:
-    field = "files: [" + str(outside) + "]" if kind == "ConfigMapGenerator" else "path: " + str(outside)
-    config = f"apiVersion: builtin\nkind: {kind}\nmetadata:\n  name: x\n{field}\n"
+    from fluxfleet import yamlio
+
+    body = _nest(pattern.split("."), str(outside))
+    assert isinstance(body, dict)
+    config = yamlio.dump({"apiVersion": "builtin", "kind": kind, "metadata": {"name": "x"}, **body})
     repo = tmp_path / "repo"
     if inline:
-        text = "generators:\n- |\n" + "".join(f"  {line}\n" for line in config.splitlines())
+        text = "transformers:\n- |\n" + "".join(f"  {line}\n" for line in config.splitlines())
     else:
         write(repo, {"app/plugin.yaml": config})
-        text = "generators:\n- plugin.yaml\n"
+        text = "transformers:\n- plugin.yaml\n"
     error = _plan_error(repo, text)
     assert "outside the source root" in str(error)
 
