@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import functools
 import re
+import stat
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -94,9 +95,13 @@ def read_text(path: Path, *, display: str | None = None, max_bytes: int = MAX_FI
     """Read a UTF-8 text file with a size limit."""
     name = display or str(path)
     try:
-        size = path.stat().st_size
+        info = path.stat()
     except OSError as exc:
         raise FleetError(f"cannot read file: {exc.strerror}", file=name) from None
+    if not stat.S_ISREG(info.st_mode):
+        # A FIFO would block the read forever, a device would never end.
+        raise FleetError("not a regular file (a FIFO, device or socket); refused", file=name)
+    size = info.st_size
     if size > max_bytes:
         raise FleetError(
             f"file is {size} bytes, over the limit of {max_bytes}",
@@ -155,6 +160,17 @@ def _compose_checked(text: str, file: str) -> Iterator[yaml.Node]:
         raise _mark_error(exc, file) from None
     finally:
         loader.dispose()
+
+
+def check_aliases(text: str, file: str) -> None:
+    """Raise :class:`FleetError` when the aliases of ``text`` expand past the limit (a YAML bomb).
+
+    For files fluxfleet hands to another parser (kustomize) without reading them itself.
+    """
+    if "&" not in text:
+        return  # no anchor, nothing an alias could expand
+    for _ in _compose_checked(text, file):
+        pass
 
 
 def _construct(node: yaml.Node, file: str) -> Any:

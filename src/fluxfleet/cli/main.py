@@ -3,7 +3,8 @@
 Exit codes (every command): 0 success; 1 the command's own "something to report" result
 (``generate --check`` stale, ``diff`` changes, ``check`` findings); 2 a user error (bad input,
 missing tool), printed with file, line, field and a hint; 3 a promotion refused by a gate;
-130 interrupted.
+130 interrupted (SIGINT), 143 terminated (SIGTERM): running tools are killed with their process
+groups and scratch folders removed before exiting.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import sys
 import typer
 
 from fluxfleet import __version__
-from fluxfleet.cli import check_cmds, fleet_cmds, promote_cmds, render_cmds, scan_cmds, secrets_cmds
+from fluxfleet.cli import check_cmds, fleet_cmds, promote_cmds, render_cmds, scan_cmds, secrets_cmds, signals
 from fluxfleet.cli.common import stderr
 from fluxfleet.errors import FleetError
 
@@ -61,8 +62,16 @@ for _module, _panel in _PANELS:
 
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI and return its exit code (used by tests and by the console script)."""
+    with signals.handled():
+        return _main(argv)
+
+
+def _main(argv: list[str] | None) -> int:
     try:
         app(args=argv, prog_name="fluxfleet")
+    except signals.Terminated:
+        stderr().print("terminated")
+        return 143
     except SystemExit as exc:
         code = exc.code
         return code if isinstance(code, int) else (0 if code is None else 2)

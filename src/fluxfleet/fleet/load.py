@@ -283,6 +283,8 @@ def load_fleet(repo: Path, fleet_file: Path | None = None) -> Fleet:
     repo = repo.resolve()
     path = fleet_file or repo / FLEET_FILE
     display = _display(path, repo)
+    if fleet_file is None and path.is_symlink():
+        safe_join(repo, FLEET_FILE, field=FLEET_FILE)  # a link may not lead out of the repository
     if not path.is_file():
         raise FleetError(
             "no fleet definition found",
@@ -314,7 +316,7 @@ def load_fleet(repo: Path, fleet_file: Path | None = None) -> Fleet:
             if frag_path.suffix not in (".yaml", ".yml"):
                 continue
             frag_display = _display(frag_path, repo)
-            if frag_path.is_symlink():
+            if frag_path.is_symlink() or frag_dir.is_symlink():
                 safe_join(repo, frag_display)
             for fdata, fmarks in _parse_file(frag_path, frag_display):
                 try:

@@ -26,7 +26,7 @@ from fluxfleet import yamlio
 from fluxfleet.errors import FleetError
 from fluxfleet.proc import ToolError
 from fluxfleet.render import engine as engine_mod
-from fluxfleet.render import files
+from fluxfleet.render import files, secrets
 from fluxfleet.render.cache import BuildCache
 from fluxfleet.render.files import FileTree, join
 from fluxfleet.render.kustfile import SpecEdits
@@ -192,7 +192,8 @@ class Builder:
         self, tree: FileTree, plan: BuildPlan, key: str, engine: engine_mod.Engine
     ) -> BuildResult:
         result = self._kustomize(tree, plan, key, engine)
-        if self.cache is not None and result.how != "transient":
+        # Nothing that holds a Secret value is stored in clear (a secretGenerator, a plaintext Secret).
+        if self.cache is not None and result.how != "transient" and not _holds_secret_values(result):
             self.cache.put(key, _to_entry(result))
         return self._remember(key, result, "kustomize")
 
@@ -208,10 +209,15 @@ class Builder:
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_text(kustomization_text(kustomization), encoding="utf-8")
             try:
-                text = engine.build(root / plan.path if plan.path else root)
+                text = engine.build(
+                    root / plan.path if plan.path else root, root=root, root_only=plan.root_only
+                )
             except ToolError as exc:
                 message = str(exc.message).replace(f"{root}/", "").replace(str(root), ".")
-                transient = "did not finish" in message or "program not found" in message
+                transient = any(
+                    words in message
+                    for words in ("did not finish", "program not found", "was killed", "not started")
+                )
                 message = message.replace("kustomize build failed (exit 1): ", "kustomize build failed: ")
                 return BuildResult(
                     key=key,
@@ -232,6 +238,10 @@ class Builder:
             return BuildResult(tuple(objects), key, how="kustomize")
         finally:
             shutil.rmtree(root, ignore_errors=True)
+
+
+def _holds_secret_values(result: BuildResult) -> bool:
+    return any(secrets.holds_values(body) for body, _ in result.objects)
 
 
 def _plan_error(exc: PlanError, key: str | None = None) -> BuildResult:

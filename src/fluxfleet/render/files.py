@@ -1,7 +1,8 @@
 """A read-only view of a source root (the repository, or a folder mapped to another source).
 
 It shows what a Flux artifact would contain: regular files only (source-controller drops
-symlinks and other non-regular files), ``.git`` left out, and nothing outside the root. Every file is
+symlinks and other non-regular files), none that ``.sourceignore`` or source-controller's default
+exclusions leave out (:mod:`fluxfleet.render.sourceignore`), and nothing outside the root. Every file is
 read and hashed at most once; YAML documents are parsed at most once per distinct content, in a
 memo a render session shares between its trees (two revisions of a repo share all unchanged files)
 and that ends with the session.
@@ -21,6 +22,8 @@ from pathlib import Path
 from typing import Any
 
 from fluxfleet import yamlio
+from fluxfleet.errors import FleetError
+from fluxfleet.render import sourceignore
 
 _PARSED_MAX = 50_000
 
@@ -29,9 +32,10 @@ ParseMemo = dict[str, list[Any]]
 
 
 # What a render read, for per-cluster reuse: (tree role, op, path) -> what it saw. op is "f" (a
-# file's sha256, or "!error"), "m" (the kind of a path: its st_mode, None when absent) or "d" (a
-# directory listing). Replaying the same questions on another tree and getting the same answers
-# proves that anything computed from these reads is the same on that tree.
+# file's sha256, or "!error"), "m" (the kind of a path: its st_mode, None when absent), "d" (a
+# directory listing) or "s" (a symlink, FIFO or device on the way to a path, see ``special``).
+# Replaying the same questions on another tree and getting the same answers proves that anything
+# computed from these reads is the same on that tree.
 Reads = dict[tuple[str, str, str], Any]
 
 _RECORDING: ContextVar[Reads | None] = ContextVar("fluxfleet_reads", default=None)
@@ -80,11 +84,34 @@ class FileTree:
         self.label = label or str(root)
         self.role = ""  # names this tree in recorded reads: "" for the repository, else its mapped root
         self.parsed: ParseMemo = {} if parsed is None else parsed
+        self.checked: set[str] = set()  # sha256 of inputs that passed the planner's YAML bounds
         self._root = str(self.root)
         self._stat: dict[str, int | None] = {}  # rel -> st_mode (None: absent or not regular)
         self._content: dict[str, tuple[bytes, str]] = {}
         self._listing: dict[str, list[tuple[str, bool]]] = {}
         self._lock = threading.Lock()
+        self._ignore: sourceignore.SourceIgnore | None = None
+
+    def ignore(self) -> sourceignore.SourceIgnore:
+        """The artifact's exclusions, from every ``.sourceignore`` under the root (read once)."""
+        if self._ignore is None:
+            found: list[sourceignore.Pattern] = []
+            for top, dirs, names in os.walk(self._root):
+                dirs[:] = sorted(d for d in dirs if d != ".git")  # source-controller's order
+                if sourceignore.IGNORE_FILE not in names:
+                    continue
+                rel = os.path.relpath(top, self._root)
+                domain = () if rel == "." else tuple(rel.split(os.sep))
+                path = Path(top, sourceignore.IGNORE_FILE)
+                try:
+                    if not stat.S_ISREG(path.lstat().st_mode):
+                        continue  # a link or FIFO is not in the artifact (and would not be read)
+                    text = yamlio.read_text(path, display=sourceignore.IGNORE_FILE)
+                except (OSError, FleetError):
+                    continue  # an unreadable ignore file hides nothing
+                found += sourceignore.read_patterns(text, domain)
+            self._ignore = sourceignore.SourceIgnore(found)
+        return self._ignore
 
     def _path(self, rel: str) -> str:
         return os.path.join(self._root, rel) if rel else self._root
@@ -99,7 +126,9 @@ class FileTree:
                         continue
                     if entry.is_dir(follow_symlinks=False):
                         out.append((entry.name, True))
-                    elif entry.is_file(follow_symlinks=False):
+                    elif entry.is_file(follow_symlinks=False) and not self.ignore().excluded(
+                        f"{rel}/{entry.name}" if rel else entry.name
+                    ):
                         out.append((entry.name, False))
         except OSError:
             out = []
@@ -143,6 +172,33 @@ class FileTree:
 
     def exists(self, rel: str) -> bool:
         return self._asked_mode(rel) is not None
+
+    def special(self, rel: str) -> str | None:
+        """What makes ``rel`` unreadable for a build: its first part that is not a regular file or
+        directory (a symbolic link, FIFO, device or socket), as words; None when there is none."""
+        answer = self._special(rel)
+        reads = _RECORDING.get()
+        if reads is not None:
+            reads[(self.role, "s", rel)] = answer
+        return answer
+
+    def _special(self, rel: str) -> str | None:
+        current = self._root
+        for part in rel.split("/") if rel else []:
+            current = os.path.join(current, part)
+            try:
+                mode = os.lstat(current).st_mode
+            except (OSError, ValueError):  # absent, a name too long, a NUL in it
+                return None
+            if stat.S_ISLNK(mode):
+                return "a symbolic link"
+            if stat.S_ISFIFO(mode):
+                return "a FIFO"
+            if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+                return "a device"
+            if stat.S_ISSOCK(mode):
+                return "a socket"
+        return None
 
     def listdir(self, rel: str) -> list[tuple[str, bool]]:
         """Sorted (name, is_dir) of the regular files and directories in ``rel``."""
@@ -197,6 +253,8 @@ class FileTree:
                     now = f"!{type(exc).__name__}: {exc}"
             elif op == "m":
                 now = self._mode(rel)
+            elif op == "s":
+                now = self._special(rel)
             else:
                 now = self._list(rel)
             if now != seen:
@@ -229,8 +287,6 @@ class FileTree:
         try:
             text = data.decode("utf-8")
         except UnicodeDecodeError as exc:
-            from fluxfleet.errors import FleetError
-
             raise FleetError(f"file is not UTF-8 text ({exc.reason})", file=rel) from None
         docs = yamlio.load_all(text, rel)
         with self._lock:
@@ -253,6 +309,13 @@ class MemoryTree(FileTree):
         self, files: dict[str, bytes], root: Path, label: str = "", parsed: ParseMemo | None = None
     ) -> None:
         super().__init__(root, label, parsed)
+        found: list[sourceignore.Pattern] = []
+        for rel in sorted(files, key=lambda r: r.split("/")):
+            if rel.rpartition("/")[2] == sourceignore.IGNORE_FILE:
+                text = files[rel].decode("utf-8", errors="replace")
+                found += sourceignore.read_patterns(text, tuple(rel.split("/")[:-1]))
+        self._ignore = sourceignore.SourceIgnore(found)
+        files = {rel: data for rel, data in files.items() if not self._ignore.excluded(rel)}
         self._files = files
         self._dirs: dict[str, set[tuple[str, bool]]] = {"": set()}
         for rel in files:
@@ -275,6 +338,9 @@ class MemoryTree(FileTree):
 
     def _list(self, rel: str) -> list[tuple[str, bool]]:
         return sorted(self._dirs.get(rel, set()))
+
+    def _special(self, rel: str) -> str | None:
+        return None  # a git tree read holds regular files only (symlinks are left out)
 
     def _load(self, rel: str) -> tuple[bytes, str]:
         hit = self._content.get(rel)

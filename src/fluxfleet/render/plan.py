@@ -16,15 +16,17 @@ from __future__ import annotations
 import hashlib
 import json
 import posixpath
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from fluxfleet import yamlio
 from fluxfleet.errors import FleetError
-from fluxfleet.render import kustfile
+from fluxfleet.render import kustfile, pathfields
 from fluxfleet.render.files import FileTree, join
 from fluxfleet.render.kustfile import KUSTOMIZATION_FILES, SpecEdits
+from fluxfleet.render.pathfields import Kind
 
 _PLAIN_KEYS = frozenset({"apiVersion", "kind", "resources"})
 _LOCAL_CONFIG = "config.kubernetes.io/local-config"
@@ -55,6 +57,9 @@ class BuildPlan:
     files: dict[str, str] = field(default_factory=dict)  # input file -> sha256
     plain: bool = True
     remote: list[str] = field(default_factory=list)
+    # Every file named stays inside the kustomization that names it: kustomize's own
+    # LoadRestrictionsRootOnly then gives the same result as Flux's LoadRestrictionsNone.
+    root_only: bool = True
 
     def content_key(self, engine_id: str) -> str:
         payload = json.dumps(
@@ -84,37 +89,70 @@ def _load_kustomization(tree: FileTree, rel: str) -> dict[str, Any]:
     return docs[0]
 
 
-def _strings(node: Any) -> list[str]:
-    if isinstance(node, str):
-        return [node] if "\n" not in node and node.strip() else []
-    if isinstance(node, dict):
-        return [s for v in node.values() for s in _strings(v)]
-    if isinstance(node, list):
-        return [s for v in node for s in _strings(v)]
-    return []
+_YAML_SUFFIXES = (".yaml", ".yml", ".json")
+# Deeper flow nesting than any Kubernetes object needs; deeper is an attack on the parsers.
+MAX_FLOW_DEPTH = 100
+_FLOW = re.compile(rb"[\[\]{}]")
+_ANCHOR = re.compile(rb"(?:^|[\s\[{,:])&[^\s\[\]{},]", re.MULTILINE)
+_ALIAS = re.compile(rb"(?:^|[\s\[{,:])\*[^\s\[\]{},]", re.MULTILINE)
+
+
+def check_input(data: bytes, rel: str) -> None:
+    """Refuse a YAML input that would exhaust a parser: an alias bomb or absurd nesting.
+
+    Runs on every collected YAML file before any build, so kustomize never sees one (the size limit
+    is :class:`FileTree`'s). Other parse errors are left for kustomize to word.
+    """
+    if data.count(b"[") + data.count(b"{") > MAX_FLOW_DEPTH:
+        depth = deepest = 0
+        for match in _FLOW.finditer(data):
+            depth = depth + 1 if match.group() in (b"[", b"{") else max(0, depth - 1)
+            deepest = max(deepest, depth)
+        if deepest > MAX_FLOW_DEPTH:
+            raise PlanError(f"YAML nested {deepest} levels deep, over the limit of {MAX_FLOW_DEPTH}", rel)
+    if not (_ANCHOR.search(data) and _ALIAS.search(data)):
+        return  # no anchor and alias: nothing can expand (an ``&`` in a URL is not an anchor)
+    try:
+        yamlio.check_aliases(data.decode("utf-8", errors="replace"), rel)
+    except FleetError as exc:
+        if "alias" in exc.message:
+            raise PlanError.wrap(exc.message, exc, rel) from None
+    except RecursionError:
+        raise PlanError(f"YAML nested too deeply to read (over {MAX_FLOW_DEPTH} levels)", rel) from None
 
 
 class _Collector:
+    """Walks kustomizations through :mod:`pathfields` and collects (and confines) what they name."""
+
     def __init__(self, tree: FileTree, plan: BuildPlan) -> None:
         self.tree = tree
         self.plan = plan
         self.seen_dirs: set[str] = set()
+        self.checked: set[str] = set()
 
-    def add_file(self, rel: str) -> None:
+    def add_file(self, rel: str, parsed: bool = True) -> None:
         if rel not in self.plan.files:
             try:
-                self.plan.files[rel] = self.tree.read(rel)[1]
+                digest = self.tree.read(rel)[1]
             except OSError as exc:
                 raise PlanError(str(exc), rel) from None
+            self.plan.files[rel] = digest
+        if parsed and rel not in self.checked:
+            self.checked.add(rel)
+            data, digest = self.tree.read(rel)
+            # Once per content: parsed already (with the same bounds), or checked for another plan.
+            if digest not in self.tree.parsed and digest not in self.tree.checked:
+                check_input(data, rel)
+                self.tree.checked.add(digest)
 
     def add_dir_files(self, directory: str) -> None:
         for name, is_dir in self.tree.listdir(directory):
             if not is_dir:
-                self.add_file(f"{directory}/{name}" if directory else name)
+                self.add_file(f"{directory}/{name}" if directory else name, name.endswith(_YAML_SUFFIXES))
 
-    def add_tree(self, directory: str) -> None:
+    def add_tree(self, directory: str, parsed: bool = True) -> None:
         for rel in self.tree.walk_files(directory):
-            self.add_file(rel)
+            self.add_file(rel, parsed and rel.endswith(_YAML_SUFFIXES))
 
     def follow(self, directory: str, kustomization: Mapping[str, Any], top: bool, file: str | None) -> None:
         """Record the inputs of the kustomization ``file`` (None: generated) found in ``directory``."""
@@ -129,30 +167,67 @@ class _Collector:
             raise PlanError(
                 "invalid kustomization: resources must be a list", file, *_position(self.tree, file)
             )
-        for value in _strings(kustomization):
-            if kustfile.is_remote(value):
-                if value in resources or value in (kustomization.get("components") or []):
-                    self.plan.remote.append(value)
-                continue
-            if value.startswith("/"):
-                continue
-            rel = join(directory, value)
-            if rel is None:
-                continue
-            if self.tree.is_file(rel):
-                self.add_file(rel)
-                if value in resources and not self._plain_resource_file(rel):
+        for ref in pathfields.kustomization_refs(kustomization):
+            self.collect(directory, ref, file)
+
+    def collect(
+        self, directory: str, ref: pathfields.PathRef, file: str | None, inline: bool = False
+    ) -> None:
+        """Collect what ``ref`` names, or raise when it leaves the source root or is not a plain file."""
+        value, kind = ref.value, ref.kind
+        listed_resource = ref.field[:1] == ("resources",)
+        if kind in (Kind.INLINE_OR_FILE, Kind.PLUGIN) and pathfields.is_inline(value):
+            if kind is Kind.PLUGIN:
+                self.plugin_docs(directory, _inline_docs(value), file)
+            return
+        if kustfile.is_remote(value):
+            self.plan.remote.append(value)
+            return
+
+        def refuse(message: str) -> PlanError:
+            line, column = (None, None) if inline else _position(self.tree, file, ref.field)
+            return PlanError(f"{ref.field_name}: {message}", file, line, column)
+
+        if "\x00" in value:
+            raise refuse("a path may not contain a NUL character")
+        if value.startswith("/"):
+            raise refuse(f"absolute path {value!r} is outside the source root")
+        rel = join(directory, value)
+        if rel is None:
+            raise refuse(f"path {value!r} escapes the source root")
+        if self.tree.is_file(rel):
+            self.add_file(rel, kind not in (Kind.KV_FILE, Kind.DATA_FILE))
+            if kind is Kind.RESOURCE and listed_resource and not self._plain_resource_file(rel):
+                self.plan.plain = False
+            if kind is Kind.PLUGIN:
+                self.plugin_docs(directory, _file_docs(self.tree, rel), rel)
+            if not _below(rel, directory):
+                self.plan.root_only = False
+        elif self.tree.is_dir(rel):
+            if rel == directory:
+                return  # kustomize reports the cycle
+            sub = find_kustomization_file(self.tree, rel) if kind in (Kind.RESOURCE, Kind.PLUGIN) else None
+            if sub is None:
+                self.add_tree(rel, kind not in (Kind.KV_FILE, Kind.DATA_FILE, Kind.DIR))
+                if listed_resource:
                     self.plan.plain = False
-            elif self.tree.is_dir(rel) and rel != directory:
-                sub = find_kustomization_file(self.tree, rel)
-                if sub is None:
-                    self.add_tree(rel)
-                    if value in resources:
-                        self.plan.plain = False
-                else:
-                    self.follow(rel, _load_kustomization(self.tree, sub), top=False, file=sub)
-            elif value in resources:
+                if not _below(rel, directory):
+                    self.plan.root_only = False
+            else:
+                self.follow(rel, _load_kustomization(self.tree, sub), top=False, file=sub)
+        else:
+            special = self.tree.special(rel)
+            if special is not None:
+                raise refuse(f"{value!r} is {special}; only regular files are read")
+            if listed_resource:
                 self.plan.plain = False  # let kustomize word the error
+
+    def plugin_docs(self, directory: str, docs: list[Any], file: str | None) -> None:
+        """The paths a builtin plugin's configuration names, resolved against its kustomization."""
+        for doc in docs:
+            if isinstance(doc, dict):
+                for ref in pathfields.plugin_refs(doc):
+                    self.collect(directory, ref, file, inline=True)
 
     def _plain_resource_file(self, rel: str) -> bool:
         try:
@@ -170,16 +245,45 @@ class _Collector:
         return True
 
 
-def _position(tree: FileTree, file: str | None, key: str = "resources") -> tuple[int | None, int | None]:
-    """Line and column of a top-level key of a kustomization file (an error path only: parses again)."""
+def _below(rel: str, directory: str) -> bool:
+    return not directory or rel == directory or rel.startswith(directory + "/")
+
+
+def _inline_docs(text: str) -> list[Any]:
+    try:
+        return yamlio.load_all(text, "<inline>")
+    except FleetError:
+        return []  # kustomize words the error
+
+
+def _file_docs(tree: FileTree, rel: str) -> list[Any]:
+    try:
+        return tree.docs(rel)
+    except FleetError:
+        return []  # kustomize words the error
+
+
+def _position(
+    tree: FileTree, file: str | None, key: tuple[str | int, ...] | str = "resources"
+) -> tuple[int | None, int | None]:
+    """Line and column of a key path in a kustomization file (an error path only: parses again).
+
+    The nearest enclosing key that is in the file answers for one Flux's edit added.
+    """
     if file is None:
         return None, None
     try:
         docs = yamlio.load_all_with_marks(tree.read(file)[0].decode("utf-8"), file)
     except (FleetError, OSError, UnicodeDecodeError):
         return None, None
-    mark = docs[0][1].get((key,)) if docs else None
-    return mark if mark is not None else (None, None)
+    if not docs:
+        return None, None
+    path = (key,) if isinstance(key, str) else key
+    for end in range(len(path), 0, -1):
+        mark = docs[0][1].get(path[:end])
+        if mark is not None:
+            return mark
+    return None, None
 
 
 def _generated_resources(tree: FileTree, path: str) -> list[str]:

@@ -27,6 +27,7 @@ import platformdirs
 
 from fluxfleet import __version__
 from fluxfleet.objects import K8sObject, ObjectKey, Provenance
+from fluxfleet.render import secrets
 from fluxfleet.render.files import Reads
 from fluxfleet.render.model import (
     ClusterRender,
@@ -35,7 +36,6 @@ from fluxfleet.render.model import (
     KustomizationRender,
     RenderError,
 )
-from fluxfleet.render.secrets import SOPS_PLACEHOLDERS
 from fluxfleet.render.walker import Rendered
 
 FORMAT = "v1"
@@ -100,16 +100,7 @@ class RevisionCache:
 def _holds_secret_values(render: ClusterRender) -> bool:
     bodies = [o.body for ks in render.kustomizations for o in ks.objects]
     bodies += [o.body for hr in render.helmreleases for o in hr.objects]
-    for body in bodies:
-        if body.get("kind") != "Secret":
-            continue
-        for section in ("data", "stringData"):
-            values = body.get(section)
-            if values is None:
-                continue
-            if not isinstance(values, dict) or any(v not in SOPS_PLACEHOLDERS for v in values.values()):
-                return True
-    return False
+    return any(secrets.holds_values(body) for body in bodies)
 
 
 def _reads_to(reads: Reads) -> list[list[Any]]:

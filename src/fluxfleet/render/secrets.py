@@ -86,3 +86,19 @@ def masked_for_display(body: dict[str, Any]) -> dict[str, Any]:
 
 def _is_placeholder(value: Any) -> bool:
     return isinstance(value, str) and value in SOPS_PLACEHOLDERS
+
+
+def holds_values(body: dict[str, Any]) -> bool:
+    """Whether an object is a Secret holding a value other than Flux's SOPS placeholders.
+
+    Such an object is never written to a cache (nothing at rest holds a Secret value in clear).
+    """
+    if body.get("kind") != "Secret":
+        return False
+    for section in ("data", "stringData"):
+        values = body.get(section)
+        if values is None:
+            continue
+        if not isinstance(values, dict) or any(v not in SOPS_PLACEHOLDERS for v in values.values()):
+            return True
+    return False
