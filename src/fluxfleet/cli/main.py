@@ -13,7 +13,7 @@ import sys
 import typer
 
 from fluxfleet import __version__
-from fluxfleet.cli import check_cmds, fleet_cmds, promote_cmds, render_cmds, secrets_cmds
+from fluxfleet.cli import check_cmds, fleet_cmds, policy_cmds, promote_cmds, render_cmds, secrets_cmds
 from fluxfleet.cli.common import stderr
 from fluxfleet.errors import FleetError
 
@@ -45,6 +45,7 @@ _PANELS = (
     (fleet_cmds, "Fleet"),
     (render_cmds, "Render and diff"),
     (check_cmds, "Check"),
+    (policy_cmds, "Check"),
     (promote_cmds, "Promote"),
     (secrets_cmds, "Secrets and tenants"),
 )
