@@ -77,13 +77,18 @@ class Template:
         return self._validator or None
 
 
+def template_kind(body: dict[str, Any]) -> str:
+    spec = _mapping(_mapping(_mapping(body.get("spec")).get("crd")).get("spec"))
+    return str(_mapping(spec.get("names")).get("kind") or "")
+
+
 def parse_template(body: dict[str, Any]) -> Template:
     """A ConstraintTemplate (``templates.gatekeeper.sh/v1``, v1beta1, v1alpha1) or TemplateError."""
     meta = _mapping(body.get("metadata"))
     name = str(meta.get("name") or "")
     spec = _mapping(body.get("spec"))
     crd = _mapping(_mapping(spec.get("crd")).get("spec"))
-    kind = str(_mapping(crd.get("names")).get("kind") or "")
+    kind = template_kind(body)
     if not kind:
         raise TemplateError(f"ConstraintTemplate {name}: spec.crd.spec.names.kind is missing")
     if name.lower() != kind.lower():

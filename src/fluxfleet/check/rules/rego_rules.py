@@ -51,9 +51,10 @@ def gatekeeper_constraint(ctx: ClusterContext) -> Iterator[Violation]:
 
 @cluster_rule(
     "gatekeeper-not-evaluated",
-    Severity.medium,
-    hint="write the template in Rego v1 (code[].source.version: v1), or check it with gator",
-    doc="a ConstraintTemplate/Constraint could not be evaluated offline (Rego v0, CEL-only, engine error)",
+    Severity.high,
+    hint="fix what the message names (template compile error, constraint parameters, missing template); "
+    "`fluxfleet policy test` runs the template's suite.yaml",
+    doc="a ConstraintTemplate, Constraint or mutator could not be evaluated offline; the message says why",
     category="rego",
 )
 def gatekeeper_not_evaluated(ctx: ClusterContext) -> Iterator[Violation]:
