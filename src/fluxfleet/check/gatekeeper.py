@@ -128,7 +128,10 @@ def _evaluate(ctx: ClusterContext) -> Iterator[GatekeeperResult]:
                 yield GatekeeperResult(o, f"mutation not applied: {exc}", "error")
     mutators.sort(key=lambda m: m.sort_key)
     subjects = [o for o in ctx.objects if o.key.group not in POLICY_GROUPS]
-    client = gkclient.Client(list(templates.values()), constraints, data=[o.body for o in subjects])
+    engine: Any = ctx.options.rego.gatekeeper_engine if ctx.options.rego is not None else "auto"
+    client = gkclient.Client(
+        list(templates.values()), constraints, engine=engine, data=[o.body for o in subjects]
+    )
     lookup = namespace_lookup(ctx)
     by_name = {(c.kind, c.name): c for c in constraints}
     for obj in subjects:

@@ -95,7 +95,7 @@ def _truthy_assertion(value: Any) -> str:
     return str(value if value is not None else "yes")
 
 
-def _check_assertions(assertions: Any, messages: list[str]) -> str:
+def check_assertions(assertions: Any, messages: list[str]) -> str:
     """ "" when every assertion holds, else why not."""
     if not isinstance(assertions, list) or not assertions:
         return "the case has no assertions"
@@ -125,7 +125,7 @@ def _check_assertions(assertions: Any, messages: list[str]) -> str:
     return ""
 
 
-def _review(doc: dict[str, Any]) -> dict[str, Any]:
+def case_review(doc: dict[str, Any]) -> dict[str, Any]:
     api = str(doc.get("apiVersion") or "")
     if doc.get("kind") == "AdmissionReview" and api.startswith("admission.k8s.io/"):
         req = doc.get("request")
@@ -263,7 +263,7 @@ class Runner:
             inventory: list[dict[str, Any]] = []
             for i, rel in enumerate(case.get("inventory") or []):
                 inventory.extend(_docs(self.root, base, rel, f"inventory[{i}]"))
-            review = _review(objs[0])
+            review = case_review(objs[0])
         except _CaseError as exc:
             return CaseResult(test, cname, label, "fail", str(exc))
         namespaces = {
@@ -273,5 +273,5 @@ class Runner:
         }
         client = gkclient.Client([template], [constraint], engine=engine, data=inventory)
         results = client.review(review, namespaces.get, point=POINT)
-        problem = _check_assertions(case.get("assertions"), [r.message for r in results])
+        problem = check_assertions(case.get("assertions"), [r.message for r in results])
         return CaseResult(test, cname, label, "fail" if problem else "pass", problem)

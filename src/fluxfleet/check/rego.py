@@ -320,3 +320,5 @@ class RegoPolicies:
 
     conftest: ConftestPolicies | None = None
     gatekeeper: tuple[K8sObject, ...] = field(default_factory=tuple)
+    # Gatekeeper templates shipping Rego and CEL: "auto" runs CEL as Gatekeeper does by default.
+    gatekeeper_engine: str = "auto"
