@@ -164,6 +164,11 @@ def _evaluate(ctx: ClusterContext) -> Iterator[GatekeeperResult]:
                         continue
                     seen.add(key)
                     c = by_name[(r.constraint.kind, r.constraint.name)]
+                    if r.unmatched:
+                        # Offline, a Namespace missing from the render may still exist in the cluster.
+                        message = f"{c.kind}/{c.name}: {prefix}not evaluated: {r.message}"
+                        yield GatekeeperResult(obj, message, "error")
+                        continue
                     yield GatekeeperResult(obj, f"{c.kind}/{c.name}: {prefix}{r.message}", r.action)
 
 

@@ -243,6 +243,7 @@ class Result:
     message: str
     action: str  # deny | warn | dryrun; "error" when the constraint could not be evaluated
     engine: str  # rego | cel
+    unmatched: bool = False  # matching failed (Gatekeeper autorejects); the message says why
 
 
 class Client:
@@ -280,7 +281,7 @@ class Client:
                 if not gkmatch.matches(c.match, obj, old, namespace, lookup):
                     continue
             except gkmatch.MatchError as exc:
-                out.extend(Result(c, f"unable to match constraint: {exc}", a, engine) for a in actions)
+                out.extend(Result(c, f"unable to match constraint: {exc}", a, engine, True) for a in actions)
                 continue
             for message in self._violations(c, engine, review):
                 out.extend(Result(c, message, a, engine) for a in actions)

@@ -1,0 +1,391 @@
+"""Gatekeeper semantics beyond the library suites: matching, Config, enforcement actions, mutation,
+ValidatingAdmissionPolicy, and hostile suite files."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from check.helpers import cluster, dump, findings
+from fluxfleet import yamlio
+from fluxfleet.check import gkmatch, gkmutate
+from fluxfleet.cli.main import main
+
+
+@pytest.fixture(scope="module")
+def library(shared_dir: Path) -> Path:
+    return shared_dir / "fixtures" / "gatekeeper-library" / "library"
+
+
+def _load(path: Path) -> dict[str, Any]:
+    doc = yamlio.load_file(path)[0]
+    assert isinstance(doc, dict)
+    return doc
+
+
+def pod(name: str = "web", namespace: str = "apps", labels: dict[str, str] | None = None) -> dict[str, Any]:
+    meta: dict[str, Any] = {"name": name, "namespace": namespace}
+    if labels:
+        meta["labels"] = labels
+    return {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": meta,
+        "spec": {"containers": [{"name": "web", "image": "nginx", "securityContext": {"privileged": True}}]},
+    }
+
+
+def required_owner(action: str = "deny", match: dict[str, Any] | None = None) -> dict[str, Any]:
+    spec: dict[str, Any] = {
+        "enforcementAction": action,
+        "match": {"kinds": [{"apiGroups": [""], "kinds": ["Pod"]}], **(match or {})},
+        "parameters": {"labels": [{"key": "owner"}]},
+    }
+    if action == "scoped":
+        spec["scopedEnforcementActions"] = [
+            {"action": "warn", "enforcementPoints": [{"name": "validation.gatekeeper.sh"}]},
+            {"action": "deny", "enforcementPoints": [{"name": "gator.gatekeeper.sh"}]},
+        ]
+    return {
+        "apiVersion": "constraints.gatekeeper.sh/v1beta1",
+        "kind": "K8sRequiredLabels",
+        "metadata": {"name": "need-owner"},
+        "spec": spec,
+    }
+
+
+def namespace(name: str, labels: dict[str, str] | None = None) -> dict[str, Any]:
+    return {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name, "labels": labels or {}}}
+
+
+# ------------------------------------------------------------------ matching
+
+
+@pytest.mark.parametrize(
+    ("pattern", "value", "expected"),
+    [
+        ("kube-*", "kube-system", True),
+        ("*-system", "kube-system", True),
+        ("*ube-sys*", "kube-system", True),
+        ("kube", "kube-system", False),
+        ("kube-system", "kube-system", True),
+    ],
+)
+def test_glob_forms(pattern: str, value: str, expected: bool) -> None:
+    assert gkmatch.glob(pattern, value) is expected
+
+
+def test_match_scope_names_and_namespace_selector() -> None:
+    ns_prod = namespace("prod", {"env": "prod"})
+    lookup = {"prod": ns_prod}.get
+    p = pod(namespace="prod")
+    assert gkmatch.matches({"scope": "Namespaced"}, p, None, "prod", lookup)
+    assert not gkmatch.matches({"scope": "Cluster"}, p, None, "prod", lookup)
+    # A Namespace is matched by its own name and labels, and counts as cluster-scoped.
+    assert gkmatch.matches({"scope": "Cluster", "namespaces": ["prod"]}, ns_prod, None, "", lookup)
+    assert gkmatch.matches({"namespaceSelector": {"matchLabels": {"env": "prod"}}}, ns_prod, None, "", lookup)
+    assert not gkmatch.matches({"excludedNamespaces": ["pr*"]}, p, None, "prod", lookup)
+    assert gkmatch.matches({"name": "we*"}, p, None, "prod", lookup)
+    generated = {**p, "metadata": {"generateName": "web-", "namespace": "prod"}}
+    assert gkmatch.matches({"name": "web-*"}, generated, None, "prod", lookup)
+    expr = {"matchExpressions": [{"key": "env", "operator": "NotIn", "values": ["dev"]}]}
+    assert gkmatch.matches({"namespaceSelector": expr}, p, None, "prod", lookup)
+    with pytest.raises(gkmatch.MatchError, match="namespace 'nowhere' is unknown"):
+        gkmatch.matches({"namespaceSelector": expr}, pod(namespace="nowhere"), None, "nowhere", lookup)
+    # Either the object or the old object matching is enough.
+    assert gkmatch.matches(
+        {"labelSelector": {"matchLabels": {"a": "b"}}}, p, pod(labels={"a": "b"}), "", lookup
+    )
+
+
+def test_check_namespace_selector_config_exclusion_and_actions(library: Path) -> None:
+    tmpl = _load(library / "general/requiredlabels/template.yaml")
+    selected = required_owner(match={"namespaceSelector": {"matchLabels": {"team": "shop"}}})
+    render = cluster(
+        dump(
+            tmpl,
+            selected,
+            namespace("apps", {"team": "shop"}),
+            namespace("other"),
+            pod(),
+            pod(namespace="other"),
+        )
+    )
+    found = findings(render, "gatekeeper-constraint")
+    # The template's CEL code runs (as in Gatekeeper); both of its validations fail.
+    assert [(str(f.object), f.message) for f in found] == [
+        ("Pod/apps/web", "K8sRequiredLabels/need-owner: missing required label, requires all of: owner"),
+        ("Pod/apps/web", "K8sRequiredLabels/need-owner: regex mismatch"),
+    ]
+    assert found[0].message.startswith("K8sRequiredLabels/need-owner: missing required label")
+    # Every namespace carries kubernetes.io/metadata.name, so selecting by name works for built-ins.
+    by_name = required_owner(
+        match={"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "kube-system"}}}
+    )
+    render = cluster(dump(tmpl, by_name, pod(namespace="kube-system"), pod()))
+    assert {str(f.object) for f in findings(render, "gatekeeper-constraint")} == {"Pod/kube-system/web"}
+    # Namespace "apps" is not in the render: its labels are unknown, which is said, not guessed.
+    [unknown] = findings(render, "gatekeeper-not-evaluated")
+    assert str(unknown.object) == "Pod/apps/web" and "namespace 'apps' is unknown" in unknown.message
+    config = {
+        "apiVersion": "config.gatekeeper.sh/v1alpha1",
+        "kind": "Config",
+        "metadata": {"name": "config", "namespace": "gatekeeper-system"},
+        "spec": {"match": [{"excludedNamespaces": ["kube-*"], "processes": ["*"]}]},
+    }
+    assert (
+        findings(cluster(dump(tmpl, by_name, config, pod(namespace="kube-system"))), "gatekeeper-constraint")
+        == []
+    )
+    for action, severity in (("warn", "low"), ("dryrun", "info"), ("scoped", "low")):
+        found = findings(cluster(dump(tmpl, required_owner(action), pod())), "gatekeeper-constraint")
+        assert [f.severity.value for f in found] == [severity, severity], action
+
+
+# ------------------------------------------------------------------ mutation
+
+
+def test_mutation_runs_before_validation(library: Path) -> None:
+    tmpl = _load(library / "general/requiredlabels/template.yaml")
+    add_owner = {
+        "apiVersion": "mutations.gatekeeper.sh/v1",
+        "kind": "AssignMetadata",
+        "metadata": {"name": "owner"},
+        "spec": {
+            "match": {"namespaces": ["apps"]},
+            "location": "metadata.labels.owner",
+            "parameters": {"assign": {"value": "platform"}},
+        },
+    }
+    assert findings(cluster(dump(tmpl, required_owner(), add_owner, pod())), "gatekeeper-constraint") == []
+    assert (
+        len(
+            findings(
+                cluster(dump(tmpl, required_owner(), add_owner, pod(namespace="b"))), "gatekeeper-constraint"
+            )
+        )
+        == 2
+    )
+    priv = _load(library / "pod-security-policy/privileged-containers/template.yaml")
+    con = {
+        "apiVersion": "constraints.gatekeeper.sh/v1beta1",
+        "kind": "K8sPSPPrivilegedContainer",
+        "metadata": {"name": "no-priv"},
+        "spec": {"match": {"kinds": [{"apiGroups": [""], "kinds": ["Pod"]}]}},
+    }
+    unprivileged = {
+        "apiVersion": "mutations.gatekeeper.sh/v1",
+        "kind": "Assign",
+        "metadata": {"name": "unprivileged"},
+        "spec": {
+            "applyTo": [{"groups": [""], "kinds": ["Pod"], "versions": ["v1"]}],
+            "location": "spec.containers[name: *].securityContext.privileged",
+            "parameters": {"assign": {"value": False}},
+        },
+    }
+    assert len(findings(cluster(dump(priv, con, pod())), "gatekeeper-constraint")) == 1
+    assert findings(cluster(dump(priv, con, unprivileged, pod())), "gatekeeper-constraint") == []
+    image = {
+        "apiVersion": "mutations.gatekeeper.sh/v1alpha1",
+        "kind": "AssignImage",
+        "metadata": {"name": "i"},
+        "spec": {},
+    }
+    [problem] = findings(cluster(dump(priv, con, image, pod())), "gatekeeper-not-evaluated")
+    assert (
+        "AssignImage mutators are not applied offline" in problem.message and problem.severity.value == "high"
+    )
+
+
+def test_assign_path_tests_and_modifyset() -> None:
+    def mutator(kind: str, location: str, params: dict[str, Any], name: str = "m") -> gkmutate.Mutator:
+        return gkmutate.parse_mutator(
+            {
+                "apiVersion": "mutations.gatekeeper.sh/v1",
+                "kind": kind,
+                "metadata": {"name": name},
+                "spec": {
+                    "applyTo": [{"groups": [""], "kinds": ["Pod"], "versions": ["v1"]}],
+                    "location": location,
+                    "parameters": params,
+                },
+            }
+        )
+
+    p = pod()
+    p["spec"]["containers"][0]["args"] = ["--a", "--b"]
+    merge = mutator("ModifySet", "spec.containers[name: web].args", {"values": {"fromList": ["--b", "--c"]}})
+    prune = mutator(
+        "ModifySet",
+        "spec.containers[name: web].args",
+        {"operation": "prune", "values": {"fromList": ["--a"]}},
+        "n",
+    )
+    out = gkmutate.mutate([merge], p, {}.get)
+    assert out["spec"]["containers"][0]["args"] == ["--a", "--b", "--c"]
+    assert p["spec"]["containers"][0]["args"] == ["--a", "--b"]  # the input is not changed
+    assert gkmutate.mutate([merge, prune], p, {}.get)["spec"]["containers"][0]["args"] == ["--b", "--c"]
+    keep = mutator(
+        "Assign",
+        "spec.securityContext.runAsUser",
+        {
+            "assign": {"value": 1000},
+            "pathTests": [{"subPath": "spec.securityContext.runAsUser", "condition": "MustNotExist"}],
+        },
+    )
+    assert gkmutate.mutate([keep], p, {}.get)["spec"]["securityContext"] == {"runAsUser": 1000}
+    p["spec"]["securityContext"] = {"runAsUser": 5}
+    assert gkmutate.mutate([keep], p, {}.get)["spec"]["securityContext"] == {"runAsUser": 5}
+    sidecar = mutator("Assign", 'spec.containers[name: "log"].image', {"assign": {"value": "busybox"}})
+    assert [c["name"] for c in gkmutate.mutate([sidecar], p, {}.get)["spec"]["containers"]] == ["web", "log"]
+    with pytest.raises(gkmutate.MutationError, match="under metadata"):
+        mutator("Assign", "metadata.labels.x", {"assign": {"value": "y"}})
+    with pytest.raises(gkmutate.MutationError, match="cannot parse"):
+        mutator("Assign", "spec.[", {"assign": {"value": "y"}})
+
+
+# ------------------------------------------------------------------ ValidatingAdmissionPolicy
+
+
+def vap_objects(action: str = "Deny", param_name: str = "limits") -> list[dict[str, Any]]:
+    policy = {
+        "apiVersion": "admissionregistration.k8s.io/v1",
+        "kind": "ValidatingAdmissionPolicy",
+        "metadata": {"name": "max-replicas"},
+        "spec": {
+            "failurePolicy": "Fail",
+            "paramKind": {"apiVersion": "v1", "kind": "ConfigMap"},
+            "matchConstraints": {
+                "resourceRules": [
+                    {
+                        "apiGroups": ["apps"],
+                        "apiVersions": ["v1"],
+                        "operations": ["CREATE", "UPDATE"],
+                        "resources": ["deployments"],
+                    }
+                ]
+            },
+            "matchConditions": [
+                {
+                    "name": "not-skipped",
+                    "expression": "!has(object.metadata.labels) || !('skip' in object.metadata.labels)",
+                }
+            ],
+            "variables": [{"name": "limit", "expression": "int(params.data.max)"}],
+            "validations": [
+                {
+                    "expression": "object.spec.replicas <= variables.limit",
+                    "messageExpression": "'replicas ' + string(object.spec.replicas) + ' > ' + string(variables.limit)",
+                },
+                {
+                    "expression": "object.metadata.name.lowerAscii() == object.metadata.name",
+                    "message": "name must be lower case",
+                },
+            ],
+        },
+    }
+    binding = {
+        "apiVersion": "admissionregistration.k8s.io/v1",
+        "kind": "ValidatingAdmissionPolicyBinding",
+        "metadata": {"name": "max-replicas-apps"},
+        "spec": {
+            "policyName": "max-replicas",
+            "validationActions": [action],
+            "paramRef": {"name": param_name, "namespace": "policy", "parameterNotFoundAction": "Deny"},
+            "matchResources": {"namespaceSelector": {"matchLabels": {"team": "shop"}}},
+        },
+    }
+    params = {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": "limits", "namespace": "policy"},
+        "data": {"max": "5"},
+    }
+    return [policy, binding, params, namespace("apps", {"team": "shop"}), namespace("other")]
+
+
+def deployment(
+    name: str, namespace: str = "apps", replicas: int = 10, labels: dict[str, str] | None = None
+) -> dict[str, Any]:
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": name, "namespace": namespace, **({"labels": labels} if labels else {})},
+        "spec": {
+            "replicas": replicas,
+            "selector": {"matchLabels": {"app": "x"}},
+            "template": {"metadata": {"labels": {"app": "x"}}, "spec": {"containers": []}},
+        },
+    }
+
+
+def test_validating_admission_policy_with_params_variables_and_conditions() -> None:
+    objs = [
+        *vap_objects(),
+        deployment("web"),
+        deployment("Small", replicas=1),
+        deployment("skipped", labels={"skip": "y"}),
+        deployment("elsewhere", "other"),
+    ]
+    found = findings(cluster(dump(*objs)), "admission-policy")
+    assert sorted((str(f.object), f.message, f.severity.value) for f in found) == [
+        (
+            "Deployment/apps/Small",
+            "ValidatingAdmissionPolicy 'max-replicas' with binding 'max-replicas-apps' denied request: name must be lower case",
+            "high",
+        ),
+        (
+            "Deployment/apps/web",
+            "ValidatingAdmissionPolicy 'max-replicas' with binding 'max-replicas-apps' denied request: replicas 10 > 5",
+            "high",
+        ),
+    ]
+    warned = findings(cluster(dump(*vap_objects("Warn"), deployment("web"))), "admission-policy")
+    assert [f.severity.value for f in warned] == ["low"] and "failed: replicas 10 > 5" in warned[0].message
+    missing = findings(cluster(dump(*vap_objects(param_name="nope"), deployment("web"))), "admission-policy")
+    assert [f.message.split(": ", 1)[1] for f in missing] == [
+        "no params found for binding: ConfigMap nope in namespace policy is not in the render"
+    ]
+
+
+def test_vap_binding_without_policy_is_not_evaluated() -> None:
+    _, binding, *_ = vap_objects()
+    [problem] = findings(cluster(dump(binding, deployment("web"))), "gatekeeper-not-evaluated")
+    assert "no ValidatingAdmissionPolicy 'max-replicas' in the render" in problem.message
+
+
+# ------------------------------------------------------------------ policy test on hostile suites
+
+
+def _suite(tmp_path: Path, tests: list[dict[str, Any]]) -> Path:
+    (tmp_path / "suite.yaml").write_text(
+        json.dumps({"kind": "Suite", "apiVersion": "test.gatekeeper.sh/v1alpha1", "tests": tests})
+    )
+    return tmp_path
+
+
+def test_suite_paths_stay_inside_the_root(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    repo = _suite(tmp_path / "repo", []) if (tmp_path / "repo").mkdir() is None else tmp_path
+    (tmp_path / "secret.yaml").write_text("kind: Secret\n")
+    _suite(
+        repo,
+        [{"name": "escape", "template": "../secret.yaml", "constraint": "c.yaml", "cases": [{"name": "x"}]}],
+    )
+    assert main(["policy", "test", "-C", str(repo), "-o", "json"]) == 1
+    data = json.loads(capsys.readouterr().out)
+    [case] = data["suites"][0]["cases"]
+    assert case["status"] == "fail" and "leaves the repository root" in case["detail"]
+
+
+def test_malformed_suite_is_a_located_user_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "suite.yaml").write_text("kind: Suite\napiVersion: test.gatekeeper.sh/v1alpha1\ntests: [\n")
+    assert main(["policy", "test", "-C", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "suite.yaml:" in err and "Traceback" not in err
+    _suite(tmp_path, [{"name": "t"}])
+    (tmp_path / "suite.yaml").write_text("kind: Suite\napiVersion: test.gatekeeper.sh/v1alpha1\ntests: 3\n")
+    assert main(["policy", "test", "-C", str(tmp_path)]) == 2
+    assert "field `tests`" in capsys.readouterr().err
