@@ -75,7 +75,7 @@ class RegopyTemplate:
                     out = self._interp.query_bundle(self._bundle)
             except Exception as exc:
                 raise gkrego.RegoEvalError(str(exc)) from None
-        if printed and printed[0] or not out.ok():
+        if (printed and printed[0]) or not out.ok():
             raise gkrego.RegoEvalError((printed[0] if printed else "") or str(out))
         value = out.results[0].bindings.get("x") if out.results else None
         # rego-cpp reads a v0 partial set `violation[{"msg": m}]` as an object keyed by the element.
