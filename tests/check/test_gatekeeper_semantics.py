@@ -389,3 +389,28 @@ def test_malformed_suite_is_a_located_user_error(tmp_path: Path, capsys: pytest.
     (tmp_path / "suite.yaml").write_text("kind: Suite\napiVersion: test.gatekeeper.sh/v1alpha1\ntests: 3\n")
     assert main(["policy", "test", "-C", str(tmp_path)]) == 2
     assert "field `tests`" in capsys.readouterr().err
+
+
+# ------------------------------------------------------------------ OPA parses regorus reads differently
+
+
+def test_opa_compat_keeps_lines_and_spells_out_opa_parses() -> None:
+    from fluxfleet.check.gkrego import opa_compat
+
+    source = (
+        "package p\n"
+        'q[x] {\n  x := "a{"\n} {\n  x := "b"\n}\n'
+        'f(x) = {"a": y} {\n  y := x\n}\n'
+        'r {\n  input.a\n  (1 + 2) > 2\n  not g(input.b, "c")  # (\n}\n'
+        "s = 1 { true } else = 2 { true }\n"
+    )
+    out = opa_compat(source)
+    assert out.count("\n") == source.count("\n")
+    assert out.splitlines()[3] == "} q[x] {"
+    assert out.splitlines()[7] == "  y := x"  # a head's object value is not a body
+    assert out.splitlines()[10:13] == [
+        "  input.a;",
+        "  (1 + 2) > 2",
+        '  _ = input.b; not g(input.b, "c")  # (',
+    ]
+    assert out.splitlines()[14] == "s = 1 { true } else = 2 { true }"

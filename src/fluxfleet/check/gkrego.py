@@ -9,10 +9,100 @@ The engine is compiled once per template and cloned per evaluation, which costs 
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from typing import Any
 
 ENGINE = "regorus (gordon-to-regorus)"
+
+
+_TERM_END = set('abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_])"`')
+
+
+_NOT_CALL = re.compile(r"^([ \t]*)not[ \t]+([A-Za-z_][\w.]*)\(([^()\n#]*)\)[ \t]*(#.*)?$", re.MULTILINE)
+_DOTTED = re.compile(r"^[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)+$")
+
+
+def _bind_not_args(m: re.Match[str]) -> str:
+    refs = [a.strip() for a in m.group(3).split(",") if _DOTTED.match(a.strip())]
+    if not refs:
+        return m.group(0)
+    bound = "".join(f"_ = {r}; " for r in refs)
+    return f"{m.group(1)}{bound}{m.group(0)[len(m.group(1)) :]}"
+
+
+def opa_compat(source: str) -> str:
+    """The module with two OPA parses spelled out where regorus 0.13 reads them differently.
+
+    * A rule with chained bodies, ``p { A } { B }``, is OPA shorthand for ``p { A }`` and
+      ``p { B }``; regorus rejects it, so the head is repeated before each extra body.
+    * A body line starting with ``(`` is a new expression in OPA (a newline ends one); regorus
+      reads it as a call continuing the previous line, so a ``;`` ends that line.
+
+    * ``not f(x.y)`` with ``x.y`` undefined makes the body fail in OPA (the argument is bound
+      before the negation, open-policy-agent/opa#1877); regorus lets ``not`` succeed, so such
+      dotted arguments are bound first (``_ = x.y; not f(x.y)``).
+
+    Lines stay where they are, so engine errors keep pointing at the user's line numbers.
+    """
+    source = _NOT_CALL.sub(_bind_not_args, source)
+    inserts: list[tuple[int, str]] = []
+    stack: list[str] = []
+    i, n = 0, len(source)
+    rule_start: int | None = None
+    head: str | None = None
+    last_sig = -1  # index of the last significant character outside comments
+    closed_body = False  # the last bracket closed was a rule body
+    line_start = True
+    while i < n:
+        ch = source[i]
+        if ch == "#":
+            while i < n and source[i] != "\n":
+                i += 1
+            continue
+        if ch == "\n":
+            line_start = True
+            i += 1
+            continue
+        if ch in " \t\r":
+            i += 1
+            continue
+        first_on_line, line_start = line_start, False
+        if ch in '"`':
+            end = i + 1
+            while end < n and source[end] != ch:
+                end += 2 if ch == '"' and source[end] == "\\" else 1
+            last_sig = i = min(end, n - 1)
+            i += 1
+            continue
+        if not stack and first_on_line and ch != "{":
+            rule_start, head = i, None
+        if (
+            ch == "("
+            and first_on_line
+            and stack[-1:] == ["{"]
+            and last_sig >= 0
+            and source[last_sig] in _TERM_END
+        ):
+            inserts.append((last_sig + 1, ";"))
+        if ch in "{[(":
+            opens = ch
+            if ch == "{" and not stack:
+                if last_sig >= 0 and source[last_sig] == "=":
+                    opens = "v"  # the value of a head such as `f(x) = {"a": x} {`
+                elif head is None and rule_start is not None:
+                    head = source[rule_start:i].strip()
+                elif head and closed_body and source[last_sig] == "}" and not head.startswith("default"):
+                    inserts.append((i, f"{head} "))
+            stack.append(opens)
+        elif ch in "}])" and stack:
+            closed_body = stack.pop() == "{" and not stack
+        last_sig = i
+        i += 1
+    out = source
+    for pos, text in sorted(inserts, reverse=True):
+        out = out[:pos] + text + out[pos:]
+    return out
 
 
 class RegoEvalError(Exception):
@@ -56,9 +146,9 @@ class RegoTemplate:
         if source.version != "v1":
             engine.set_rego_v0(True)
         try:
-            engine.add_policy(f"{source.name}/rego", source.rego)
+            engine.add_policy(f"{source.name}/rego", opa_compat(source.rego))
             for i, lib in enumerate(source.libs):
-                engine.add_policy(f"{source.name}/libs[{i}]", lib)
+                engine.add_policy(f"{source.name}/libs[{i}]", opa_compat(lib))
             # Compile now so that a broken template is reported once, not per object.
             engine.set_input_json("{}")
             engine.eval_query_as_json(self.rule)
