@@ -368,16 +368,26 @@ def _suite(tmp_path: Path, tests: list[dict[str, Any]]) -> Path:
 
 
 def test_suite_paths_stay_inside_the_root(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    repo = _suite(tmp_path / "repo", []) if (tmp_path / "repo").mkdir() is None else tmp_path
+    repo, outside = tmp_path / "repo", tmp_path / "outside"
+    repo.mkdir()
+    outside.mkdir()
     (tmp_path / "secret.yaml").write_text("kind: Secret\n")
-    _suite(
-        repo,
-        [{"name": "escape", "template": "../secret.yaml", "constraint": "c.yaml", "cases": [{"name": "x"}]}],
-    )
+    escape = {
+        "name": "escape",
+        "template": "../secret.yaml",
+        "constraint": "c.yaml",
+        "cases": [{"name": "x"}],
+    }
+    _suite(repo, [escape])
+    _suite(outside, [{**escape, "name": "from-a-symlinked-folder"}])
+    (repo / "linked").symlink_to(outside, target_is_directory=True)
     assert main(["policy", "test", "-C", str(repo), "-o", "json"]) == 1
     data = json.loads(capsys.readouterr().out)
+    assert [s["path"] for s in data["suites"]] == ["suite.yaml"]
     [case] = data["suites"][0]["cases"]
     assert case["status"] == "fail" and "leaves the repository root" in case["detail"]
+    assert main(["policy", "test", "-C", str(repo), "linked/suite.yaml"]) == 2
+    assert "outside the repository root" in capsys.readouterr().err
 
 
 def test_malformed_suite_is_a_located_user_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -57,7 +57,11 @@ def find_suites(root: Path, paths: list[str]) -> list[str]:
             raise FleetError(
                 f"{rel}: no such file or folder", hint="name a suite.yaml or a folder holding some"
             )
+        inside = root.resolve()
         for p in target.rglob("*"):
+            # Nothing outside the repository is read, even through a symlinked folder.
+            if inside not in p.resolve().parents:
+                continue
             if p.suffix in (".yaml", ".yml") and p.is_file() and not p.is_symlink():
                 text = yamlio.read_text(p, display=p.relative_to(root.resolve()).as_posix())
                 if SUITE_GROUP in text and "Suite" in text:
