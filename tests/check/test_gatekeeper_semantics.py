@@ -424,3 +424,18 @@ def test_opa_compat_keeps_lines_and_spells_out_opa_parses() -> None:
         '  _ = input.b; not g(input.b, "c")  # (',
     ]
     assert out.splitlines()[14] == "s = 1 { true } else = 2 { true }"
+
+
+def test_policy_folders_bring_vaps_and_mutators_to_every_cluster(tmp_path: Path) -> None:
+    from fluxfleet.check.rego import RegoPolicies, load_gatekeeper
+
+    policy, binding, params, *_ = vap_objects()
+    binding["spec"].pop("matchResources")
+    (tmp_path / "policies").mkdir()
+    (tmp_path / "policies" / "vap.yaml").write_text(dump(policy, binding, deployment("not-policy")))
+    objs = load_gatekeeper(tmp_path, ("policies",))
+    assert [o.key.kind for o in objs] == ["ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding"]
+    found = findings(
+        cluster(dump(params, deployment("web"))), "admission-policy", rego=RegoPolicies(None, objs)
+    )
+    assert [f.message.rsplit(": ", 1)[1] for f in found] == ["replicas 10 > 5"]

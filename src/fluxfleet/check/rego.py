@@ -29,6 +29,13 @@ from fluxfleet.fsutil import safe_join
 from fluxfleet.objects import K8sObject, Provenance
 
 ENGINE = "regopy (rego-cpp)"
+POLICY_API_PREFIXES = (
+    "templates.gatekeeper.sh/",
+    "constraints.gatekeeper.sh/",
+    "mutations.gatekeeper.sh/",
+    "config.gatekeeper.sh/",
+    "admissionregistration.k8s.io/",
+)
 DIALECT = "Rego v1"
 RULE_NAME = re.compile(r"^(deny|violation|warn)(_[A-Za-z0-9_]+)?$")
 _PACKAGE = re.compile(r"^\s*package\s+([A-Za-z_][\w.]*)", re.MULTILINE)
@@ -298,7 +305,8 @@ def load_conftest(repo: Path, folders: tuple[str, ...]) -> ConftestPolicies | No
 
 
 def load_gatekeeper(repo: Path, folders: tuple[str, ...]) -> tuple[K8sObject, ...]:
-    """ConstraintTemplates and Constraints from repository folders (YAML files, recursively)."""
+    """Gatekeeper objects (templates, constraints, mutators, Config) and ValidatingAdmissionPolicies
+    with their bindings from repository folders (YAML files, recursively)."""
     out: list[K8sObject] = []
     for folder in folders:
         root = safe_join(repo, folder)
@@ -308,7 +316,10 @@ def load_gatekeeper(repo: Path, folders: tuple[str, ...]) -> tuple[K8sObject, ..
             rel = path.relative_to(repo).as_posix()
             for doc in yamlio.load_file(path, display=rel):
                 api = str(doc.get("apiVersion") or "") if isinstance(doc, dict) else ""
-                if api.startswith(("templates.gatekeeper.sh/", "constraints.gatekeeper.sh/")):
+                if api.startswith(POLICY_API_PREFIXES) and (
+                    not api.startswith("admissionregistration.k8s.io/")
+                    or str(doc.get("kind")).startswith("ValidatingAdmissionPolicy")
+                ):
                     out.append(K8sObject.of(doc, Provenance(file=rel)))
     return tuple(out)
 

@@ -137,8 +137,14 @@ def _params(
 
 
 def results(ctx: ClusterContext, lookup: gkmatch.NamespaceLookup) -> Iterator[VapResult]:
-    vaps = {o.key.name: o for o in ctx.of_kind("ValidatingAdmissionPolicy", GROUP)}
-    bindings = ctx.of_kind("ValidatingAdmissionPolicyBinding", GROUP)
+    extra = ctx.options.rego.gatekeeper if ctx.options.rego is not None else ()
+    rendered = {o.key for o in ctx.objects}
+    policy_objects = [
+        *ctx.objects,
+        *(o for o in extra if o.key.group == GROUP and o.key.kind in POLICY_KINDS and o.key not in rendered),
+    ]
+    vaps = {o.key.name: o for o in policy_objects if o.key.kind == POLICY_KINDS[0] and o.key.group == GROUP}
+    bindings = [o for o in policy_objects if o.key.kind == POLICY_KINDS[1] and o.key.group == GROUP]
     if not bindings:
         return
     plurals = {
