@@ -439,3 +439,31 @@ def test_policy_folders_bring_vaps_and_mutators_to_every_cluster(tmp_path: Path)
         cluster(dump(params, deployment("web"))), "admission-policy", rego=RegoPolicies(None, objs)
     )
     assert [f.message.rsplit(": ", 1)[1] for f in found] == ["replicas 10 > 5"]
+
+
+def test_secret_values_never_reach_the_inventory() -> None:
+    leaky = """package k8sleak
+violation[{"msg": msg}] {
+  s := data.inventory.namespace[_]["v1"]["Secret"][_]
+  msg := sprintf("%v", [s.data])
+}
+"""
+    tmpl = {
+        "apiVersion": "templates.gatekeeper.sh/v1",
+        "kind": "ConstraintTemplate",
+        "metadata": {"name": "k8sleak"},
+        "spec": {
+            "crd": {"spec": {"names": {"kind": "K8sLeak"}}},
+            "targets": [{"target": "admission.k8s.gatekeeper.sh", "rego": leaky}],
+        },
+    }
+    con = {"apiVersion": "constraints.gatekeeper.sh/v1beta1", "kind": "K8sLeak", "metadata": {"name": "l"}}
+    secret = {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {"name": "db", "namespace": "apps"},
+        "data": {"password": "aHVudGVyMg=="},
+    }
+    found = findings(cluster(dump(tmpl, con, secret, pod())), "gatekeeper-constraint")
+    assert found and all("aHVudGVyMg" not in f.message for f in found)
+    assert '{"password": "<redacted>"}' in found[0].message

@@ -130,7 +130,7 @@ def _evaluate(ctx: ClusterContext) -> Iterator[GatekeeperResult]:
     subjects = [o for o in ctx.objects if o.key.group not in POLICY_GROUPS]
     engine: Any = ctx.options.rego.gatekeeper_engine if ctx.options.rego is not None else "auto"
     client = gkclient.Client(
-        list(templates.values()), constraints, engine=engine, data=[o.body for o in subjects]
+        list(templates.values()), constraints, engine=engine, data=[_inventory_body(o) for o in subjects]
     )
     lookup = namespace_lookup(ctx)
     by_name = {(c.kind, c.name): c for c in constraints}
@@ -170,6 +170,17 @@ def _evaluate(ctx: ClusterContext) -> Iterator[GatekeeperResult]:
                         yield GatekeeperResult(obj, message, "error")
                         continue
                     yield GatekeeperResult(obj, f"{c.kind}/{c.name}: {prefix}{r.message}", r.action)
+
+
+def _inventory_body(obj: K8sObject) -> dict[str, Any]:
+    """Secrets enter ``data.inventory`` with their keys only, so no template can echo a value."""
+    if (obj.key.group, obj.key.kind) != ("", "Secret"):
+        return obj.body
+    body = dict(obj.body)
+    for field in ("data", "stringData"):
+        if isinstance(body.get(field), dict):
+            body[field] = dict.fromkeys(body[field], "<redacted>")
+    return body
 
 
 def _own_namespace(obj: K8sObject) -> str:
