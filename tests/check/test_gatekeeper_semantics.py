@@ -467,3 +467,67 @@ violation[{"msg": msg}] {
     found = findings(cluster(dump(tmpl, con, secret, pod())), "gatekeeper-constraint")
     assert found and all("aHVudGVyMg" not in f.message for f in found)
     assert '{"password": "<redacted>"}' in found[0].message
+
+
+_RENDERED_POLICY = """apiVersion: templates.gatekeeper.sh/v1
+kind: ConstraintTemplate
+metadata:
+  name: k8sdisallowlatest
+spec:
+  crd:
+    spec:
+      names:
+        kind: K8sDisallowLatest
+  targets:
+  - target: admission.k8s.gatekeeper.sh
+    rego: |
+      package k8sdisallowlatest
+      violation[{"msg": msg}] {
+        c := input.review.object.spec.containers[_]
+        endswith(c.image, ":latest")
+        msg := sprintf("container %v uses :latest", [c.name])
+      }
+---
+apiVersion: constraints.gatekeeper.sh/v1beta1
+kind: K8sDisallowLatest
+metadata:
+  name: no-latest
+spec:
+  match:
+    kinds: [{apiGroups: [""], kinds: [Pod]}]
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web, namespace: apps}
+spec:
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec:
+      containers: [{name: web, image: "nginx:latest"}]
+"""
+
+
+def test_check_cli_runs_a_rendered_v0_policy_and_fails_ci_on_what_it_cannot_run(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "cluster").mkdir()
+    (tmp_path / "cluster" / "policy.yaml").write_text(_RENDERED_POLICY)
+    args = ["check", "-C", str(tmp_path), "--path", "cluster", "-o", "json"]
+    args += ["-r", "gatekeeper-constraint", "-r", "gatekeeper-not-evaluated"]
+    assert main(args) == 1
+    [finding] = json.loads(capsys.readouterr().out)["findings"]
+    assert finding["rule"] == "gatekeeper-constraint" and finding["file"] == "cluster/policy.yaml"
+    assert (
+        finding["message"]
+        == "K8sDisallowLatest/no-latest: [Pod from Deployment web] container web uses :latest"
+    )
+    (tmp_path / "cluster" / "policy.yaml").write_text(
+        _RENDERED_POLICY.replace('"nginx:latest"', '"nginx:1.27"').replace(
+            "endswith(c.image", "endswith(c.image,,"
+        )
+    )
+    assert main(args) == 1
+    [finding] = json.loads(capsys.readouterr().out)["findings"]
+    assert finding["rule"] == "gatekeeper-not-evaluated" and finding["severity"] == "high"
+    assert "Rego does not compile" in finding["message"] and "k8sdisallowlatest/rego:4" in finding["message"]

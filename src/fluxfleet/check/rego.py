@@ -6,9 +6,10 @@ becomes an object), so modules using v0 rule heads are refused with a clear mess
 being evaluated wrongly. Engine errors (for example rego-cpp's "Invalid bracket argument" for
 ``_`` inside call arguments, or a missing built-in) are reported with the engine's own text.
 
-Two kinds of policies: conftest-style folders (rules ``deny``/``violation``/``warn`` with optional
-``_suffix``, ``exception`` sets, input = one rendered object) and Gatekeeper ConstraintTemplates
-with their Constraints (input = an admission review, ``data.inventory`` = the cluster's objects).
+This module runs conftest-style folders (rules ``deny``/``violation``/``warn`` with optional
+``_suffix``, ``exception`` sets, input = one rendered object) and loads Gatekeeper and
+ValidatingAdmissionPolicy objects from policy folders; Gatekeeper templates themselves run on
+regorus (v0 and v1) and CEL, see ``gkclient``.
 """
 
 from __future__ import annotations
