@@ -531,3 +531,15 @@ def test_check_cli_runs_a_rendered_v0_policy_and_fails_ci_on_what_it_cannot_run(
     [finding] = json.loads(capsys.readouterr().out)["findings"]
     assert finding["rule"] == "gatekeeper-not-evaluated" and finding["severity"] == "high"
     assert "Rego does not compile" in finding["message"] and "k8sdisallowlatest/rego:4" in finding["message"]
+
+
+def test_suite_message_regexes_are_re2_and_cannot_hang() -> None:
+    from fluxfleet.check.gksuite import check_assertions
+
+    # Catastrophic for a backtracking engine; linear here.
+    assert "got none" in check_assertions([{"violations": "yes", "message": "(a+)+$"}], ["a" * 64 + "b"])
+    assert check_assertions([{"violations": 1, "message": "uses"}], ["container uses x", "other"]) == ""
+    assert check_assertions([{"violations": "no", "message": "other"}], ["container uses x"]) == ""
+    assert "not a valid regex" in check_assertions([{"message": "("}], ["x"])
+    assert check_assertions([], ["x"]) == "the case has no assertions"
+    assert "must be yes, no or a number" in check_assertions([{"violations": "maybe"}], [])

@@ -91,6 +91,15 @@ def evaluate(expression: str, ctx: Any) -> Any:
         raise CelError(_short(exc)) from None
 
 
+def re2_search(pattern: str, text: str) -> bool:
+    """Whether ``pattern`` matches anywhere in ``text``, with the engine's linear-time (RE2-like)
+    regex: patterns from a repository cannot make a run hang by backtracking."""
+    try:
+        return evaluate("text.matches(pattern)", context({"text": text, "pattern": pattern})) is True
+    except CelError as exc:
+        raise ValueError(str(exc).split(":", 1)[-1].strip().rstrip(":") or "invalid regex") from None
+
+
 @dataclass(frozen=True)
 class Validation:
     expression: str

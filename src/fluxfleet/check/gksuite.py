@@ -14,7 +14,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from fluxfleet import yamlio
-from fluxfleet.check import gkclient
+from fluxfleet.check import celeval, gkclient
 from fluxfleet.errors import FleetError
 from fluxfleet.fsutil import safe_join
 
@@ -107,10 +107,12 @@ def check_assertions(assertions: Any, messages: list[str]) -> str:
         a = a if isinstance(a, dict) else {}
         pattern = a.get("message")
         try:
-            rx = re.compile(str(pattern)) if pattern is not None else None
-        except re.error as exc:
+            # Go RE2 semantics as in gator, and no catastrophic backtracking on hostile patterns.
+            count = sum(1 for m in messages if pattern is None or celeval.re2_search(str(pattern), m))
+            if pattern is not None:
+                celeval.re2_search(str(pattern), "")
+        except ValueError as exc:
             return f"assertions[{i}].message is not a valid regex: {exc}"
-        count = sum(1 for m in messages if rx is None or rx.search(m))
         want = _truthy_assertion(a.get("violations"))
         about = f" matching {pattern!r}" if pattern is not None else ""
         if want == "yes" and count < 1:
