@@ -543,3 +543,32 @@ def test_suite_message_regexes_are_re2_and_cannot_hang() -> None:
     assert "not a valid regex" in check_assertions([{"message": "("}], ["x"])
     assert check_assertions([], ["x"]) == "the case has no assertions"
     assert "must be yes, no or a number" in check_assertions([{"violations": "maybe"}], [])
+
+
+def test_cel_messages_failure_policy_and_kubernetes_functions() -> None:
+    from fluxfleet.check import celeval
+
+    def run(spec: dict[str, Any], obj: dict[str, Any]) -> celeval.CelOutcome:
+        return celeval.run(celeval.parse_policy(spec), {"object": obj}, {})
+
+    spec: dict[str, Any] = {
+        "validations": [
+            {"expression": "object.n < 3", "messageExpression": "'n is ' + string(object.n)", "message": "m"},
+            {"expression": "object.n < 3", "messageExpression": "'two\\nlines'", "message": "fallback"},
+            {"expression": "object.n < 3"},
+            {"expression": "object.xs.sum() == 6 && object.xs.isSorted() && object.xs.max() == 3"},
+            {"expression": "object.missing.field == 1"},
+            {"expression": "object.n"},
+        ]
+    }
+    out = run(spec, {"n": 5, "xs": [1, 2, 3]})
+    assert out.messages[:3] == ["n is 5", "fallback", "failed expression: object.n < 3"]
+    assert "object.missing.field == 1" in out.messages[3] and "no such key" in out.messages[3]
+    assert out.messages[4] == "expression 'object.n' returned 5, not a bool"
+    assert run({**spec, "failurePolicy": "Ignore"}, {"n": 5, "xs": [1, 2, 3]}).messages == [
+        "n is 5",
+        "fallback",
+        "failed expression: object.n < 3",
+    ]
+    skip = {"matchConditions": [{"name": "big", "expression": "object.n > 10"}], **spec}
+    assert run(skip, {"n": 5, "xs": []}).applicable is False

@@ -3,7 +3,8 @@
 Engine: ``common-expression-language`` (Rust cel via Python bindings), chosen over ``cel-python``
 by measured correctness and speed on the gatekeeper-library suites (README, section policy).
 Neither ships Kubernetes' CEL libraries; the string functions the library uses (``join``,
-``replace``, ``lowerAscii``, ``upperAscii``, ``split``, ``trim``, ``indexOf``…) are added here.
+``replace``, ``lowerAscii``, ``upperAscii``, ``split``, ``trim``, ``indexOf``…) and the list
+functions (``sum``, ``min``, ``max``, ``isSorted``, ``indexOf``, ``lastIndexOf``) are added here.
 
 Semantics (apiserver validating/validator.go): variables are evaluated in order (a failing one
 only fails the expressions that use it, as Kubernetes evaluates them lazily); a false match
@@ -36,7 +37,15 @@ def _index_of(s: Any, sub: Any, start: int = 0) -> int:
 
 
 def _last_index_of(s: Any, sub: Any) -> int:
-    return int(s.rindex(sub)) if sub in s else -1
+    if isinstance(s, str):
+        return int(s.rindex(sub)) if sub in s else -1
+    items = list(s)
+    return len(items) - 1 - items[::-1].index(sub) if sub in items else -1
+
+
+def _sum(items: Any) -> Any:
+    values = list(items)
+    return sum(values[1:], values[0]) if values else 0
 
 
 FUNCTIONS: dict[str, Callable[..., Any]] = {
@@ -48,6 +57,11 @@ FUNCTIONS: dict[str, Callable[..., Any]] = {
     "trim": lambda s: str(s).strip(),
     "indexOf": _index_of,
     "lastIndexOf": _last_index_of,
+    # Kubernetes' list library (apiserver pkg/cel/library/lists.go).
+    "sum": _sum,
+    "min": lambda items: min(items),
+    "max": lambda items: max(items),
+    "isSorted": lambda items: all(a <= b for a, b in zip(list(items), list(items)[1:], strict=False)),
 }
 
 
