@@ -399,6 +399,13 @@ def test_malformed_suite_is_a_located_user_error(tmp_path: Path, capsys: pytest.
     (tmp_path / "suite.yaml").write_text("kind: Suite\napiVersion: test.gatekeeper.sh/v1alpha1\ntests: 3\n")
     assert main(["policy", "test", "-C", str(tmp_path)]) == 2
     assert "field `tests`" in capsys.readouterr().err
+    (tmp_path / "suite.yaml").write_text(
+        "kind: Suite\napiVersion: test.gatekeeper.sh/v1alpha1\ntests:\n- name: t\n  cases:\n  - name: a\n"
+        "    inventory: 5\n"
+    )
+    assert main(["policy", "test", "-C", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "suite.yaml:7, field `tests[0].cases[0].inventory`: must be a list of file names" in err
 
 
 # ------------------------------------------------------------------ OPA parses regorus reads differently

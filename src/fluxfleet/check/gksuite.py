@@ -72,6 +72,8 @@ def find_suites(root: Path, paths: list[str]) -> list[str]:
 def _docs(root: Path, base: PurePosixPath, rel: Any, what: str) -> list[dict[str, Any]]:
     if not isinstance(rel, str) or not rel:
         raise _CaseError(f"{what} is not set")
+    if rel.startswith("/"):
+        raise _CaseError(f"{what} {rel!r} must be relative to the suite")
     joined = (base / rel).as_posix()
     parts: list[str] = []
     for part in joined.split("/"):
@@ -147,6 +149,41 @@ def case_review(doc: dict[str, Any]) -> dict[str, Any]:
     return gkclient.review_of(doc)
 
 
+# path in a Suite -> the type it must have ("[]" a list of mappings, "[s]" a list of strings).
+_SHAPE: tuple[tuple[tuple[str, ...], str], ...] = (
+    (("tests",), "[]"),
+    (("tests", "*", "cases"), "[]"),
+    (("tests", "*", "cases", "*", "inventory"), "[s]"),
+    (("tests", "*", "cases", "*", "assertions"), "[]"),
+)
+
+
+def _validate(suite: dict[str, Any], marks: yamlio.Marks, rel: str) -> None:
+    """Malformed suites are user errors with file, line and field, never a crash mid-run."""
+
+    def walk(node: Any, shape: tuple[str, ...], path: tuple[str | int, ...], want: str) -> None:
+        if not shape:
+            if node is None:
+                return
+            ok = isinstance(node, list) and all(
+                isinstance(x, str) if want == "[s]" else isinstance(x, dict) for x in node
+            )
+            if not ok:
+                what = "a list of file names" if want == "[s]" else "a list of mappings"
+                line = marks.get(path, (None, None))[0]
+                field = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in path).lstrip(".")
+                raise FleetError(f"must be {what}", file=rel, line=line, field=field)
+            return
+        if shape[0] == "*":
+            for i, item in enumerate(node if isinstance(node, list) else []):
+                walk(item, shape[1:], (*path, i), want)
+        elif isinstance(node, dict):
+            walk(node.get(shape[0]), shape[1:], (*path, shape[0]), want)
+
+    for shape, want in _SHAPE:
+        walk(suite, shape, (), want)
+
+
 class Runner:
     def __init__(self, root: Path, engine: str = "auto", run: str | None = None) -> None:
         self.root = root
@@ -175,10 +212,10 @@ class Runner:
 
     def run_suite(self, rel: str) -> SuiteResult | None:
         path = safe_join(self.root, rel)
-        docs = yamlio.load_file(path, display=rel)
+        text = yamlio.read_text(path, display=rel)
         suites = [
-            d
-            for d in docs
+            (d, marks)
+            for d, marks in yamlio.load_all_with_marks(text, rel)
             if isinstance(d, dict)
             and d.get("kind") == "Suite"
             and str(d.get("apiVersion") or "").startswith(f"{SUITE_GROUP}/")
@@ -187,13 +224,9 @@ class Runner:
             return None
         result = SuiteResult(rel)
         base = PurePosixPath(rel).parent
-        for suite in suites:
-            tests = suite.get("tests")
-            if tests is not None and not isinstance(tests, list):
-                raise FleetError("tests must be a list", file=rel, field="tests")
-            for ti, test in enumerate(tests or []):
-                if not isinstance(test, dict):
-                    raise FleetError("a test must be a mapping", file=rel, field=f"tests[{ti}]")
+        for suite, marks in suites:
+            _validate(suite, marks, rel)
+            for test in suite.get("tests") or []:
                 self._run_test(result, base, test, skip=bool(suite.get("skip")))
         return result
 
@@ -204,7 +237,7 @@ class Runner:
 
     def _run_test(self, result: SuiteResult, base: PurePosixPath, test: dict[str, Any], skip: bool) -> None:
         name = str(test.get("name") or "")
-        cases = [c if isinstance(c, dict) else {} for c in test.get("cases") or []]
+        cases = list(test.get("cases") or [])
         selected = [c for c in cases if self._selected(name, str(c.get("name") or ""))]
         if self.filters[0] is not None and not selected and not self._selected(name, ""):
             return
