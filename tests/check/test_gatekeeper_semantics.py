@@ -579,3 +579,77 @@ def test_cel_messages_failure_policy_and_kubernetes_functions() -> None:
     ]
     skip = {"matchConditions": [{"name": "big", "expression": "object.n > 10"}], **spec}
     assert run(skip, {"n": 5, "xs": []}).applicable is False
+
+
+def _paths(node: Any, path: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    out = [path] if path else []
+    if isinstance(node, dict):
+        for k, v in node.items():
+            out += _paths(v, (*path, k))
+    elif isinstance(node, list):
+        for i, v in enumerate(node):
+            out += _paths(v, (*path, i))
+    return out
+
+
+def test_hostile_policy_objects_never_crash_check(library: Path) -> None:
+    """Every field of every policy kind replaced by a wrong type: findings or not, never a crash."""
+    import copy
+
+    policies = [
+        _load(library / "pod-security-policy/host-network-ports/template.yaml"),
+        {
+            "apiVersion": "constraints.gatekeeper.sh/v1beta1",
+            "kind": "K8sPSPHostNetworkingPorts",
+            "metadata": {"name": "ports"},
+            "spec": {
+                "enforcementAction": "scoped",
+                "scopedEnforcementActions": [{"action": "warn", "enforcementPoints": [{"name": "*"}]}],
+                "match": {
+                    "kinds": [{"apiGroups": [""], "kinds": ["Pod"]}],
+                    "excludedNamespaces": ["kube-*"],
+                    "labelSelector": {"matchExpressions": [{"key": "a", "operator": "In", "values": ["b"]}]},
+                    "namespaceSelector": {"matchLabels": {"team": "shop"}},
+                },
+                "parameters": {"hostNetwork": False, "min": 80, "max": 9000},
+            },
+        },
+        {
+            "apiVersion": "mutations.gatekeeper.sh/v1",
+            "kind": "Assign",
+            "metadata": {"name": "a"},
+            "spec": {
+                "applyTo": [{"groups": [""], "kinds": ["Pod"], "versions": ["v1"]}],
+                "match": {"namespaces": ["apps"]},
+                "location": "spec.containers[name: *].securityContext.privileged",
+                "parameters": {
+                    "assign": {"value": False},
+                    "pathTests": [{"subPath": "spec.containers[name: *]", "condition": "MustExist"}],
+                },
+            },
+        },
+        {
+            "apiVersion": "config.gatekeeper.sh/v1alpha1",
+            "kind": "Config",
+            "metadata": {"name": "config"},
+            "spec": {"match": [{"excludedNamespaces": ["x"], "processes": ["*"]}]},
+        },
+        *vap_objects()[:3],
+    ]
+    base = [*policies, namespace("apps", {"team": "shop"}), pod(), deployment("web")]
+    runs = 0
+    for index, obj in enumerate(policies):
+        for path in _paths(obj):
+            if path[0] in ("apiVersion", "kind", "metadata"):  # identity: the render rejects those
+                continue
+            for wrong in (7, ["x"]):
+                bodies = copy.deepcopy(base)
+                node = bodies[index]
+                for part in path[:-1]:
+                    node = node[part]
+                node[path[-1]] = wrong
+                render = cluster(dump(*bodies))
+                for rule in ("gatekeeper-constraint", "gatekeeper-not-evaluated", "admission-policy"):
+                    findings(render, rule)  # raises on a crash
+                runs += 1
+    assert runs > 150

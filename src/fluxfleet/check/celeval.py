@@ -209,7 +209,8 @@ def parse_policy(
 ) -> CelPolicy:
     """A :class:`CelPolicy` from a K8sNativeValidation ``source`` or a VAP ``spec``."""
     validations = []
-    for item in source.get("validations") or []:
+    items = source.get("validations")
+    for item in items if isinstance(items, list) else []:
         if isinstance(item, dict) and isinstance(item.get("expression"), str):
             validations.append(
                 Validation(

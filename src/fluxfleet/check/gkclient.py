@@ -17,6 +17,7 @@ from typing import Any, Literal
 import jsonschema_rs
 
 from fluxfleet.check import celeval, gkmatch
+from fluxfleet.check.gkmatch import seq
 from fluxfleet.check.gkrego import RegoEvalError, RegoSource, RegoTemplate
 from fluxfleet.check.schemas import openapi_to_jsonschema, validate
 
@@ -69,12 +70,8 @@ class Template:
         return self._compiled
 
     def validator(self) -> Any:
-        if self._validator is None and self.params_schema:
-            try:
-                self._validator = jsonschema_rs.validator_for(openapi_to_jsonschema(self.params_schema))
-            except (ValueError, jsonschema_rs.ValidationError):
-                self._validator = False
-        return self._validator or None
+        """The parameters' validator (compiled by :func:`parse_template`), or None."""
+        return self._validator
 
 
 def template_kind(body: dict[str, Any]) -> str:
@@ -95,24 +92,24 @@ def parse_template(body: dict[str, Any]) -> Template:
         raise TemplateError(
             f"ConstraintTemplate {name}: metadata.name must equal the kind {kind} in lowercase"
         )
-    targets = [t for t in spec.get("targets") or [] if isinstance(t, dict)]
+    targets = [t for t in seq(spec.get("targets")) if isinstance(t, dict)]
     if len(targets) != 1 or targets[0].get("target") != TARGET:
         raise TemplateError(f"ConstraintTemplate {name}: needs exactly one target, {TARGET}")
     target = targets[0]
     rego: RegoSource | None = None
     cel: celeval.CelPolicy | None = None
-    for code in target.get("code") or []:
+    for code in seq(target.get("code")):
         code = _mapping(code)
         source = _mapping(code.get("source"))
         if code.get("engine") == "Rego" and rego is None and source.get("rego"):
             version = "v1" if str(source.get("version") or "") == "v1" else "v0"
-            libs = tuple(str(x) for x in source.get("libs") or [])
+            libs = tuple(str(x) for x in seq(source.get("libs")))
             rego = RegoSource(f"ConstraintTemplate/{name}", str(source["rego"]), libs, version)
         elif code.get("engine") == "K8sNativeValidation" and cel is None:
             cel = celeval.parse_policy(source, match_key="matchCondition")
     if target.get("rego"):
         # A legacy `rego` replaces the code entry's source and is always v0 (conversion.go).
-        libs = tuple(str(x) for x in target.get("libs") or [])
+        libs = tuple(str(x) for x in seq(target.get("libs")))
         rego = RegoSource(f"ConstraintTemplate/{name}", str(target["rego"]), libs, "v0")
     if rego is None and cel is None:
         raise TemplateError(f"ConstraintTemplate {name}: no Rego or K8sNativeValidation code for {TARGET}")
@@ -123,7 +120,17 @@ def parse_template(body: dict[str, Any]) -> Template:
             raise TemplateError(f"ConstraintTemplate {name}: the Rego source has no package")
         package = m.group(1)
     schema = _mapping(crd.get("validation")).get("openAPIV3Schema")
-    return Template(name, kind, rego, package, cel, schema if isinstance(schema, dict) else None)
+    template = Template(name, kind, rego, package, cel, schema if isinstance(schema, dict) else None)
+    if template.params_schema:
+        try:
+            template._validator = jsonschema_rs.validator_for(openapi_to_jsonschema(template.params_schema))
+        except (ValueError, TypeError, AttributeError, jsonschema_rs.ValidationError) as exc:
+            # The API server would refuse the template's CRD, so no constraint of it could exist.
+            why = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            raise TemplateError(
+                f"ConstraintTemplate {name}: openAPIV3Schema is not a valid schema: {why}"
+            ) from None
+    return template
 
 
 def _apply_defaults(schema: Any, value: Any) -> Any:
@@ -182,9 +189,9 @@ def parse_constraint(body: dict[str, Any], templates: dict[str, Template]) -> Co
     action = str(spec.get("enforcementAction") or "deny").lower()
     scoped: dict[str, list[str]] = {}
     if action == "scoped":
-        for entry in spec.get("scopedEnforcementActions") or []:
+        for entry in seq(spec.get("scopedEnforcementActions")):
             entry = _mapping(entry)
-            for point in entry.get("enforcementPoints") or []:
+            for point in seq(entry.get("enforcementPoints")):
                 point_name = str(_mapping(point).get("name") or "")
                 scoped.setdefault(point_name, []).append(str(entry.get("action") or "deny").lower())
     return Constraint(body, template, kind, name, params, _mapping(spec.get("match")), action, scoped)

@@ -12,6 +12,15 @@ from typing import Any
 NamespaceLookup = Callable[[str], dict[str, Any] | None]
 
 
+def seq(value: Any) -> list[Any]:
+    """A list from user YAML, or [] when it holds something else (hostile input never crashes)."""
+    return value if isinstance(value, list) else []
+
+
+def mp(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
 class MatchError(Exception):
     """Matching could not be decided (a namespaceSelector on an object whose Namespace is unknown).
     Gatekeeper turns this into a result (autoreject)."""
@@ -32,13 +41,14 @@ def labels_match(selector: Any, labels: dict[str, Any]) -> bool:
     """A Kubernetes LabelSelector (``matchLabels`` + ``matchExpressions``) against labels."""
     if not isinstance(selector, dict):
         return True
-    for k, v in (selector.get("matchLabels") or {}).items():
+    labels = mp(labels)
+    for k, v in mp(selector.get("matchLabels")).items():
         if labels.get(k) != v:
             return False
-    for expr in selector.get("matchExpressions") or []:
+    for expr in seq(selector.get("matchExpressions")):
         if not isinstance(expr, dict):
             continue
-        key, op, values = expr.get("key"), expr.get("operator"), expr.get("values") or []
+        key, op, values = str(expr.get("key")), expr.get("operator"), seq(expr.get("values"))
         if op == "In" and (key not in labels or labels.get(key) not in values):
             return False
         if op == "NotIn" and key in labels and labels.get(key) in values:
@@ -72,8 +82,8 @@ def _one(match: dict[str, Any], obj: dict[str, Any], namespace: str, lookup: Nam
         ok = False
         for entry in kinds:
             entry = entry if isinstance(entry, dict) else {}
-            groups = entry.get("apiGroups") or []
-            ks = entry.get("kinds") or []
+            groups = seq(entry.get("apiGroups"))
+            ks = seq(entry.get("kinds"))
             if (not groups or "*" in groups or group in groups) and (not ks or "*" in ks or kind in ks):
                 ok = True
                 break
@@ -88,10 +98,10 @@ def _one(match: dict[str, Any], obj: dict[str, Any], namespace: str, lookup: Nam
     own = _meta(obj).get("name") or "" if is_ns else namespace
     own = str(own)
     if own or is_ns:
-        included = match.get("namespaces") or []
+        included = seq(match.get("namespaces"))
         if included and not any(glob(str(p), own) for p in included):
             return False
-        if any(glob(str(p), own) for p in match.get("excludedNamespaces") or []):
+        if any(glob(str(p), own) for p in seq(match.get("excludedNamespaces"))):
             return False
     name_pattern = match.get("name")
     if name_pattern:
@@ -102,11 +112,11 @@ def _one(match: dict[str, Any], obj: dict[str, Any], namespace: str, lookup: Nam
             ok = glob(pattern, str(meta["generateName"]))
         if not ok:
             return False
-    if "labelSelector" in match and not labels_match(match["labelSelector"], _meta(obj).get("labels") or {}):
+    if "labelSelector" in match and not labels_match(match["labelSelector"], mp(_meta(obj).get("labels"))):
         return False
     if "namespaceSelector" in match:
         if is_ns:
-            ns_labels = _meta(obj).get("labels") or {}
+            ns_labels = mp(_meta(obj).get("labels"))
         elif not namespace:
             return True
         else:
@@ -115,7 +125,7 @@ def _one(match: dict[str, Any], obj: dict[str, Any], namespace: str, lookup: Nam
                 raise MatchError(
                     f"namespace {namespace!r} is unknown, so namespaceSelector cannot be evaluated"
                 )
-            ns_labels = _meta(ns_obj).get("labels") or {}
+            ns_labels = mp(_meta(ns_obj).get("labels"))
         if not labels_match(match["namespaceSelector"], ns_labels):
             return False
     return True
@@ -149,12 +159,12 @@ def config_excluded(configs: list[dict[str, Any]], namespace: str, processes: tu
     if not namespace:
         return False
     for config in configs:
-        for entry in (config.get("spec") or {}).get("match") or []:
+        for entry in seq(mp(config.get("spec")).get("match")):
             if not isinstance(entry, dict):
                 continue
-            procs = [str(p) for p in entry.get("processes") or []]
+            procs = [str(p) for p in seq(entry.get("processes"))]
             if not ("*" in procs or any(p in procs for p in processes)):
                 continue
-            if any(glob(str(p), namespace) for p in entry.get("excludedNamespaces") or []):
+            if any(glob(str(p), namespace) for p in seq(entry.get("excludedNamespaces"))):
                 return True
     return False

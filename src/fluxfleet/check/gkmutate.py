@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from fluxfleet.check import gkmatch
+from fluxfleet.check.gkmatch import mp, seq
 
 MUTATION_GROUP = "mutations.gatekeeper.sh"
 _ORDER = {"Assign": 0, "AssignImage": 1, "AssignMetadata": 2, "ModifySet": 3}
@@ -70,7 +71,7 @@ class Mutator:
 
 def parse_mutator(body: dict[str, Any]) -> Mutator:
     kind = str(body.get("kind") or "")
-    name = str((body.get("metadata") or {}).get("name") or "")
+    name = str(mp(body.get("metadata")).get("name") or "")
     spec = body.get("spec") if isinstance(body.get("spec"), dict) else {}
     assert isinstance(spec, dict)
     if kind not in ("Assign", "AssignMetadata", "ModifySet"):
@@ -100,14 +101,14 @@ def _applies(m: Mutator, obj: dict[str, Any], operation: str) -> bool:
         return True
     api = str(obj.get("apiVersion") or "")
     group, _, version = api.rpartition("/")
-    for entry in m.body.get("spec", {}).get("applyTo") or []:
+    for entry in seq(mp(m.body.get("spec")).get("applyTo")):
         if not isinstance(entry, dict):
             continue
-        ops = entry.get("operations") or ["*"]
+        ops = seq(entry.get("operations")) or ["*"]
         if (
-            group in (entry.get("groups") or [])
-            and str(obj.get("kind")) in (entry.get("kinds") or [])
-            and version in (entry.get("versions") or [])
+            group in (seq(entry.get("groups")))
+            and str(obj.get("kind")) in (seq(entry.get("kinds")))
+            and version in (seq(entry.get("versions")))
             and ("*" in ops or operation in ops)
         ):
             return True
@@ -115,7 +116,7 @@ def _applies(m: Mutator, obj: dict[str, Any], operation: str) -> bool:
 
 
 def _value(m: Mutator, obj: dict[str, Any]) -> Any:
-    assign = (m.body.get("spec", {}).get("parameters") or {}).get("assign") or {}
+    assign = mp(mp(mp(m.body.get("spec")).get("parameters")).get("assign"))
     source = assign.get("fromMetadata")
     if isinstance(source, dict):
         meta = obj.get("metadata") or {}
@@ -126,7 +127,7 @@ def _value(m: Mutator, obj: dict[str, Any]) -> Any:
 def _tests(m: Mutator) -> dict[int, str]:
     """Depth (segments consumed) -> MustExist | MustNotExist, from ``pathTests``."""
     out: dict[int, str] = {}
-    for t in (m.body.get("spec", {}).get("parameters") or {}).get("pathTests") or []:
+    for t in seq(mp(mp(m.body.get("spec")).get("parameters")).get("pathTests")):
         if isinstance(t, dict) and isinstance(t.get("subPath"), str):
             out[len(parse_location(t["subPath"]))] = str(t.get("condition") or "")
     return out
@@ -196,8 +197,8 @@ def _set_leaf(node: dict[str, Any], field: str, existing: Any, m: Mutator, value
             return False
         node[field] = value
         return True
-    params = m.body.get("spec", {}).get("parameters") or {}
-    values = list((params.get("values") or {}).get("fromList") or [])
+    params = mp(mp(m.body.get("spec")).get("parameters"))
+    values = list(seq(mp(params.get("values")).get("fromList")))
     current = list(existing) if isinstance(existing, list) else []
     if params.get("operation", "merge") == "prune":
         kept = [v for v in current if v not in values]
@@ -220,14 +221,14 @@ def mutate(
 ) -> dict[str, Any]:
     """The object after every matching mutator, applied until it stops changing."""
     out = copy.deepcopy(obj)
-    namespace = str((out.get("metadata") or {}).get("namespace") or "")
+    namespace = str(mp(out.get("metadata")).get("namespace") or "")
     for _ in range(len(mutators) + 1):
         changed = False
         for m in mutators:
             if not _applies(m, out, operation):
                 continue
             try:
-                if not gkmatch.matches(m.body.get("spec", {}).get("match"), out, None, namespace, lookup):
+                if not gkmatch.matches(mp(m.body.get("spec")).get("match"), out, None, namespace, lookup):
                     continue
             except gkmatch.MatchError:
                 continue

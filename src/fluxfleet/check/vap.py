@@ -16,6 +16,7 @@ from typing import Any
 
 from fluxfleet.check import celeval, gkmatch
 from fluxfleet.check.context import ClusterContext
+from fluxfleet.check.gkmatch import seq
 from fluxfleet.objects import K8sObject
 
 GROUP = "admissionregistration.k8s.io"
@@ -57,18 +58,18 @@ def _rule_matches(
         return False
     if not has(rule.get("resources"), resource):
         return False
-    ops = rule.get("operations") or []
+    ops = seq(rule.get("operations"))
     if not ("*" in ops or "CREATE" in ops):
         return False
     scope = rule.get("scope") or "*"
     if (scope == "Cluster" and namespaced) or (scope == "Namespaced" and not namespaced):
         return False
-    names = rule.get("resourceNames") or []
+    names = seq(rule.get("resourceNames"))
     return not names or name in names
 
 
 def _resources_match(
-    match: dict[str, Any] | None,
+    match: Any,
     obj: K8sObject,
     resource: str,
     namespaced: bool,
@@ -78,12 +79,13 @@ def _resources_match(
     """A ``MatchResources`` (policy matchConstraints or binding matchResources) against the object."""
     if match is None:
         return True
+    match = _m(match)
     k = obj.key
-    rules = [r for r in match.get("resourceRules") or [] if isinstance(r, dict)]
+    rules = [r for r in seq(match.get("resourceRules")) if isinstance(r, dict)]
     selected = any(_rule_matches(r, k.group, k.version, resource, namespaced, k.name) for r in rules)
     if (rules or not empty_rules_match_all) and not selected:
         return False
-    for r in match.get("excludeResourceRules") or []:
+    for r in seq(match.get("excludeResourceRules")):
         if isinstance(r, dict) and _rule_matches(r, k.group, k.version, resource, namespaced, k.name):
             return False
     labels = _m(obj.body.get("metadata")).get("labels") or {}
@@ -161,7 +163,7 @@ def results(ctx: ClusterContext, lookup: gkmatch.NamespaceLookup) -> Iterator[Va
             )
             continue
         pspec = _m(policy_obj.body.get("spec"))
-        actions = [str(a) for a in bspec.get("validationActions") or []]
+        actions = [str(a) for a in seq(bspec.get("validationActions"))]
         if not actions:
             yield VapResult(b, f"binding {b.key.name}: spec.validationActions is empty", "error")
             continue
