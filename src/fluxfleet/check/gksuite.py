@@ -15,6 +15,7 @@ from typing import Any
 
 from fluxfleet import yamlio
 from fluxfleet.check import celeval, gkclient
+from fluxfleet.check.gkmatch import mp
 from fluxfleet.errors import FleetError
 from fluxfleet.fsutil import safe_join
 
@@ -306,7 +307,7 @@ class Runner:
         except _CaseError as exc:
             return CaseResult(test, cname, label, "fail", str(exc))
         namespaces = {
-            str((o.get("metadata") or {}).get("name") or ""): o
+            str(mp(o.get("metadata")).get("name") or ""): o
             for o in inventory
             if o.get("kind") == "Namespace" and o.get("apiVersion") == "v1"
         }
