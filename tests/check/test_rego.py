@@ -149,17 +149,28 @@ def test_match_namespaces_labels_and_enforcement_action() -> None:
     ]
 
 
-def test_invalid_parameters_and_v0_templates_are_not_evaluated_but_reported() -> None:
+def test_invalid_parameters_and_orphans_are_not_evaluated_but_reported_high() -> None:
     bad_params = constraint(repos="ghcr.io/acme/")
     render = cluster(dump(template(ALLOWED_REPOS_V1), bad_params, POD))
     assert findings(render, "gatekeeper-constraint") == []
-    assert "parameters invalid" in findings(render, "gatekeeper-not-evaluated")[0].message
-    v0 = cluster(dump(template(ALLOWED_REPOS_V0, version=None), constraint(), POD))
-    assert findings(v0, "gatekeeper-constraint") == []
-    message = findings(v0, "gatekeeper-not-evaluated")[0].message
-    assert "Rego v0" in message and "v1" in message
+    [problem] = findings(render, "gatekeeper-not-evaluated")
+    assert "parameters invalid" in problem.message and problem.severity.value == "high"
     orphan = cluster(dump(constraint(), POD))
     assert "no ConstraintTemplate" in findings(orphan, "gatekeeper-not-evaluated")[0].message
+    broken = cluster(dump(template("package k8sallowedrepos\nviolation[{", version=None), constraint(), POD))
+    [problem] = findings(broken, "gatekeeper-not-evaluated")
+    assert "Rego does not compile" in problem.message and "rego:2" in problem.message
+
+
+def test_v0_templates_are_evaluated_as_gatekeeper_does() -> None:
+    v0 = cluster(dump(template(ALLOWED_REPOS_V0, version=None), constraint(), POD))
+    assert findings(v0, "gatekeeper-not-evaluated") == []
+    assert [f.message for f in findings(v0, "gatekeeper-constraint")] == [
+        "K8sAllowedRepos/repo-is-acme: container <web> has an invalid image repo <docker.io/library/nginx:1.27>"
+    ]
+    # v0 with `import rego.v1` accepts v1 keywords, as in OPA.
+    v1_as_v0 = cluster(dump(template(ALLOWED_REPOS_V1, version=None), constraint(), POD))
+    assert len(findings(v1_as_v0, "gatekeeper-constraint")) == 1
 
 
 def test_inventory_is_available_to_templates() -> None:

@@ -6,9 +6,10 @@ becomes an object), so modules using v0 rule heads are refused with a clear mess
 being evaluated wrongly. Engine errors (for example rego-cpp's "Invalid bracket argument" for
 ``_`` inside call arguments, or a missing built-in) are reported with the engine's own text.
 
-Two kinds of policies: conftest-style folders (rules ``deny``/``violation``/``warn`` with optional
-``_suffix``, ``exception`` sets, input = one rendered object) and Gatekeeper ConstraintTemplates
-with their Constraints (input = an admission review, ``data.inventory`` = the cluster's objects).
+This module runs conftest-style folders (rules ``deny``/``violation``/``warn`` with optional
+``_suffix``, ``exception`` sets, input = one rendered object) and loads Gatekeeper and
+ValidatingAdmissionPolicy objects from policy folders; Gatekeeper templates themselves run on
+regorus (v0 and v1) and CEL, see ``gkclient``.
 """
 
 from __future__ import annotations
@@ -29,6 +30,13 @@ from fluxfleet.fsutil import safe_join
 from fluxfleet.objects import K8sObject, Provenance
 
 ENGINE = "regopy (rego-cpp)"
+POLICY_API_PREFIXES = (
+    "templates.gatekeeper.sh/",
+    "constraints.gatekeeper.sh/",
+    "mutations.gatekeeper.sh/",
+    "config.gatekeeper.sh/",
+    "admissionregistration.k8s.io/",
+)
 DIALECT = "Rego v1"
 RULE_NAME = re.compile(r"^(deny|violation|warn)(_[A-Za-z0-9_]+)?$")
 _PACKAGE = re.compile(r"^\s*package\s+([A-Za-z_][\w.]*)", re.MULTILINE)
@@ -298,7 +306,8 @@ def load_conftest(repo: Path, folders: tuple[str, ...]) -> ConftestPolicies | No
 
 
 def load_gatekeeper(repo: Path, folders: tuple[str, ...]) -> tuple[K8sObject, ...]:
-    """ConstraintTemplates and Constraints from repository folders (YAML files, recursively)."""
+    """Gatekeeper objects (templates, constraints, mutators, Config) and ValidatingAdmissionPolicies
+    with their bindings from repository folders (YAML files, recursively)."""
     out: list[K8sObject] = []
     for folder in folders:
         root = safe_join(repo, folder)
@@ -308,7 +317,10 @@ def load_gatekeeper(repo: Path, folders: tuple[str, ...]) -> tuple[K8sObject, ..
             rel = path.relative_to(repo).as_posix()
             for doc in yamlio.load_file(path, display=rel):
                 api = str(doc.get("apiVersion") or "") if isinstance(doc, dict) else ""
-                if api.startswith(("templates.gatekeeper.sh/", "constraints.gatekeeper.sh/")):
+                if api.startswith(POLICY_API_PREFIXES) and (
+                    not api.startswith("admissionregistration.k8s.io/")
+                    or str(doc.get("kind")).startswith("ValidatingAdmissionPolicy")
+                ):
                     out.append(K8sObject.of(doc, Provenance(file=rel)))
     return tuple(out)
 
@@ -320,3 +332,5 @@ class RegoPolicies:
 
     conftest: ConftestPolicies | None = None
     gatekeeper: tuple[K8sObject, ...] = field(default_factory=tuple)
+    # Gatekeeper templates shipping Rego and CEL: "auto" runs CEL as Gatekeeper does by default.
+    gatekeeper_engine: str = "auto"

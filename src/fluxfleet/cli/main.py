@@ -14,7 +14,16 @@ import sys
 import typer
 
 from fluxfleet import __version__
-from fluxfleet.cli import check_cmds, fleet_cmds, promote_cmds, render_cmds, scan_cmds, secrets_cmds, signals
+from fluxfleet.cli import (
+    check_cmds,
+    fleet_cmds,
+    policy_cmds,
+    promote_cmds,
+    render_cmds,
+    scan_cmds,
+    secrets_cmds,
+    signals,
+)
 from fluxfleet.cli.common import stderr
 from fluxfleet.errors import FleetError
 
@@ -47,6 +56,7 @@ _PANELS = (
     (render_cmds, "Render and diff"),
     (check_cmds, "Check"),
     (scan_cmds, "Check"),
+    (policy_cmds, "Check"),
     (promote_cmds, "Promote"),
     (secrets_cmds, "Secrets and tenants"),
 )

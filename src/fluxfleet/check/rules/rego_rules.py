@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from fluxfleet.check import gatekeeper
+from fluxfleet.check import gatekeeper, vap
 from fluxfleet.check.context import ClusterContext
 from fluxfleet.check.model import Severity, Violation
 from fluxfleet.check.podspec import WORKLOAD_KINDS, synthesise_pod
 from fluxfleet.check.registry import cluster_rule
 
 _LEVEL = {"deny": Severity.high, "warn": Severity.low, "dryrun": Severity.info}
+_VAP_LEVEL = {"Deny": Severity.high, "Warn": Severity.low, "Audit": Severity.info}
 
 
 @cluster_rule(
@@ -51,12 +52,37 @@ def gatekeeper_constraint(ctx: ClusterContext) -> Iterator[Violation]:
 
 @cluster_rule(
     "gatekeeper-not-evaluated",
-    Severity.medium,
-    hint="write the template in Rego v1 (code[].source.version: v1), or check it with gator",
-    doc="a ConstraintTemplate/Constraint could not be evaluated offline (Rego v0, CEL-only, engine error)",
+    Severity.high,
+    hint="fix what the message names (template compile error, constraint parameters, missing template); "
+    "`fluxfleet policy test` runs the template's suite.yaml",
+    doc="a ConstraintTemplate, Constraint or mutator could not be evaluated offline; the message says why",
     category="rego",
 )
 def gatekeeper_not_evaluated(ctx: ClusterContext) -> Iterator[Violation]:
     for r in gatekeeper.results(ctx):
         if r.action == "error":
             yield Violation(r.message, r.obj)
+    for v in _vap_results(ctx):
+        if v.action == "error":
+            yield Violation(f"not evaluated: {v.message}", v.obj)
+
+
+def _vap_results(ctx: ClusterContext) -> list[vap.VapResult]:
+    cached: list[vap.VapResult] | None = ctx.cache.get("vap")
+    if cached is None:
+        cached = ctx.cache["vap"] = list(vap.results(ctx, gatekeeper.namespace_lookup(ctx)))
+    return cached
+
+
+@cluster_rule(
+    "admission-policy",
+    Severity.high,
+    hint="fix the object as the policy message says, or narrow the binding's matchResources",
+    doc="a ValidatingAdmissionPolicy + binding rendered into the cluster rejects the object "
+    "(validationActions Deny = high, Warn = low, Audit = info)",
+    category="rego",
+)
+def admission_policy(ctx: ClusterContext) -> Iterator[Violation]:
+    for v in _vap_results(ctx):
+        if v.action != "error":
+            yield Violation(v.message, v.obj, severity=_VAP_LEVEL.get(v.action, Severity.high))
