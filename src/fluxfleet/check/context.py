@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from fluxfleet.fleet.policy import PolicyConfig
 from fluxfleet.objects import BUILTIN_CLUSTER_SCOPED, K8sObject
+from fluxfleet.render.files import FileTree
 from fluxfleet.render.model import ClusterRender, KustomizationRender
 
 if TYPE_CHECKING:
@@ -48,6 +49,9 @@ class CheckOptions:
     age_recipients: dict[str, tuple[str, ...]] = field(default_factory=dict)
     sops_key_files: tuple[Path, ...] = ()
     cache: dict[str, Any] = field(default_factory=dict)
+    # The revision being checked; when set, the secrets rules read it instead of ``repo`` on disk
+    # (a promotion's "after" tree exists only in memory).
+    tree: FileTree | None = None
 
 
 def flux_version_tuple(version: str) -> tuple[int, int]:

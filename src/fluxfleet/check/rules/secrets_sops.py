@@ -23,7 +23,8 @@ from fluxfleet.check.rules.flux_refs import KS_GROUP
 from fluxfleet.errors import FleetError
 from fluxfleet.fsutil import safe_join
 from fluxfleet.objects import K8sObject
-from fluxfleet.secrets.files import SopsFile, read_sops_file
+from fluxfleet.render.files import FileTree, norm
+from fluxfleet.secrets.files import SopsFile, read_sops_file, sops_file_of
 from fluxfleet.secrets.status import document_problems, recipient_problems
 
 if TYPE_CHECKING:
@@ -60,8 +61,19 @@ def _cache(ctx: ClusterContext, name: str) -> dict[str, Any]:
     return found
 
 
+def _tree(ctx: ClusterContext) -> FileTree | None:
+    tree = getattr(ctx.options, "tree", None)
+    return tree if isinstance(tree, FileTree) else None
+
+
 def _sops_file(ctx: ClusterContext, repo: Path, rel: str) -> SopsFile | None:
     memo = _cache(ctx, "secrets.sops-files")
+    tree = _tree(ctx)
+    if rel not in memo and tree is not None:
+        try:
+            memo[rel] = sops_file_of(rel, tree.read(rel)[0])
+        except OSError:
+            memo[rel] = None
     if rel not in memo:
         try:
             safe_join(repo, rel)
@@ -75,6 +87,15 @@ def _sops_file(ctx: ClusterContext, repo: Path, rel: str) -> SopsFile | None:
 def _folder_sops_files(ctx: ClusterContext, repo: Path, folder: str) -> list[str]:
     """sops files below a Kustomization's path (secretGenerator inputs never show up as provenance)."""
     memo = _cache(ctx, "secrets.folders")
+    tree = _tree(ctx)
+    if folder not in memo and tree is not None:
+        key = norm(folder.removeprefix("./"))
+        listed = tree.walk_files(key)[: MAX_FOLDER_FILES + 1] if key is not None else []
+        memo[folder] = [
+            rel
+            for rel in listed
+            if not any(p.startswith(".") for p in rel.split("/")) and _sops_file(ctx, repo, rel) is not None
+        ]
     if folder not in memo:
         found: list[str] = []
         try:
@@ -180,16 +201,22 @@ def sops_mac(ctx: ClusterContext) -> Iterator[Violation]:
     memo = _cache(ctx, "secrets.mac")
     for d in deployed_sops_files(ctx):
         if d.file.path not in memo:
-            memo[d.file.path] = _verify(repo, d.file.path, key_files, sops_with_keys)
+            memo[d.file.path] = _verify(repo, d.file, key_files, sops_with_keys, _tree(ctx))
         message = memo[d.file.path]
         if message:
             yield _violation(d, message)
 
 
-def _verify(repo: Path, rel: str, key_files: tuple[Path, ...], sops_with_keys: Any) -> str | None:
+def _verify(
+    repo: Path, file: SopsFile, key_files: tuple[Path, ...], sops_with_keys: Any, tree: FileTree | None
+) -> str | None:
+    rel = file.path
     try:
         with sops_with_keys(list(key_files)) as sops:
-            plaintext = sops.decrypt(repo / rel, display=rel)
+            if tree is not None:
+                plaintext = sops.decrypt_data(tree.read(rel)[0], display=rel, file_type=file.file_type)
+            else:
+                plaintext = sops.decrypt(repo / rel, display=rel)
             del plaintext  # verified; the values are not kept
     except FleetError as exc:
         return exc.message
@@ -272,10 +299,12 @@ def _source_doc(ctx: ClusterContext, obj: K8sObject) -> dict[str, Any] | None:
     if repo is None or not rel:
         return None
     memo = _cache(ctx, "secrets.source-docs")
+    tree = _tree(ctx)
     if rel not in memo:
         try:
-            memo[rel] = [d for d in yamlio.load_file(safe_join(repo, rel), rel) if isinstance(d, dict)]
-        except FleetError:
+            docs = tree.docs(rel) if tree is not None else yamlio.load_file(safe_join(repo, rel), rel)
+            memo[rel] = [d for d in docs if isinstance(d, dict)]
+        except (FleetError, OSError):
             memo[rel] = []
     candidates = [d for d in memo[rel] if d.get("kind") == obj.key.kind]
     for d in candidates:
