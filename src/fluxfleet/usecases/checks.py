@@ -115,11 +115,13 @@ def _load_rego(ws: Workspace, folders: tuple[str, ...], policy: PolicyConfig) ->
             root = Path(tmp)
             for rel in folders + policy.gatekeeper:
                 key = rel.removeprefix("./").strip("/")
-                for path in ws.tree.walk_files(key) if ws.tree.is_dir(key) else []:
+                if not ws.tree.is_dir(key):
+                    continue  # the loaders report the missing folder
+                (root / key).mkdir(parents=True, exist_ok=True)
+                for path in ws.tree.walk_files(key):
                     target = root / path
                     target.parent.mkdir(parents=True, exist_ok=True)
                     target.write_bytes(ws.tree.read(path)[0])
-                (root / key).mkdir(parents=True, exist_ok=True) if ws.tree.is_dir(key) else None
             conftest = load_conftest(root, folders)
             gatekeeper = load_gatekeeper(root, policy.gatekeeper)
     return RegoPolicies(conftest, gatekeeper) if conftest or gatekeeper else None

@@ -31,7 +31,7 @@ class BuildRequest:
     workspace: Workspace
     clusters: tuple[str, ...] = ()  # only these (all when empty)
     paths: tuple[str, ...] = ()  # render these folders as clusters instead of the declared ones
-    options: RenderOptions = RenderOptions()
+    options: RenderOptions = field(default_factory=RenderOptions)
 
 
 @dataclass(frozen=True)
@@ -77,8 +77,8 @@ class CheckRequest:
     clusters: tuple[str, ...] = ()
     paths: tuple[str, ...] = ()
     rules: tuple[str, ...] = ()  # only these rules (all when empty)
-    settings: CheckSettings = CheckSettings()
-    options: RenderOptions = RenderOptions()
+    settings: CheckSettings = field(default_factory=CheckSettings)
+    options: RenderOptions = field(default_factory=RenderOptions)
 
 
 @dataclass(frozen=True)
@@ -107,7 +107,7 @@ class DiffRequest:
     head: Workspace
     clusters: tuple[str, ...] = ()
     paths: tuple[str, ...] = ()
-    options: RenderOptions = RenderOptions()
+    options: RenderOptions = field(default_factory=RenderOptions)
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,7 @@ from fluxfleet.render.files import FileTree, MemoryTree, norm
 if TYPE_CHECKING:
     from fluxfleet.fleet.load import Fleet
 
+
 class Workspace:
     """One revision of a fleet repository.
 
@@ -56,7 +57,9 @@ class Workspace:
         commit = resolve(top, revision)
         sub = root.resolve().relative_to(top.resolve()).as_posix()
         files = read_files(top, commit, "" if sub == "." else sub)
-        return cls(root, MemoryTree(files, root.resolve()), revision=commit, label=f"{revision} ({commit[:12]})")
+        return cls(
+            root, MemoryTree(files, root.resolve()), revision=commit, label=f"{revision} ({commit[:12]})"
+        )
 
     def with_edits(self, edits: Mapping[str, str | bytes | None], *, label: str | None = None) -> Workspace:
         """This revision with files written (or deleted, for None) in memory; the disk is untouched."""
