@@ -174,9 +174,10 @@ def sops_flux_compat(ctx: ClusterContext) -> Iterator[Violation]:
     for d in deployed_sops_files(ctx):
         if d.file.file_type != "yaml":
             continue
+        tree = _tree(ctx)
         try:
-            docs = yamlio.load_file(repo / d.file.path, d.file.path)
-        except FleetError:
+            docs = tree.docs(d.file.path) if tree is not None else yamlio.load_file(repo / d.file.path, d.file.path)
+        except (FleetError, OSError):
             continue
         for doc in docs:
             if isinstance(doc, dict) and doc.get("kind") == "Secret":

@@ -1,0 +1,173 @@
+"""Workspace and the render/check/diff use cases through the library API (real git, real kustomize).
+
+Regressions of issue 11: ``diff`` with ``spec.policy.rego``, the secrets rules reading the revision
+being checked, fleet.yaml loaded once per command, one way to render a revision.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from conftest import git
+from fluxfleet.cli.main import main
+from fluxfleet.generate.run import generate
+from fluxfleet.render.api import RenderOptions
+from fluxfleet.render.files import MemoryTree
+from fluxfleet.usecases.render import BuildRequest, CheckRequest, DiffRequest, build, check, diff
+from fluxfleet.usecases.workspace import Workspace
+
+FLEET = """\
+apiVersion: fluxfleet.dev/v1alpha1
+kind: Fleet
+metadata:
+  name: t
+spec:
+  source:
+    url: ssh://git@example.com/fleet.git
+  policy:
+    rego: [policy]
+  environments:
+    - name: dev
+    - name: prod
+  clusters:
+    - name: dev-a
+      labels: {environment: dev, region: eu}
+    - name: prod-a
+      labels: {environment: prod, region: eu}
+  apps:
+    - name: web
+      namespace: web
+      images: [ghcr.io/acme/web]
+      versions: {dev: v2, prod: v1}
+"""
+POLICY = 'package main\n\nimport rego.v1\n\nwarn contains "seen" if { input.kind == "Namespace" }\n'
+OVERLAY = "apps/web/overlays/prod/kustomization.yaml"
+NO_CACHE = RenderOptions(use_cache=False)
+
+
+@pytest.fixture(scope="module")
+def template() -> Iterator[Path]:
+    root = Path(tempfile.mkdtemp(prefix="fluxfleet-ws-")) / "repo"
+    root.mkdir()
+    (root / "fleet.yaml").write_text(FLEET)
+    (root / "policy").mkdir()
+    (root / "policy" / "main.rego").write_text(POLICY)
+    generate(root)
+    git(root, "init", "-q", "-b", "main")
+    git(root, "add", "-A")
+    git(root, "commit", "-qm", "fleet")
+    yield root
+    shutil.rmtree(root.parent, ignore_errors=True)
+
+
+@pytest.fixture
+def repo(template: Path, tmp_path: Path) -> Path:
+    return Path(shutil.copytree(template, tmp_path / "repo", symlinks=True))
+
+
+def test_diff_with_rego_policy_folders_renders_both_sides(repo: Path) -> None:
+    assert main(["diff", "-C", str(repo)]) == 0
+    overlay = repo / OVERLAY
+    overlay.write_text(overlay.read_text().replace("newTag: v1", "newTag: v3"))
+    assert main(["diff", "-C", str(repo), "HEAD"]) == 1
+
+
+def test_a_revision_renders_the_same_from_git_as_from_disk(repo: Path) -> None:
+    on_disk = build(BuildRequest(Workspace.open(repo), options=NO_CACHE)).renders
+    at_head = build(BuildRequest(Workspace.open(repo, "HEAD"), options=NO_CACHE)).renders
+    assert [r.cluster for r in at_head] == ["dev-a", "prod-a"]
+    assert at_head == on_disk
+
+
+def test_edits_are_rendered_from_memory_and_never_written(repo: Path) -> None:
+    text = (repo / OVERLAY).read_text()
+    edited = Workspace.open(repo, "HEAD").with_edits({OVERLAY: text.replace("newTag: v1", "newTag: v9")})
+    renders = build(BuildRequest(edited, ("prod-a",), options=NO_CACHE)).renders
+    images = {
+        c["image"]
+        for o in renders[0].objects
+        if o.key.kind == "Deployment"
+        for c in o.body["spec"]["template"]["spec"]["containers"]
+    }
+    assert images == {"ghcr.io/acme/web:v9"}
+    assert (repo / OVERLAY).read_text() == text
+    assert git(repo, "status", "--porcelain") == ""
+
+
+def test_edits_cannot_leave_the_repository(repo: Path) -> None:
+    from fluxfleet.errors import FleetError
+
+    with pytest.raises(FleetError, match="escapes"):
+        Workspace.open(repo, "HEAD").with_edits({"../outside.yaml": "x"})
+
+
+ENCRYPTED_WITH_A_CLEAR_VALUE = """\
+apiVersion: v1
+kind: Secret
+metadata:
+  name: creds
+  namespace: web
+type: Opaque
+data:
+  password: ENC[AES256_GCM,data:AAAA,iv:BBBB,tag:CCCC,type:str]
+  user: YWRtaW4=
+sops:
+  age:
+    - recipient: age1qyqszqgpqyqszqgpqyqszqgpqyqszqgpqyqszqgpqyqszqgpqyqs3290gq
+      enc: |
+        -----BEGIN AGE ENCRYPTED FILE-----
+        AAAA
+        -----END AGE ENCRYPTED FILE-----
+  lastmodified: "2026-01-01T00:00:00Z"
+  mac: ENC[AES256_GCM,data:DDDD,iv:EEEE,tag:FFFF,type:str]
+  encrypted_regex: ^password$
+  version: 3.9.0
+"""
+
+
+def test_secrets_rules_read_the_revision_being_checked(repo: Path) -> None:
+    secret = "apps/web/overlays/prod/creds.sops.yaml"
+    edited = Workspace.open(repo, "HEAD").with_edits({secret: ENCRYPTED_WITH_A_CLEAR_VALUE})
+    outcome = check(CheckRequest(edited, ("prod-a",), rules=("sops-flux-compat",), options=NO_CACHE))
+    assert [(f.rule, f.cluster) for f in outcome.result.findings] == [("sops-flux-compat", "prod-a")]
+    assert secret in outcome.result.findings[0].message and "data.user" in outcome.result.findings[0].message
+    assert not (repo / secret).exists()
+    clean = check(
+        CheckRequest(Workspace.open(repo), ("prod-a",), rules=("sops-flux-compat",), options=NO_CACHE)
+    )
+    assert clean.result.findings == []
+
+
+class CountingTree(MemoryTree):
+    """A revision in memory that counts how often fleet.yaml is read."""
+
+    fleet_reads = 0
+
+    def read(self, rel: str) -> tuple[bytes, str]:
+        if rel == "fleet.yaml":
+            self.fleet_reads += 1
+        return super().read(rel)
+
+
+def _counting(repo: Path) -> tuple[Workspace, CountingTree]:
+    files = Workspace.open(repo, "HEAD").files()
+    tree = CountingTree(files, repo)
+    return Workspace(repo, tree, revision="HEAD"), tree
+
+
+def test_check_and_diff_load_the_fleet_once_per_revision(repo: Path) -> None:
+    ws, tree = _counting(repo)
+    outcome = check(CheckRequest(ws, options=NO_CACHE))
+    assert [r.cluster for r in outcome.renders] == ["dev-a", "prod-a"]
+    assert [f.message for f in outcome.result.findings if f.rule == "rego-policy"]  # policy/ was read
+    assert tree.fleet_reads == 1
+    base, base_tree = _counting(repo)
+    head, head_tree = _counting(repo)
+    result = diff(DiffRequest(base, head, options=NO_CACHE))
+    assert not result.result.changed
+    assert (base_tree.fleet_reads, head_tree.fleet_reads) == (1, 1)
