@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from fluxfleet.check.config import validate_rule_ids
-from fluxfleet.check.context import LATEST_FLUX, CheckOptions
+from fluxfleet.check.context import LATEST_FLUX, CheckOptions, SopsVerify
 from fluxfleet.check.model import Severity
 from fluxfleet.check.registry import all_rules
 from fluxfleet.errors import FleetError
@@ -95,9 +95,29 @@ class CheckSetup:
             tenant_namespaces=self.tenant_namespaces,
             repo=ws.root,
             age_recipients=dict(self.age_recipients),
-            sops_key_files=self.sops_key_files,
+            sops_verify=sops_verifier(self.sops_key_files),
             tree=ws.tree,
         )
+
+
+def sops_verifier(key_files: tuple[Path, ...]) -> SopsVerify | None:
+    """The sops adapter of the ``sops-mac`` rule: real sops with the run's key files (None: no keys)."""
+    if not key_files:
+        return None
+
+    def verify(rel: str, data: bytes) -> str | None:
+        from fluxfleet.secrets.ops import sops_with_keys
+        from fluxfleet.secrets.sops import file_type_of
+
+        try:
+            with sops_with_keys(list(key_files)) as sops:
+                plaintext = sops.decrypt_data(data, display=rel, file_type=file_type_of(rel))
+                del plaintext  # verified; the values are not kept
+        except FleetError as exc:
+            return exc.message
+        return None
+
+    return verify
 
 
 def _load_rego(ws: Workspace, folders: tuple[str, ...], policy: PolicyConfig) -> RegoPolicies | None:

@@ -10,7 +10,6 @@ Messages name files, keys and recipients, never values.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -28,7 +27,7 @@ from fluxfleet.secrets.files import SopsFile, read_sops_file, sops_file_of
 from fluxfleet.secrets.status import document_problems, recipient_problems
 
 if TYPE_CHECKING:
-    from fluxfleet.fleet.load import Fleet
+    pass
 
 CAT = "secrets"
 ESO_GROUP = "external-secrets.io"
@@ -176,7 +175,11 @@ def sops_flux_compat(ctx: ClusterContext) -> Iterator[Violation]:
             continue
         tree = _tree(ctx)
         try:
-            docs = tree.docs(d.file.path) if tree is not None else yamlio.load_file(repo / d.file.path, d.file.path)
+            docs = (
+                tree.docs(d.file.path)
+                if tree is not None
+                else yamlio.load_file(repo / d.file.path, d.file.path)
+            )
         except (FleetError, OSError):
             continue
         for doc in docs:
@@ -193,35 +196,24 @@ def sops_flux_compat(ctx: ClusterContext) -> Iterator[Violation]:
     category=CAT,
 )
 def sops_mac(ctx: ClusterContext) -> Iterator[Violation]:
-    key_files: tuple[Path, ...] = tuple(getattr(ctx.options, "sops_key_files", ()) or ())
+    verify = getattr(ctx.options, "sops_verify", None)
     repo = _repo(ctx)
-    if not key_files or repo is None:
+    if verify is None or repo is None:
         return
-    from fluxfleet.secrets.ops import sops_with_keys
-
+    tree = _tree(ctx)
     memo = _cache(ctx, "secrets.mac")
     for d in deployed_sops_files(ctx):
-        if d.file.path not in memo:
-            memo[d.file.path] = _verify(repo, d.file, key_files, sops_with_keys, _tree(ctx))
-        message = memo[d.file.path]
+        rel = d.file.path
+        if rel not in memo:
+            try:
+                data = tree.read(rel)[0] if tree is not None else safe_join(repo, rel).read_bytes()
+            except (OSError, FleetError) as exc:
+                memo[rel] = f"cannot read the file: {exc}"
+            else:
+                memo[rel] = verify(rel, data)
+        message = memo[rel]
         if message:
             yield _violation(d, message)
-
-
-def _verify(
-    repo: Path, file: SopsFile, key_files: tuple[Path, ...], sops_with_keys: Any, tree: FileTree | None
-) -> str | None:
-    rel = file.path
-    try:
-        with sops_with_keys(list(key_files)) as sops:
-            if tree is not None:
-                plaintext = sops.decrypt_data(tree.read(rel)[0], display=rel, file_type=file.file_type)
-            else:
-                plaintext = sops.decrypt(repo / rel, display=rel)
-            del plaintext  # verified; the values are not kept
-    except FleetError as exc:
-        return exc.message
-    return None
 
 
 # ---------------------------------------------------------------- External Secrets / SealedSecrets
@@ -409,26 +401,3 @@ def flux_sops_non_secret(ctx: ClusterContext) -> Iterator[Violation]:
                     obj,
                     kustomization=ks.id,
                 )
-
-
-def secrets_options(repo: Path, fleet: Fleet | None = None) -> dict[str, Any]:
-    """``CheckOptions`` fields these rules read: the repository, fleet.yaml recipients, key files.
-
-    Keys are given the way sops takes them: ``SOPS_AGE_KEY_FILE`` (MACs are then verified).
-    Callers that already loaded the fleet pass it, so fleet.yaml is not read again.
-    """
-    import os
-
-    out: dict[str, Any] = {"repo": repo.resolve()}
-    if fleet is not None:
-        out["age_recipients"] = dict(fleet.secrets.age_recipients)
-    elif (repo / "fleet.yaml").is_file():
-        from fluxfleet.fleet.load import load_fleet
-
-        # An invalid fleet.yaml is reported elsewhere; the recipients are then unknown.
-        with suppress(FleetError):
-            out["age_recipients"] = dict(load_fleet(repo).secrets.age_recipients)
-    key_file = os.environ.get("SOPS_AGE_KEY_FILE")
-    if key_file:
-        out["sops_key_files"] = (Path(key_file),)
-    return out
