@@ -46,3 +46,22 @@ def _isolated_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest
     (home / "gitconfig").write_text(
         "[user]\n\tname = Test\n\temail = test@example.com\n[init]\n\tdefaultBranch = main\n"
     )
+
+
+@pytest.fixture(scope="session")
+def _example_fleet_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """`init --example` + `generate`, built once per test process (copied by ``example_fleet``)."""
+    from fluxfleet.cli.main import main
+
+    repo = tmp_path_factory.mktemp("example-template") / "fleet"
+    assert main(["init", "--example", str(repo)]) == 0
+    assert main(["generate", "-C", str(repo)]) == 0
+    return repo
+
+
+@pytest.fixture
+def example_fleet(_example_fleet_template: Path, tmp_path: Path) -> Path:
+    """A private copy of the generated example fleet (a git work tree without commits)."""
+    import shutil
+
+    return Path(shutil.copytree(_example_fleet_template, tmp_path / "fleet", symlinks=True))

@@ -18,7 +18,14 @@ from fluxfleet.cli.main import main
 from fluxfleet.generate.run import generate
 from fluxfleet.render.api import RenderOptions
 from fluxfleet.render.files import MemoryTree
-from fluxfleet.usecases.render import BuildRequest, CheckRequest, DiffRequest, build, check, diff
+from fluxfleet.usecases.render import (
+    BuildRequest,
+    CheckRequest,
+    DiffRequest,
+    build_workspace,
+    check_workspace,
+    diff_workspaces,
+)
 from fluxfleet.usecases.workspace import Workspace
 
 FLEET = """\
@@ -78,8 +85,8 @@ def test_diff_with_rego_policy_folders_renders_both_sides(repo: Path) -> None:
 
 
 def test_a_revision_renders_the_same_from_git_as_from_disk(repo: Path) -> None:
-    on_disk = build(BuildRequest(Workspace.open(repo), options=NO_CACHE)).renders
-    at_head = build(BuildRequest(Workspace.open(repo, "HEAD"), options=NO_CACHE)).renders
+    on_disk = build_workspace(BuildRequest(Workspace.open(repo), options=NO_CACHE)).renders
+    at_head = build_workspace(BuildRequest(Workspace.open(repo, "HEAD"), options=NO_CACHE)).renders
     assert [r.cluster for r in at_head] == ["dev-a", "prod-a"]
     assert at_head == on_disk
 
@@ -87,7 +94,7 @@ def test_a_revision_renders_the_same_from_git_as_from_disk(repo: Path) -> None:
 def test_edits_are_rendered_from_memory_and_never_written(repo: Path) -> None:
     text = (repo / OVERLAY).read_text()
     edited = Workspace.open(repo, "HEAD").with_edits({OVERLAY: text.replace("newTag: v1", "newTag: v9")})
-    renders = build(BuildRequest(edited, ("prod-a",), options=NO_CACHE)).renders
+    renders = build_workspace(BuildRequest(edited, ("prod-a",), options=NO_CACHE)).renders
     images = {
         c["image"]
         for o in renders[0].objects
@@ -133,11 +140,13 @@ sops:
 def test_secrets_rules_read_the_revision_being_checked(repo: Path) -> None:
     secret = "apps/web/overlays/prod/creds.sops.yaml"
     edited = Workspace.open(repo, "HEAD").with_edits({secret: ENCRYPTED_WITH_A_CLEAR_VALUE})
-    outcome = check(CheckRequest(edited, ("prod-a",), rules=("sops-flux-compat",), options=NO_CACHE))
+    outcome = check_workspace(
+        CheckRequest(edited, ("prod-a",), rules=("sops-flux-compat",), options=NO_CACHE)
+    )
     assert [(f.rule, f.cluster) for f in outcome.result.findings] == [("sops-flux-compat", "prod-a")]
     assert secret in outcome.result.findings[0].message and "data.user" in outcome.result.findings[0].message
     assert not (repo / secret).exists()
-    clean = check(
+    clean = check_workspace(
         CheckRequest(Workspace.open(repo), ("prod-a",), rules=("sops-flux-compat",), options=NO_CACHE)
     )
     assert clean.result.findings == []
@@ -162,12 +171,12 @@ def _counting(repo: Path) -> tuple[Workspace, CountingTree]:
 
 def test_check_and_diff_load_the_fleet_once_per_revision(repo: Path) -> None:
     ws, tree = _counting(repo)
-    outcome = check(CheckRequest(ws, options=NO_CACHE))
+    outcome = check_workspace(CheckRequest(ws, options=NO_CACHE))
     assert [r.cluster for r in outcome.renders] == ["dev-a", "prod-a"]
     assert [f.message for f in outcome.result.findings if f.rule == "rego-policy"]  # policy/ was read
     assert tree.fleet_reads == 1
     base, base_tree = _counting(repo)
     head, head_tree = _counting(repo)
-    result = diff(DiffRequest(base, head, options=NO_CACHE))
+    result = diff_workspaces(DiffRequest(base, head, options=NO_CACHE))
     assert not result.result.changed
     assert (base_tree.fleet_reads, head_tree.fleet_reads) == (1, 1)

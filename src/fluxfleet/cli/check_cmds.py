@@ -129,8 +129,7 @@ def register(app: typer.Typer) -> None:
         from fluxfleet.render.api import RenderOptions
         from fluxfleet.report import render_report
         from fluxfleet.usecases.checks import CheckSettings
-        from fluxfleet.usecases.render import CheckRequest
-        from fluxfleet.usecases.render import check as run_check
+        from fluxfleet.usecases.render import CheckRequest, check_workspace
         from fluxfleet.usecases.workspace import Workspace
 
         request = CheckRequest(
@@ -147,7 +146,7 @@ def register(app: typer.Typer) -> None:
             RenderOptions(strict=not no_strict, sources=tuple(source or ())),
         )
         with progress("rendering and checking", 1) as bar:
-            outcome = run_check(request)
+            outcome = check_workspace(request)
             bar.advance()
         result, threshold = outcome.result, outcome.setup.threshold
         if output == CheckFormat.yaml:

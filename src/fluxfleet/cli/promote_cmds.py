@@ -161,7 +161,7 @@ def register(app: typer.Typer) -> None:
         health = EvidenceFile(health_evidence, str(health_evidence)) if health_evidence else None
         req = PromoteRequest(name, to, version, approve, approver, force, health)
         command = PromoteCommand(repo, req, Delivery(dry_run, push, branch, remote, retries), skip_checks)
-        _finish(usecases.promote(command, clock=clock_at(now), preview=_preview_printer(output)), output)
+        _finish(usecases.promote_app(command, clock=clock_at(now), preview=_preview_printer(output)), output)
 
     @rollout.command("status")
     def rollout_status(
@@ -215,13 +215,13 @@ def register(app: typer.Typer) -> None:
             if to is not None:
                 raise FleetError("--revert and --to exclude each other")
             command = RevertCommand(repo, revert, approve, approver, force, delivery, skip_checks)
-            _finish(usecases.revert(command, clock=clock, preview=show), output)
+            _finish(usecases.revert_promotion(command, clock=clock, preview=show), output)
             return
         if name is None or env is None:
             raise FleetError("rollback needs APP and --env ENV (or --revert COMMIT)")
         req = RollbackRequest(name, env, to, approve, approver, force, mark_bad)
         rollback_command = RollbackCommand(repo, req, delivery, skip_checks)
-        _finish(usecases.rollback(rollback_command, clock=clock, preview=show), output)
+        _finish(usecases.rollback_app(rollback_command, clock=clock, preview=show), output)
 
     @app.command("history")
     def history_cmd(

@@ -56,10 +56,12 @@ def render_clusters(
     repo: Path, clusters: list[str] | None, paths: list[str] | None, options: RenderOptions
 ) -> list[ClusterRender]:
     """Render for a command: progress on a terminal, and a clear error when no cluster is found."""
-    from fluxfleet.usecases.render import BuildRequest, build
+    from fluxfleet.usecases.render import BuildRequest, build_workspace
 
     with progress("rendering", 1) as bar:
-        result = build(BuildRequest(Workspace.open(repo), tuple(clusters or ()), tuple(paths or ()), options))
+        result = build_workspace(
+            BuildRequest(Workspace.open(repo), tuple(clusters or ()), tuple(paths or ()), options)
+        )
         bar.advance()
     return result.renders
 
@@ -289,8 +291,7 @@ def register_diff(app: typer.Typer) -> None:
         """Compare what every cluster would apply at two revisions. Exit 0 no change, 1 changes, 2 error."""
         from fluxfleet.diff.report import as_data, as_markdown, as_text
         from fluxfleet.gitrepo.tree import default_branch, merge_base, toplevel
-        from fluxfleet.usecases.render import DiffRequest
-        from fluxfleet.usecases.render import diff as diff_revisions
+        from fluxfleet.usecases.render import DiffRequest, diff_workspaces
 
         if output not in ("text", "json", "yaml", "markdown"):
             raise FleetError(
@@ -313,7 +314,7 @@ def register_diff(app: typer.Typer) -> None:
             _options(source, no_strict, no_cache, jobs),
         )
         with progress("rendering both revisions", 2) as bar:
-            outcome = diff_revisions(request, progress=bar)
+            outcome = diff_workspaces(request, progress=bar)
         result, head_renders, new_errors = outcome.result, outcome.head, outcome.new_errors
         head_errors = [e for r in head_renders for e in r.errors]
         if output == "text":

@@ -55,8 +55,10 @@ def generate(
     fleet_file: Path | None = None,
     components_file: Path | None = None,
     write: bool = True,
+    fleet: Fleet | None = None,
 ) -> GenerateResult:
-    fleet = load_fleet(repo, fleet_file)
+    """``fleet``: already loaded from ``repo`` (a Workspace's); read from disk when not given."""
+    fleet = fleet if fleet is not None else load_fleet(repo, fleet_file)
     placement = place(fleet)
     plan = plan_for(fleet, placement, flux_components_text(components_file))
     changes = compute_changes(repo, plan)

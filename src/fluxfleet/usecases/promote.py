@@ -162,7 +162,7 @@ def _run(
     return PromoteResult(outcome, attempts.workspace.fleet)
 
 
-def promote(
+def promote_app(
     command: PromoteCommand,
     *,
     clock: Clock | None = None,
@@ -179,7 +179,7 @@ def promote(
     return _run(attempts, planner, command.delivery, req.env, req.app, clock or SystemClock(), preview)
 
 
-def rollback(
+def rollback_app(
     command: RollbackCommand,
     *,
     clock: Clock | None = None,
@@ -196,7 +196,7 @@ def rollback(
     return _run(attempts, planner, command.delivery, req.env, req.app, clock or SystemClock(), preview)
 
 
-def revert(
+def revert_promotion(
     command: RevertCommand,
     *,
     clock: Clock | None = None,

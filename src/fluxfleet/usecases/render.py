@@ -57,7 +57,7 @@ def render_workspace(
     )
 
 
-def build(request: BuildRequest) -> BuildResult:
+def build_workspace(request: BuildRequest) -> BuildResult:
     """Render every cluster of the workspace (a FleetError when there is none)."""
     ws = request.workspace
     with RenderSession(request.options) as session:
@@ -92,11 +92,11 @@ class CheckOutcome:
         return bool(self.result.failing(self.setup.threshold))
 
 
-def check(request: CheckRequest) -> CheckOutcome:
+def check_workspace(request: CheckRequest) -> CheckOutcome:
     """Render the workspace and run the rules with the team's policies."""
     ws = request.workspace
     setup = CheckSetup.for_workspace(ws, request.settings)
-    renders = build(BuildRequest(ws, request.clusters, request.paths, request.options)).renders
+    renders = build_workspace(BuildRequest(ws, request.clusters, request.paths, request.options)).renders
     result = run_checks(renders, setup.options(ws), only=list(request.rules) or None)
     return CheckOutcome(result, setup, renders)
 
@@ -127,7 +127,7 @@ class DiffOutcome:
         return [e for e in self.head_errors if (e.cluster, e.kustomization, e.message) not in known]
 
 
-def diff(request: DiffRequest, *, progress: Progress | None = None) -> DiffOutcome:
+def diff_workspaces(request: DiffRequest, *, progress: Progress | None = None) -> DiffOutcome:
     """Render both revisions in one session (unchanged clusters are reused) and compare them."""
     from fluxfleet.generate.layout import kustomization_teams
 

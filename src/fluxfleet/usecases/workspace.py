@@ -79,6 +79,16 @@ class Workspace:
             label=label or f"{self.label} + edits",
         )
 
+    def read_text(self, rel: str) -> str:
+        """A UTF-8 file of the revision (FleetError when it is absent or not text)."""
+        key = norm(rel)
+        try:
+            if key is None:
+                raise FileNotFoundError(rel)
+            return self.tree.read(key)[0].decode("utf-8")
+        except (OSError, UnicodeDecodeError):
+            raise FleetError(f"cannot read {rel!r} in {self.label}", file=rel) from None
+
     def files(self) -> dict[str, bytes]:
         """Every regular file of the revision (root-relative POSIX path -> content)."""
         return {rel: self.tree.read(rel)[0] for rel in self.tree.walk_files("")}
