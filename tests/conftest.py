@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
 from pathlib import Path
 
 import pytest
+
+from gitcmd import git
+
+__all__ = ["ROOT", "SHARED", "git"]
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"
@@ -23,18 +25,6 @@ def shared_dir() -> Path:
 @pytest.fixture(scope="session")
 def fixture_repos(shared_dir: Path) -> Path:
     return shared_dir / "fixtures" / "repos"
-
-
-def git(repo: Path, *args: str) -> str:
-    env = {
-        **os.environ,
-        "GIT_AUTHOR_NAME": "Test",
-        "GIT_AUTHOR_EMAIL": "test@example.com",
-        "GIT_COMMITTER_NAME": "Test",
-        "GIT_COMMITTER_EMAIL": "test@example.com",
-    }
-    out = subprocess.run(["git", *args], cwd=repo, check=True, capture_output=True, text=True, env=env)
-    return out.stdout
 
 
 @pytest.fixture(autouse=True)

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from conftest import git
 from fluxfleet.diff.compare import compare
 from fluxfleet.gitrepo.tree import read_files
 from fluxfleet.render.api import RenderOptions, RenderSession
 from fluxfleet.render.files import MemoryTree
+from gitcmd import git
 from render.helpers import DEPLOYMENT, PLACEHOLDER, cm, ks, write
 
 

@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from conftest import git
 from fluxfleet.cli.main import main
 from fluxfleet.diff.compare import compare
 from fluxfleet.diff.report import as_markdown
 from fluxfleet.gitrepo.tree import checkout, default_branch, merge_base, resolve
+from gitcmd import git
 from render.helpers import cluster_repo, cm, ks, render, write
 
 CANARY = "s3cr3t-canary-value-4411"

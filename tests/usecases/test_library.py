@@ -14,7 +14,9 @@ from pathlib import Path
 import pytest
 
 import fluxfleet
-from conftest import ROOT, git
+from gitcmd import git
+
+ROOT = Path(__file__).resolve().parents[2]
 
 API = [
     "BuildRequest",

@@ -6,17 +6,11 @@ being checked, fleet.yaml loaded once per command, one way to render a revision.
 
 from __future__ import annotations
 
-import shutil
-import tempfile
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from conftest import git
 from fluxfleet.cli.main import main
-from fluxfleet.generate.run import generate
-from fluxfleet.render.api import RenderOptions
 from fluxfleet.render.files import MemoryTree
 from fluxfleet.usecases.render import (
     BuildRequest,
@@ -27,54 +21,9 @@ from fluxfleet.usecases.render import (
     diff_workspaces,
 )
 from fluxfleet.usecases.workspace import Workspace
+from gitcmd import git
 
-FLEET = """\
-apiVersion: fluxfleet.dev/v1alpha1
-kind: Fleet
-metadata:
-  name: t
-spec:
-  source:
-    url: ssh://git@example.com/fleet.git
-  policy:
-    rego: [policy]
-  environments:
-    - name: dev
-    - name: prod
-  clusters:
-    - name: dev-a
-      labels: {environment: dev, region: eu}
-    - name: prod-a
-      labels: {environment: prod, region: eu}
-  apps:
-    - name: web
-      namespace: web
-      images: [ghcr.io/acme/web]
-      versions: {dev: v2, prod: v1}
-"""
-POLICY = 'package main\n\nimport rego.v1\n\nwarn contains "seen" if { input.kind == "Namespace" }\n'
-OVERLAY = "apps/web/overlays/prod/kustomization.yaml"
-NO_CACHE = RenderOptions(use_cache=False)
-
-
-@pytest.fixture(scope="module")
-def template() -> Iterator[Path]:
-    root = Path(tempfile.mkdtemp(prefix="fluxfleet-ws-")) / "repo"
-    root.mkdir()
-    (root / "fleet.yaml").write_text(FLEET)
-    (root / "policy").mkdir()
-    (root / "policy" / "main.rego").write_text(POLICY)
-    generate(root)
-    git(root, "init", "-q", "-b", "main")
-    git(root, "add", "-A")
-    git(root, "commit", "-qm", "fleet")
-    yield root
-    shutil.rmtree(root.parent, ignore_errors=True)
-
-
-@pytest.fixture
-def repo(template: Path, tmp_path: Path) -> Path:
-    return Path(shutil.copytree(template, tmp_path / "repo", symlinks=True))
+from .helpers import NO_CACHE, OVERLAY
 
 
 def test_diff_with_rego_policy_folders_renders_both_sides(repo: Path) -> None:

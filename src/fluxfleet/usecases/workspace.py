@@ -61,6 +61,11 @@ class Workspace:
             root, MemoryTree(files, root.resolve()), revision=commit, label=f"{revision} ({commit[:12]})"
         )
 
+    @classmethod
+    def from_files(cls, root: Path, files: Mapping[str, str | bytes], *, label: str = "in memory") -> Workspace:
+        """A revision held only in memory (``root`` names it; nothing is read from there)."""
+        return cls(root, MemoryTree({}, root.resolve()), label=label).with_edits(files, label=label)
+
     def with_edits(self, edits: Mapping[str, str | bytes | None], *, label: str | None = None) -> Workspace:
         """This revision with files written (or deleted, for None) in memory; the disk is untouched."""
         files = self.files()

@@ -1,0 +1,45 @@
+"""Recording and in-memory adapters for unit tests of code that calls the use cases.
+
+They stand in for the outside world where a test wants to see what was asked of it: the
+kustomize engine (records each build, delegates to a real engine), sops (answers from a table),
+the clock (:class:`~fluxfleet.usecases.clock.FixedClock`) and git (a Workspace built from files in
+memory, :meth:`Workspace.from_files`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from fluxfleet.render.engine import Engine, locate
+
+
+@dataclass(frozen=True)
+class RecordingEngine(Engine):
+    """The real kustomize engine, recording the folder of every build it runs."""
+
+    builds: list[str] = field(default_factory=list, compare=False)
+
+    @classmethod
+    def wrapping(cls, engine: Engine | None = None) -> RecordingEngine:
+        real = engine or locate()
+        return cls(real.binary, real.kind, real.version)
+
+    def build(self, directory: Path) -> str:
+        self.builds.append(directory.name)
+        return super().build(directory)
+
+
+@dataclass
+class RecordingSops:
+    """A sops adapter for ``CheckOptions.sops_verify``: answers from ``problems`` (path -> why it
+    does not open; absent: it opens) and records (path, sha256 of the content) of every call."""
+
+    problems: Mapping[str, str] = field(default_factory=dict)
+    calls: list[tuple[str, str]] = field(default_factory=list)
+
+    def __call__(self, rel: str, data: bytes) -> str | None:
+        self.calls.append((rel, hashlib.sha256(data).hexdigest()))
+        return self.problems.get(rel)
