@@ -62,7 +62,9 @@ class Workspace:
         )
 
     @classmethod
-    def from_files(cls, root: Path, files: Mapping[str, str | bytes], *, label: str = "in memory") -> Workspace:
+    def from_files(
+        cls, root: Path, files: Mapping[str, str | bytes], *, label: str = "in memory"
+    ) -> Workspace:
         """A revision held only in memory (``root`` names it; nothing is read from there)."""
         return cls(root, MemoryTree({}, root.resolve()), label=label).with_edits(files, label=label)
 
