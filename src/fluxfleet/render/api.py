@@ -196,15 +196,3 @@ def _collector_paused() -> Iterator[None]:
             gc.unfreeze()
         if was_enabled:
             gc.enable()
-
-
-def render_repo(
-    repo: Path,
-    options: RenderOptions = RenderOptions(),
-    *,
-    names: list[str] | None = None,
-    paths: list[str] | None = None,
-    layout: ClusterLayout | None = None,
-) -> list[ClusterRender]:
-    with RenderSession(options) as session:
-        return session.render(repo, names=names, paths=paths, layout=layout)
