@@ -9,12 +9,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from fluxfleet import yamlio
 from fluxfleet.check.config import validate_rule_ids
 from fluxfleet.check.context import LATEST_FLUX, CheckOptions, SopsVerify
 from fluxfleet.check.model import Severity
 from fluxfleet.check.registry import all_rules
 from fluxfleet.errors import FleetError
-from fluxfleet.fleet.policy import PolicyConfig, flux_version_error, load_policy_file
+from fluxfleet.fleet.policy import (
+    POLICY_FILE,
+    PolicyConfig,
+    flux_version_error,
+    load_policy_file,
+    parse_policy,
+)
 from fluxfleet.usecases.workspace import Workspace
 
 if TYPE_CHECKING:
@@ -61,7 +68,7 @@ class CheckSetup:
             )
             policy = fleet.policy
         else:
-            policy = (load_policy_file(ws.root) if ws.on_disk else None) or PolicyConfig()
+            policy = _policy_file(ws) or PolicyConfig()
         if settings.flux_version:
             policy = policy.model_copy(update={"flux_version": settings.flux_version})
         keys = settings.sops_key_files
@@ -98,6 +105,18 @@ class CheckSetup:
             sops_verify=sops_verifier(self.sops_key_files),
             tree=ws.tree,
         )
+
+
+def _policy_file(ws: Workspace) -> PolicyConfig | None:
+    """``.fluxfleet/policy.yaml`` of a repository without fleet.yaml, read from the revision."""
+    if ws.on_disk:
+        return load_policy_file(ws.root)
+    if not ws.tree.is_file(POLICY_FILE):
+        return None
+    docs = yamlio.load_all(ws.read_text(POLICY_FILE), POLICY_FILE)
+    if len(docs) > 1:
+        raise FleetError("expected one YAML document", file=POLICY_FILE)
+    return parse_policy(docs[0] if docs else None, POLICY_FILE)
 
 
 def sops_verifier(key_files: tuple[Path, ...]) -> SopsVerify | None:
