@@ -12,6 +12,11 @@ from promote_helpers import OLD, ff, fleet_text, git, head, make_repo, status, t
 
 from fluxfleet.cli.main import main
 from fluxfleet.generate.run import generate
+from fluxfleet.promote.plan import PromoteRequest
+from fluxfleet.render.api import RenderOptions
+from fluxfleet.usecases.fakes import RecordingTree
+from fluxfleet.usecases.promote import Delivery, PromoteCommand, promote_app
+from fluxfleet.usecases.workspace import Workspace
 
 DENY_V2 = """package main
 
@@ -92,3 +97,23 @@ def test_committer_dates_do_not_matter_to_the_clock(tmp_path: Path) -> None:
     env = ["promote", "web", "--to", "prod", "--approve", "--dry-run"]
     assert ff(repo, *env, "--now", "2026-03-02T10:10:00Z") == 3
     assert ff(repo, *env, "--now", "2026-03-03T10:10:00Z") == 0
+
+
+def test_promote_dry_run_reads_the_fleet_once(tmp_path: Path) -> None:
+    repo = make_repo(tmp_path / "r")
+    trees: list[RecordingTree] = []
+
+    def open_recording(root: Path) -> Workspace:
+        tree = RecordingTree(Workspace.open(root).files(), root)
+        trees.append(tree)
+        return Workspace(root, tree)
+
+    command = PromoteCommand(repo, PromoteRequest("web", "staging"), Delivery(dry_run=True))
+    result = promote_app(
+        command, open_workspace=open_recording, render_options=RenderOptions(use_cache=False)
+    )
+    assert result.outcome.dry_run and result.change.version == "v2"
+    assert {g.name: g.status.value for g in result.change.gates}["checks"] == "pass"
+    # One attempt, one HEAD: the decision, the preview and the checks gate share one fleet.
+    assert [t.reads["fleet.yaml"] for t in trees] == [1]
+    assert status(repo) == ""

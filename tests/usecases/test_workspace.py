@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from fluxfleet.cli.main import main
-from fluxfleet.render.files import MemoryTree
+from fluxfleet.usecases.fakes import RecordingTree
 from fluxfleet.usecases.render import (
     BuildRequest,
     CheckRequest,
@@ -101,20 +101,8 @@ def test_secrets_rules_read_the_revision_being_checked(repo: Path) -> None:
     assert clean.result.findings == []
 
 
-class CountingTree(MemoryTree):
-    """A revision in memory that counts how often fleet.yaml is read."""
-
-    fleet_reads = 0
-
-    def read(self, rel: str) -> tuple[bytes, str]:
-        if rel == "fleet.yaml":
-            self.fleet_reads += 1
-        return super().read(rel)
-
-
-def _counting(repo: Path) -> tuple[Workspace, CountingTree]:
-    files = Workspace.open(repo, "HEAD").files()
-    tree = CountingTree(files, repo)
+def _counting(repo: Path) -> tuple[Workspace, RecordingTree]:
+    tree = RecordingTree(Workspace.open(repo, "HEAD").files(), repo)
     return Workspace(repo, tree, revision="HEAD"), tree
 
 
@@ -123,9 +111,9 @@ def test_check_and_diff_load_the_fleet_once_per_revision(repo: Path) -> None:
     outcome = check_workspace(CheckRequest(ws, options=NO_CACHE))
     assert [r.cluster for r in outcome.renders] == ["dev-a", "prod-a"]
     assert [f.message for f in outcome.result.findings if f.rule == "rego-policy"]  # policy/ was read
-    assert tree.fleet_reads == 1
+    assert tree.reads["fleet.yaml"] == 1
     base, base_tree = _counting(repo)
     head, head_tree = _counting(repo)
     result = diff_workspaces(DiffRequest(base, head, options=NO_CACHE))
     assert not result.result.changed
-    assert (base_tree.fleet_reads, head_tree.fleet_reads) == (1, 1)
+    assert (base_tree.reads["fleet.yaml"], head_tree.reads["fleet.yaml"]) == (1, 1)

@@ -29,6 +29,8 @@ from fluxfleet.usecases.workspace import Workspace
 
 # Shown before the gates decide: the change, the attempt (1, then one per push race) and the fleet.
 PreviewFn = Callable[[Change, int, Fleet], None]
+# Opens the repository's current HEAD (clean, so the working tree) for an attempt.
+OpenWorkspace = Callable[[Path], Workspace]
 
 
 @dataclass(frozen=True)
@@ -82,17 +84,20 @@ class PromoteResult:
 class _Attempts:
     """The Workspace of the current attempt: reused while HEAD stays, re-read when it moves."""
 
-    def __init__(self, repo: Path, render_options: RenderOptions) -> None:
+    def __init__(
+        self, repo: Path, render_options: RenderOptions | None, opener: OpenWorkspace | None
+    ) -> None:
         self.repo = repo
         self.git = Git(repo)
-        self.render_options = render_options
-        self.workspace = Workspace.open(repo)
+        self.render_options = render_options or RenderOptions()
+        self.open = opener or Workspace.open
+        self.workspace = self.open(repo)
         self._head = self.git.head()
 
     def context(self, repo: Path, git: Git, now: datetime, app: str | None) -> Context:
         head = git.require_head()
         if head != self._head:
-            self.workspace, self._head = Workspace.open(repo), head
+            self.workspace, self._head = self.open(repo), head
         return load_context(repo, git, now, app, fleet=self.workspace.fleet)
 
     def verify(self, ctx: Context, change: Change) -> verify.Verified:
@@ -168,9 +173,10 @@ def promote_app(
     clock: Clock | None = None,
     preview: PreviewFn | None = None,
     render_options: RenderOptions | None = None,
+    open_workspace: OpenWorkspace | None = None,
 ) -> PromoteResult:
     """Promote an app into an environment (one wave), as one commit with ledger trailers."""
-    attempts = _Attempts(command.repo, render_options or RenderOptions())
+    attempts = _Attempts(command.repo, render_options, open_workspace)
     req = command.request
 
     def planner(ctx: Context) -> Change:
@@ -185,9 +191,10 @@ def rollback_app(
     clock: Clock | None = None,
     preview: PreviewFn | None = None,
     render_options: RenderOptions | None = None,
+    open_workspace: OpenWorkspace | None = None,
 ) -> PromoteResult:
     """Restore an earlier version of an app in an environment."""
-    attempts = _Attempts(command.repo, render_options or RenderOptions())
+    attempts = _Attempts(command.repo, render_options, open_workspace)
     req = command.request
 
     def planner(ctx: Context) -> Change:
@@ -202,9 +209,10 @@ def revert_promotion(
     clock: Clock | None = None,
     preview: PreviewFn | None = None,
     render_options: RenderOptions | None = None,
+    open_workspace: OpenWorkspace | None = None,
 ) -> PromoteResult:
     """Revert exactly one promotion commit; the environment's promotion.mode applies as for promote."""
-    attempts = _Attempts(command.repo, render_options or RenderOptions())
+    attempts = _Attempts(command.repo, render_options, open_workspace)
     git = attempts.git
     sha = resolve(git, command.commit)
     entries = history.log(git, rev=sha, max_count=1)

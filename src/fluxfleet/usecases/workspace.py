@@ -98,6 +98,8 @@ class Workspace:
 
     def files(self) -> dict[str, bytes]:
         """Every regular file of the revision (root-relative POSIX path -> content)."""
+        if isinstance(self.tree, MemoryTree):
+            return self.tree.snapshot()
         return {rel: self.tree.read(rel)[0] for rel in self.tree.walk_files("")}
 
     # -- the fleet, loaded once ------------------------------------------------------------
