@@ -19,9 +19,9 @@ reason (a new one fails; one no longer needed fails too):
 
 Allowed by the table but worth knowing: ``check -> secrets`` (sops metadata parsing; running sops
 goes through the adapter in ``CheckOptions.sops_verify``), ``promote -> check/diff`` (the gate's
-pure comparison), ``cli -> engines`` (``init``, ``generate``, ``secrets``, ``versions``,
-``history`` and ``rollout status`` are not behind a use case yet; "no business rules in cli"
-cannot be read from imports).
+pure comparison), ``cli -> engines`` (``init``, ``validate``, ``clusters``, ``placement``,
+``explain`` and the ``secrets`` commands are not behind a use case yet; "no business rules in
+cli" cannot be read from imports).
 """
 
 from __future__ import annotations

@@ -44,6 +44,9 @@ _EXPORTS = {
     "promote_app": "fluxfleet.usecases.promote",
     "rollback_app": "fluxfleet.usecases.promote",
     "revert_promotion": "fluxfleet.usecases.promote",
+    "version_matrix": "fluxfleet.usecases.ledger",
+    "rollout_status": "fluxfleet.usecases.ledger",
+    "history": "fluxfleet.usecases.ledger",
     "Clock": "fluxfleet.usecases.clock",
     "SystemClock": "fluxfleet.usecases.clock",
     "FixedClock": "fluxfleet.usecases.clock",
@@ -78,9 +81,12 @@ __all__ = [
     "check_workspace",
     "diff_workspaces",
     "generate_files",
+    "history",
     "promote_app",
     "revert_promotion",
     "rollback_app",
+    "rollout_status",
+    "version_matrix",
 ]
 
 if TYPE_CHECKING:
@@ -91,6 +97,7 @@ if TYPE_CHECKING:
     from fluxfleet.usecases.checks import CheckSettings, CheckSetup
     from fluxfleet.usecases.clock import Clock, FixedClock, SystemClock
     from fluxfleet.usecases.generate import GenerateRequest, generate_files
+    from fluxfleet.usecases.ledger import history, rollout_status, version_matrix
     from fluxfleet.usecases.promote import (
         Delivery,
         PromoteCommand,

@@ -47,9 +47,12 @@ API = [
     "check_workspace",
     "diff_workspaces",
     "generate_files",
+    "history",
     "promote_app",
     "revert_promotion",
     "rollback_app",
+    "rollout_status",
+    "version_matrix",
 ]
 
 

@@ -13,13 +13,12 @@ import typer
 
 from fluxfleet.cli.common import OutputOpt, RepoOpt, echo, stderr
 from fluxfleet.errors import FleetError
-from fluxfleet.fleet.load import FLEET_FILE, Fleet, load_fleet
-from fluxfleet.fleet.placement import place
-from fluxfleet.gitrepo.git import Git
+from fluxfleet.fleet.load import Fleet
 from fluxfleet.output import Format, structured
-from fluxfleet.promote import ledger, preview, report
+from fluxfleet.promote import preview, report
 from fluxfleet.promote.health import EvidenceFile
 from fluxfleet.promote.plan import Change, PromoteRequest, RollbackRequest
+from fluxfleet.usecases import ledger as read_side
 from fluxfleet.usecases import promote as usecases
 from fluxfleet.usecases.clock import clock_at
 from fluxfleet.usecases.promote import (
@@ -30,6 +29,7 @@ from fluxfleet.usecases.promote import (
     RevertCommand,
     RollbackCommand,
 )
+from fluxfleet.usecases.workspace import Workspace
 
 ApproveOpt = Annotated[bool, typer.Option("--approve", help="Approve (recorded with your identity).")]
 ApproverOpt = Annotated[
@@ -127,9 +127,7 @@ def register(app: typer.Typer) -> None:
         output: OutputOpt = Format.text,
     ) -> None:
         """Show each app's version per environment (and per cluster while a rollout is in progress)."""
-        fleet = load_fleet(repo)
-        records = ledger.load(Git(repo), app=name) if _in_git(repo) else []
-        data = report.version_matrix(repo, fleet, place(fleet), records, name)
+        data = read_side.version_matrix(Workspace.open(repo), name)
         echo(report.matrix_text(data) if output is Format.text else structured(data, output))
 
     @app.command("promote")
@@ -172,12 +170,7 @@ def register(app: typer.Typer) -> None:
         now: NowOpt = None,
     ) -> None:
         """Show the waves of APP in an environment: done, next, pending, and soak."""
-        fleet = load_fleet(repo)
-        from fluxfleet.promote.state import env_state
-
-        state = env_state(repo, fleet, place(fleet), name, env)
-        records = ledger.load(Git(repo), app=name, env=env) if _in_git(repo) else []
-        data = report.rollout_status(state, fleet, records, clock_at(now).now())
+        data = read_side.rollout_status(Workspace.open(repo), name, env, clock=clock_at(now))
         echo(report.rollout_text(data) if output is Format.text else structured(data, output))
 
     @app.command("rollback")
@@ -234,20 +227,7 @@ def register(app: typer.Typer) -> None:
         output: OutputOpt = Format.text,
     ) -> None:
         """List promotions, rollbacks and reverts from the commit trailers (newest first)."""
-        if not _in_git(repo):
-            raise FleetError(
-                "not a git repository with commits", file=str(repo), hint="history is read from git"
-            )
-        records = ledger.load(Git(repo), app=name, env=env)
-        if not records and (repo / FLEET_FILE).is_file():
-            # An app removed from the fleet keeps its history; only a name never seen is a typo.
-            fleet = load_fleet(repo)
-            if name is not None and name not in {a.name for a in fleet.apps}:
-                fleet.app(name)
-            if env is not None:
-                fleet.env(env)
-        if limit is not None:
-            records = records[:limit]
+        records = read_side.history(Workspace.open(repo), app=name, env=env, limit=limit)
         if output is Format.text:
             echo(report.history_text(records))
         else:
@@ -257,10 +237,3 @@ def register(app: typer.Typer) -> None:
 def _check_force(force: str | None) -> None:
     if force is not None and not force.strip():
         raise FleetError("--force needs a reason", hint='--force "hotfix for INC-1234"')
-
-
-def _in_git(repo: Path) -> bool:
-    try:
-        return Git(repo).head() is not None
-    except FleetError:
-        return False
