@@ -103,7 +103,9 @@ class _Attempts:
     def verify(self, ctx: Context, change: Change) -> verify.Verified:
         before_ws = self.workspace
         edits = _revert_edits(ctx.git, change) if change.reverts else change.files
-        after_ws = before_ws.with_edits(edits, label=change.action)
+        # HEAD's committed files (the tree is clean), not every file on disk: ignored folders
+        # such as a virtualenv inside the repository are no part of the revision.
+        after_ws = self.open_commit(ctx.head).with_edits(edits, label=change.action)
         setup = CheckSetup.for_workspace(before_ws)
         with RenderSession(self.render_options) as session:
             before = render_workspace(session, before_ws, change.clusters)
@@ -115,6 +117,11 @@ class _Attempts:
             run_checks(after, setup.options(after_ws)),
             setup.threshold,
         )
+
+    def open_commit(self, commit: str) -> Workspace:
+        if not self.workspace.on_disk:
+            return self.workspace  # an opener that serves HEAD from memory already
+        return Workspace.open(self.repo, commit)
 
     def preview(self, show: PreviewFn | None) -> apply.Preview | None:
         if show is None:
