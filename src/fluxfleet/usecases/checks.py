@@ -26,6 +26,7 @@ from fluxfleet.usecases.workspace import Workspace
 
 if TYPE_CHECKING:
     from fluxfleet.check.rego import RegoPolicies
+    from fluxfleet.check.schemas import SchemaStore
 
 
 @dataclass(frozen=True)
@@ -50,6 +51,7 @@ class CheckSetup:
     tenant_namespaces: frozenset[str] = frozenset()
     age_recipients: dict[str, tuple[str, ...]] = field(default_factory=dict)
     sops_key_files: tuple[Path, ...] = ()
+    _schemas: SchemaStore | None = field(default=None, init=False, repr=False, compare=False)
 
     @classmethod
     def for_workspace(cls, ws: Workspace, settings: CheckSettings = CheckSettings()) -> CheckSetup:
@@ -91,12 +93,14 @@ class CheckSetup:
         """Options for checking a render of ``ws``: paths and secrets are read from that revision."""
         from fluxfleet.check.schemas import SchemaStore
 
+        if self._schemas is None:  # compiled validators, shared by every revision this setup checks
+            self._schemas = SchemaStore(self.kubernetes_version)
         return CheckOptions(
             policy=self.policy,
             kubernetes_version=self.kubernetes_version,
             flux_version=self.flux_version,
             path_exists=ws.path_exists,
-            schemas=SchemaStore(self.kubernetes_version),
+            schemas=self._schemas,
             rego=self.rego,
             environment=dict(self.environment),
             tenant_namespaces=self.tenant_namespaces,
