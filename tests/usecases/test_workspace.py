@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from fluxfleet.cli.main import main
+from fluxfleet.render.api import RenderOptions
 from fluxfleet.usecases.fakes import RecordingTree
 from fluxfleet.usecases.render import (
     BuildRequest,
@@ -102,8 +103,9 @@ def test_secrets_rules_read_the_revision_being_checked(repo: Path) -> None:
 
 
 def _counting(repo: Path) -> tuple[Workspace, RecordingTree]:
-    tree = RecordingTree(Workspace.open(repo, "HEAD").files(), repo)
-    return Workspace(repo, tree, revision="HEAD"), tree
+    head = Workspace.open(repo, "HEAD")
+    tree = RecordingTree(head.files(), repo)
+    return Workspace(repo, tree, revision=head.revision), tree
 
 
 def test_check_and_diff_load_the_fleet_once_per_revision(repo: Path) -> None:
@@ -117,3 +119,15 @@ def test_check_and_diff_load_the_fleet_once_per_revision(repo: Path) -> None:
     result = diff_workspaces(DiffRequest(base, head, options=NO_CACHE))
     assert not result.result.changed
     assert (base_tree.reads["fleet.yaml"], head_tree.reads["fleet.yaml"]) == (1, 1)
+
+
+def test_an_edited_tree_is_never_cached_as_its_commit(repo: Path, tmp_path: Path) -> None:
+    cached = RenderOptions(cache_dir=tmp_path / "cache")
+    head = Workspace.open(repo, "HEAD")
+    text = head.read_text(OVERLAY)
+    edited = head.with_edits({OVERLAY: text.replace("newTag: v1", "newTag: v7")})
+    assert edited.revision is None and head.revision is not None
+    first = diff_workspaces(DiffRequest(edited, Workspace.open(repo, "HEAD"), options=cached))
+    assert first.result.changed
+    again = diff_workspaces(DiffRequest(Workspace.open(repo, "HEAD"), Workspace.open(repo), options=cached))
+    assert not again.result.changed

@@ -24,7 +24,8 @@ class Workspace:
     """One revision of a fleet repository.
 
     ``root`` is the repository folder on disk (relative ``--source`` paths and tools resolve
-    against it); ``tree`` serves the files of the revision. A working-tree workspace loads
+    against it); ``tree`` serves the files of the revision; ``revision`` is the commit id the tree
+    is exactly (renders of commits are cached under it), None for anything else. A working-tree workspace loads
     fleet.yaml from disk (an explicit ``fleet_file`` is honoured); any other tree loads it from
     the tree itself.
     """
@@ -79,12 +80,8 @@ class Workspace:
                 files.pop(key, None)
             else:
                 files[key] = content.encode() if isinstance(content, str) else content
-        return Workspace(
-            self.root,
-            MemoryTree(files, self.root),
-            revision=self.revision,
-            label=label or f"{self.label} + edits",
-        )
+        # No revision: an edited tree is no commit, and must never be cached as one.
+        return Workspace(self.root, MemoryTree(files, self.root), label=label or f"{self.label} + edits")
 
     def read_text(self, rel: str) -> str:
         """A UTF-8 file of the revision (FleetError when it is absent or not text)."""
