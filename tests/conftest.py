@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
 from pathlib import Path
 
 import pytest
+
+from gitcmd import git
+
+__all__ = ["ROOT", "SHARED", "git"]
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"
@@ -25,18 +27,6 @@ def fixture_repos(shared_dir: Path) -> Path:
     return shared_dir / "fixtures" / "repos"
 
 
-def git(repo: Path, *args: str) -> str:
-    env = {
-        **os.environ,
-        "GIT_AUTHOR_NAME": "Test",
-        "GIT_AUTHOR_EMAIL": "test@example.com",
-        "GIT_COMMITTER_NAME": "Test",
-        "GIT_COMMITTER_EMAIL": "test@example.com",
-    }
-    out = subprocess.run(["git", *args], cwd=repo, check=True, capture_output=True, text=True, env=env)
-    return out.stdout
-
-
 @pytest.fixture(autouse=True)
 def _isolated_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
     """Keep caches and git config of tests out of the real home directory."""
@@ -48,3 +38,22 @@ def _isolated_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest
     (home / "gitconfig").write_text(
         "[user]\n\tname = Test\n\temail = test@example.com\n[init]\n\tdefaultBranch = main\n"
     )
+
+
+@pytest.fixture(scope="session")
+def _example_fleet_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """`init --example` + `generate`, built once per test process (copied by ``example_fleet``)."""
+    from fluxfleet.cli.main import main
+
+    repo = tmp_path_factory.mktemp("example-template") / "fleet"
+    assert main(["init", "--example", str(repo)]) == 0
+    assert main(["generate", "-C", str(repo)]) == 0
+    return repo
+
+
+@pytest.fixture
+def example_fleet(_example_fleet_template: Path, tmp_path: Path) -> Path:
+    """A private copy of the generated example fleet (a git work tree without commits)."""
+    import shutil
+
+    return Path(shutil.copytree(_example_fleet_template, tmp_path / "fleet", symlinks=True))

@@ -105,11 +105,8 @@ def test_list_rules(capsys: pytest.CaptureFixture[str]) -> None:
     assert {"id", "severity", "category", "doc", "hint"} <= set(rules[0])
 
 
-def test_example_fleet_passes_clean(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    repo = tmp_path / "fleet"
-    repo.mkdir()
-    assert main(["init", "--example", str(repo)]) == 0
-    assert main(["generate", "-C", str(repo)]) == 0
+def test_example_fleet_passes_clean(example_fleet: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    repo = example_fleet
     capsys.readouterr()
     code, out, _ = check(capsys, "-C", str(repo), "-o", "json")
     data = json.loads(out)

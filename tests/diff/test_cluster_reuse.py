@@ -9,12 +9,14 @@ from typing import Any
 
 import pytest
 
-from conftest import git
 from fluxfleet.cli.main import main
-from fluxfleet.cli.render_cmds import _render_revision
 from fluxfleet.render.api import RenderOptions, RenderSession
 from fluxfleet.render.model import ClusterRender
-from fluxfleet.render.revcache import _render_to
+from fluxfleet.render.revcache import RevisionCache, _render_to
+from fluxfleet.usecases.fakes import RecordingEngine
+from fluxfleet.usecases.render import render_stored, render_workspace
+from fluxfleet.usecases.workspace import Workspace
+from gitcmd import git
 from render.helpers import DEPLOYMENT, PLACEHOLDER, cm, ks, write
 
 SUBST = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: greeting\ndata:\n  text: ${GREETING}\n"
@@ -95,8 +97,8 @@ def _diff_pair(
     repo: Path, base: str, reuse: bool
 ) -> tuple[list[ClusterRender], list[ClusterRender], list[str]]:
     with RenderSession(RenderOptions(use_cache=False, reuse_clusters=reuse)) as session:
-        old, _ = _render_revision(session, repo, Path("."), base, None, None, repo)
-        new = session.render(repo)
+        old = render_workspace(session, Workspace.open(repo, base))
+        new = render_workspace(session, Workspace.open(repo))
         return old, new, session.walker.last_reused_clusters
 
 
@@ -146,7 +148,7 @@ def test_fleet_label_change_is_not_reused(tmp_path: Path) -> None:
 
 
 def _stored(session: RenderSession, repo: Path, rev: str) -> list[ClusterRender]:
-    return _render_revision(session, repo, Path("."), rev, None, None, repo, stored=True)[0]
+    return render_stored(session, Workspace.open(repo, rev), ())
 
 
 def test_persistent_revision_cache(tmp_path: Path) -> None:
@@ -154,24 +156,27 @@ def test_persistent_revision_cache(tmp_path: Path) -> None:
     _edit("apps/a/kustomization.yaml", "'1.0'", "'1.1'")(repo)
     cache = tmp_path / "cache"
     with RenderSession(RenderOptions(use_cache=False)) as fresh:
-        expected_base = _render_revision(fresh, repo, Path("."), base, None, None, repo)[0]
-        expected_head = fresh.render(repo)
+        expected_base = render_workspace(fresh, Workspace.open(repo, base))
+        expected_head = render_workspace(fresh, Workspace.open(repo))
     with RenderSession(RenderOptions(cache_dir=cache)) as first:
         assert _data(_stored(first, repo, base)) == _data(expected_base)
     entries = list((cache / "renders").rglob("*.json"))
     assert len(entries) == 1
-    with RenderSession(RenderOptions(cache_dir=cache)) as second:
+    engine = RecordingEngine.wrapping()
+    with RenderSession(RenderOptions(cache_dir=cache, engine=engine)) as second:
         loaded = _stored(second, repo, base)
-        assert second.builder.stats["requests"] == 0  # nothing was rendered
+        assert engine.builds == []  # nothing was rendered
         assert loaded == expected_base and _data(loaded) == _data(expected_base)
-        head = second.render(repo)
+        head = render_workspace(second, Workspace.open(repo))
         assert second.walker.last_reused_clusters == ["b", "c"]
         assert head == expected_head and _data(head) == _data(expected_head)
     # A damaged entry is a miss, and the render still comes out right.
     entries[0].write_text('{"format": "v1", "clusters": [{"spec": 1}]')
-    with RenderSession(RenderOptions(cache_dir=cache)) as third:
+    engine = RecordingEngine.wrapping()
+    with RenderSession(RenderOptions(cache_dir=cache / "damaged-only", engine=engine)) as third:
+        third.revisions = RevisionCache(cache / "renders")  # the damaged entry, a cold build cache
         assert _data(_stored(third, repo, base), False) == _data(expected_base, False)
-        assert third.builder.stats["requests"] > 0
+        assert engine.builds != []
 
 
 def test_revision_with_secret_values_is_not_stored(tmp_path: Path) -> None:

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from conftest import git
 from fluxfleet.cli.main import main
+from gitcmd import git
 from render.helpers import cluster_repo, cm, ks, write
 
 

@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from conftest import git
 from fluxfleet.cli.main import main
 from fluxfleet.diff.compare import compare
 from fluxfleet.diff.report import as_markdown
-from fluxfleet.gitrepo.tree import checkout, default_branch, merge_base, resolve
+from fluxfleet.gitrepo.tree import default_branch, merge_base, read_files, resolve
+from gitcmd import git
 from render.helpers import cluster_repo, cm, ks, render, write
 
 CANARY = "s3cr3t-canary-value-4411"
@@ -115,11 +115,9 @@ def test_git_tree_helpers(repo: Path, tmp_path: Path) -> None:
     git(repo, "commit", "-qm", "topic")
     assert default_branch(repo) == "main"
     assert merge_base(repo, "main", "HEAD") == base
-    with checkout(repo, "main") as tree:
-        assert (tree / "apps/cm.yaml").is_file()
-        assert not (tree / "extra.txt").exists()
-        kept = tree
-    assert not kept.exists()
+    files = read_files(repo, "main")
+    assert "apps/cm.yaml" in files and "extra.txt" not in files
+    assert files["apps/cm.yaml"] == (repo / "apps/cm.yaml").read_bytes()
 
 
 def test_diff_groups_changes_and_limits_markdown(tmp_path: Path) -> None:

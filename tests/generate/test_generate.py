@@ -40,11 +40,8 @@ def tree_digest(root: Path) -> dict[str, str]:
 
 
 @pytest.fixture
-def example(tmp_path: Path) -> Path:
-    repo = tmp_path / "fleet"
-    assert main(["init", "--example", str(repo)]) == 0
-    assert main(["generate", "-C", str(repo)]) == 0
-    return repo
+def example(example_fleet: Path) -> Path:
+    return example_fleet
 
 
 def test_layout_and_current_apis(example: Path) -> None:

@@ -102,8 +102,10 @@ STAGING_GATES = {
 
 @pytest.mark.parametrize("gate", sorted(STAGING_GATES))
 def test_gate_refuses_then_passes_or_is_forced(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str], gate: str
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, gate: str
 ) -> None:
+    # A Wednesday: never inside the window (Mondays 00:00-00:01), whenever the suite runs.
+    monkeypatch.setenv("FLUXFLEET_NOW", "2026-03-04T12:00:00Z")
     repo = make_repo(tmp_path / "r", staging=STAGING_GATES[gate])
     before = head(repo)
     assert ff(repo, "promote", "web", "--to", "staging") == 3
@@ -123,6 +125,15 @@ def test_gate_refuses_then_passes_or_is_forced(
     assert ff(repo, "promote", "web", "--to", "staging", "--force", "emergency fix") == 0
     t = trailers(repo)
     assert t["Fluxfleet-Forced"] == gate and t["Fluxfleet-Forced-Reason"] == "emergency fix"
+
+
+def test_window_opens_at_the_clock_the_cli_is_given(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    repo = make_repo(tmp_path / "r", staging=STAGING_GATES["window"])
+    # Monday 00:00:30 in Kiritimati (UTC+14) is Sunday 10:00:30 UTC.
+    assert ff(repo, "promote", "web", "--to", "staging", "--dry-run", "--now", "2026-03-01T10:00:30Z") == 0
+    monkeypatch.setenv("FLUXFLEET_NOW", "2026-03-01T10:02:00+00:00")
+    assert ff(repo, "promote", "web", "--to", "staging", "--dry-run") == 3
+    assert ff(repo, "promote", "web", "--to", "staging", "--dry-run", "--now", "yesterday") == 2
 
 
 def test_freeze_lets_rollbacks_through(tmp_path: Path) -> None:

@@ -10,12 +10,16 @@ import pytest
 from promote_helpers import ff, head, make_repo, status, trailers
 
 from fluxfleet import yamlio
-from fluxfleet.render.api import RenderOptions, render_repo
+from fluxfleet.render.api import RenderOptions
+from fluxfleet.usecases.render import BuildRequest, build_workspace
+from fluxfleet.usecases.workspace import Workspace
 
 
 def _renders(repo: Path) -> dict[str, str]:
     out = {}
-    for r in render_repo(repo, RenderOptions(use_cache=False)):
+    for r in build_workspace(
+        BuildRequest(Workspace.open(repo), options=RenderOptions(use_cache=False))
+    ).renders:
         assert not r.errors, r.errors
         out[r.cluster] = yamlio.dump_all([o.body for o in r.objects])
     return out

@@ -16,14 +16,6 @@ from .helpers import cluster_repo, ks
 CANARY = "canary-7f3a9c-never-print-me"
 
 
-@pytest.fixture(scope="module")
-def example_fleet(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    repo = tmp_path_factory.mktemp("fleet") / "fleet"
-    assert main(["init", "--example", str(repo)]) == 0
-    assert main(["generate", "-C", str(repo)]) == 0
-    return repo
-
-
 def _run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
     code = main(list(argv))
     out, err = capsys.readouterr()

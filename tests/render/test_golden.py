@@ -43,9 +43,6 @@ def test_fixture_repo_render_matches_golden(
     _compare(name, _build(capsys, fixture_repos / name))
 
 
-def test_example_fleet_render_matches_golden(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    repo = tmp_path / "fleet"
-    assert main(["init", "--example", str(repo)]) == 0
-    assert main(["generate", "-C", str(repo)]) == 0
+def test_example_fleet_render_matches_golden(example_fleet: Path, capsys: pytest.CaptureFixture[str]) -> None:
     capsys.readouterr()
-    _compare("example-fleet", _build(capsys, repo, "--cluster", EXAMPLE_CLUSTER))
+    _compare("example-fleet", _build(capsys, example_fleet, "--cluster", EXAMPLE_CLUSTER))

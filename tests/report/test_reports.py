@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 import xml.etree.ElementTree as ET
 from datetime import date
 from importlib import resources
+from pathlib import Path
+from typing import Any
 
 import jsonschema
 import pytest
@@ -13,7 +18,7 @@ import pytest
 from fluxfleet import yamlio
 from fluxfleet.check.context import CheckOptions
 from fluxfleet.check.engine import run_checks
-from fluxfleet.check.model import CheckResult, Severity
+from fluxfleet.check.model import CheckResult, Finding, Severity
 from fluxfleet.objects import K8sObject, Provenance
 from fluxfleet.render.model import ClusterRender, KsStatus, KustomizationRender, RenderError
 from fluxfleet.report import render_report, to_json, to_junit, to_sarif, to_text
@@ -102,10 +107,39 @@ def test_sarif_schema_rejects_a_broken_document(sarif_schema: dict[str, object])
     assert list(jsonschema.Draft4Validator(sarif_schema).iter_errors(doc))
 
 
+_REPORTS_SCRIPT = """
+import sys
+sys.path.insert(0, sys.argv[1])
+from report.test_reports import result
+from fluxfleet.check.model import Severity
+from fluxfleet.report import render_report
+for fmt in ("text", "json", "sarif", "junit"):
+    sys.stdout.write(render_report(result(), fmt, fail_on=Severity.high) + "\\0")
+"""
+
+
+def _reports_with_hash_seed(seed: str) -> str:
+    tests = Path(__file__).resolve().parents[1]
+    res = subprocess.run(
+        [sys.executable, "-c", _REPORTS_SCRIPT, str(tests)],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONHASHSEED": seed},
+        check=True,
+        timeout=120,
+    )
+    return res.stdout
+
+
 def test_reports_are_deterministic() -> None:
-    a, b = result(), result()
-    for fmt in ("text", "json", "sarif", "junit"):
-        assert render_report(a, fmt, fail_on=Severity.high) == render_report(b, fmt, fail_on=Severity.high)
+    """Byte-identical in a process with another hash seed (other set and dict-of-set orders)."""
+    other_seed = "2" if os.environ.get("PYTHONHASHSEED") == "1" else "1"
+    there = _reports_with_hash_seed(other_seed)
+    assert there.count("\0") == 4 and "image-tag-pinned" in there
+    here = "".join(
+        render_report(result(), f, fail_on=Severity.high) + "\0" for f in ("text", "json", "sarif", "junit")
+    )
+    assert here == there
 
 
 def test_junit_has_a_suite_per_cluster_and_failures_at_threshold() -> None:
@@ -136,9 +170,33 @@ def test_text_groups_by_cluster_and_rule_with_location() -> None:
 
 
 def test_json_report_round_trips() -> None:
-    data = json.loads(to_json(result(), fail_on=Severity.critical))
+    """Every finding (and suppressed one) comes back from the JSON with all its fields."""
+    original = result()
+    data = json.loads(to_json(original, fail_on=Severity.critical))
     assert data["summary"]["failOn"] == "critical" and data["summary"]["clusters"] == 2
-    assert {f["rule"] for f in data["suppressed"]} == {"probes"}
+
+    def from_json(f: dict[str, Any]) -> tuple[Any, ...]:
+        obj = f.get("object")
+        return (
+            f["rule"],
+            f["severity"],
+            f["cluster"],
+            f["message"],
+            (obj["kind"], obj.get("namespace") or "", obj["name"]) if obj else None,
+            f.get("file"),
+            f.get("line"),
+        )
+
+    def from_result(f: Finding) -> tuple[Any, ...]:
+        obj = (f.object.kind, f.object.namespace or "", f.object.name) if f.object else None
+        return (f.rule, f.severity.value, f.cluster, f.message, obj, f.file, f.line)
+
+    assert sorted(map(from_json, data["findings"]), key=str) == sorted(
+        map(from_result, original.findings), key=str
+    )
+    assert sorted(map(from_json, data["suppressed"]), key=str) == sorted(
+        map(from_result, original.suppressed), key=str
+    )
+    assert len(data["findings"]) == len(original.findings) > 3
     f = next(f for f in data["findings"] if f["rule"] == "image-tag-pinned")
     assert f["object"] == {"apiVersion": "apps/v1", "kind": "Deployment", "namespace": "shop", "name": "web"}
-    assert f["file"] == "apps/shop/deploy.yaml" and f["line"] == 2

@@ -17,11 +17,16 @@ from typing import TYPE_CHECKING, Any
 
 from fluxfleet.fleet.policy import PolicyConfig
 from fluxfleet.objects import BUILTIN_CLUSTER_SCOPED, K8sObject
+from fluxfleet.render.files import FileTree
 from fluxfleet.render.model import ClusterRender, KustomizationRender
 
 if TYPE_CHECKING:
     from fluxfleet.check.rego import RegoPolicies
     from fluxfleet.check.schemas import SchemaStore
+
+# Opens a sops document (path, content) with the run's keys: None when it opens and its MAC holds,
+# else why not. The plaintext never leaves the adapter.
+SopsVerify = Callable[[str, bytes], str | None]
 
 FLUX_NAMESPACE = "flux-system"
 TENANT_LABELS = ("toolkit.fluxcd.io/tenant", "fluxfleet.dev/team")
@@ -42,14 +47,17 @@ class CheckOptions:
     environment: dict[str, str] = field(default_factory=dict)  # cluster -> environment (fleet.yaml)
     tenant_namespaces: frozenset[str] = frozenset()  # from fleet.yaml teams
     # Secrets rules (check/rules/secrets_sops.py): the repository root to read sops metadata of
-    # source files, the age recipients per environment (fleet.yaml), and key files that, when
-    # given, make the rules verify every MAC. ``cache`` is a per-run memo for rules.
+    # source files, the age recipients per environment (fleet.yaml), and a sops adapter that, when
+    # given (the run has key files), verifies every MAC. ``cache`` is a per-run memo for rules.
     repo: Path | None = None
     age_recipients: dict[str, tuple[str, ...]] = field(default_factory=dict)
-    sops_key_files: tuple[Path, ...] = ()
+    sops_verify: SopsVerify | None = None
     cache: dict[str, Any] = field(default_factory=dict)
     # cluster -> its render at the base revision (check --base): rules that judge a change
     baseline: dict[str, ClusterRender] = field(default_factory=dict)
+    # The revision being checked; when set, the secrets rules read it instead of ``repo`` on disk
+    # (a promotion's "after" tree exists only in memory).
+    tree: FileTree | None = None
 
 
 def flux_version_tuple(version: str) -> tuple[int, int]:

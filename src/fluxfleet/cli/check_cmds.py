@@ -6,24 +6,16 @@ unknown rule or cluster, unsupported Rego, render input errors).
 
 from __future__ import annotations
 
-import re
-from collections.abc import Callable
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from fluxfleet.check.config import validate_rule_ids
-from fluxfleet.check.context import CheckOptions
-from fluxfleet.check.engine import run_checks
 from fluxfleet.check.model import CheckResult, Severity
 from fluxfleet.check.registry import all_rules
 from fluxfleet.cli.common import RepoOpt, echo
-from fluxfleet.errors import FleetError
-from fluxfleet.fleet.load import Fleet, load_fleet
-from fluxfleet.fleet.policy import PolicyConfig, flux_version_error, load_policy_file
-from fluxfleet.fsutil import safe_join, write_plan
+from fluxfleet.fsutil import write_plan
 from fluxfleet.output import structured
 
 
@@ -47,31 +39,6 @@ ClusterOpt = Annotated[
     list[str] | None,
     typer.Option("--cluster", "-c", help="Only this cluster (repeatable).", show_default=False),
 ]
-
-
-def _load_policy(repo: Path) -> tuple[PolicyConfig, dict[str, str], frozenset[str], Fleet | None]:
-    """Policy, cluster -> environment, team namespaces and the fleet (from fleet.yaml when present)."""
-    if (repo / "fleet.yaml").is_file():
-        fleet = load_fleet(repo)
-        # Unknown rule ids are reported here, where fleet.yaml's lines are known.
-        validate_rule_ids(
-            fleet.policy,
-            all_rules(),
-            locate=lambda rid, message, hint: fleet.error_at(("spec", "policy", "rules", rid), message, hint),
-        )
-        envs = {c.name: c.environment for c in fleet.clusters}
-        return fleet.policy, envs, frozenset(t.name for t in fleet.teams), fleet
-    return load_policy_file(repo) or PolicyConfig(), {}, frozenset(), None
-
-
-def _path_exists(repo: Path) -> Callable[[str], bool]:
-    def exists(rel: str) -> bool:
-        try:
-            return safe_join(repo, rel.removeprefix("./") or ".").exists()
-        except FleetError:
-            return False
-
-    return exists
 
 
 def _list_rules(fmt: CheckFormat) -> None:
@@ -165,49 +132,31 @@ def register(app: typer.Typer) -> None:
         if list_rules:
             _list_rules(output)
             return
-        from fluxfleet.check.rego import RegoPolicies, load_conftest, load_gatekeeper
-        from fluxfleet.check.rules.secrets_sops import secrets_options
-        from fluxfleet.check.schemas import SchemaStore
-        from fluxfleet.report import render_report
-
-        if flux_version and (err := flux_version_error(flux_version)):
-            raise FleetError(err, field="--flux-version", hint="pass a Flux minor version such as 2.9")
-        policy, envs, teams, fleet = _load_policy(repo)
-        rego_dirs = tuple(dict.fromkeys((*policy.rego, *(policy_dir or ()))))
-        conftest = load_conftest(repo, rego_dirs)
-        gk_objects = load_gatekeeper(repo, policy.gatekeeper)
-        options = CheckOptions(
-            policy=policy,
-            kubernetes_version=kubernetes_version or policy.kubernetes_version,
-            flux_version=flux_version or policy.flux_version or "2.9",
-            path_exists=_path_exists(repo),
-            rego=RegoPolicies(conftest, gk_objects) if conftest or gk_objects else None,
-            environment=envs,
-            tenant_namespaces=teams,
-            **secrets_options(repo, fleet),
-        )
-        options.schemas = SchemaStore(options.kubernetes_version)
-        if flux_version:
-            options.policy = policy.model_copy(update={"flux_version": flux_version})
-        from fluxfleet.cli.render_cmds import render_clusters
+        from fluxfleet.cli.common import progress
         from fluxfleet.render.api import RenderOptions
+        from fluxfleet.report import render_report
+        from fluxfleet.usecases.checks import CheckSettings
+        from fluxfleet.usecases.render import CheckRequest, check_workspace
+        from fluxfleet.usecases.workspace import Workspace
 
-        # charts see the Kubernetes version the checks assume (.Capabilities.KubeVersion)
-        kube = str(options.kubernetes_version or "")
-        render_options = RenderOptions(
-            strict=not no_strict,
-            sources=tuple(source or ()),
-            offline=offline,
-            kube_version=kube if re.fullmatch(r"v?[0-9]+\.[0-9]+(\.[0-9]+)?", kube) else None,
+        request = CheckRequest(
+            Workspace.open(repo),
+            tuple(cluster or ()),
+            tuple(path or ()),
+            tuple(rule or ()),
+            CheckSettings(
+                kubernetes_version=kubernetes_version,
+                flux_version=flux_version,
+                fail_on=fail_on.value if fail_on else None,
+                policy_dirs=tuple(policy_dir or ()),
+            ),
+            RenderOptions(strict=not no_strict, sources=tuple(source or ()), offline=offline),
+            base=None if base is None else Workspace.open(repo, base),
         )
-        renders = render_clusters(repo, cluster, path, render_options)
-        if base is not None:
-            from fluxfleet.cli.render_cmds import render_base
-
-            baseline = render_base(repo, base, cluster, render_options)
-            options.baseline = {r.cluster: r for r in baseline}
-        result = run_checks(renders, options, only=rule)
-        threshold = Severity((fail_on.value if fail_on else None) or policy.fail_on)
+        with progress("rendering and checking", 1) as bar:
+            outcome = check_workspace(request)
+            bar.advance()
+        result, threshold = outcome.result, outcome.setup.threshold
         if output == CheckFormat.yaml:
             import json
 

@@ -19,7 +19,6 @@ from fluxfleet.fleet.placement import explain_placement, place
 from fluxfleet.generate.alerts import secret_commands
 from fluxfleet.generate.apply import Changes
 from fluxfleet.generate.layout import cluster_dirs
-from fluxfleet.generate.run import generate as run_generate
 from fluxfleet.output import Format, structured
 from fluxfleet.secrets.keys import sops_age_secret_command
 
@@ -192,12 +191,12 @@ def generate(
     output: OutputOpt = Format.text,
 ) -> None:
     """Write the Flux repository layout for every cluster from fleet.yaml."""
-    result = run_generate(
-        repo,
-        fleet_file=fleet_file,
-        components_file=flux_components,
-        write=not (check or dry_run),
-        allow_move=move,
+    from fluxfleet.usecases.generate import GenerateRequest, generate_files
+    from fluxfleet.usecases.workspace import Workspace
+
+    workspace = Workspace.open(repo, fleet_file=fleet_file)
+    result = generate_files(
+        GenerateRequest(workspace, flux_components, write=not (check or dry_run), allow_move=move)
     )
     changes = result.changes
     for message in result.warnings:

@@ -6,7 +6,6 @@ Exit codes: 0 done (or nothing to do); 2 bad input or a git/remote failure (noth
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
 
@@ -14,16 +13,23 @@ import typer
 
 from fluxfleet.cli.common import OutputOpt, RepoOpt, echo, stderr
 from fluxfleet.errors import FleetError
-from fluxfleet.fleet.load import FLEET_FILE, load_fleet
-from fluxfleet.fleet.placement import place
-from fluxfleet.gitrepo.git import Git
+from fluxfleet.fleet.load import Fleet
 from fluxfleet.output import Format, structured
-from fluxfleet.promote import apply, ledger, preview, report, verify
-from fluxfleet.promote import gates as g
-from fluxfleet.promote.context import Context
+from fluxfleet.promote import preview, report
 from fluxfleet.promote.health import EvidenceFile
-from fluxfleet.promote.plan import Change, PromoteRequest, RollbackRequest, plan_promote, plan_rollback
-from fluxfleet.promote.revert import apply_revert, plan_revert
+from fluxfleet.promote.plan import Change, PromoteRequest, RollbackRequest
+from fluxfleet.usecases import ledger as read_side
+from fluxfleet.usecases import promote as usecases
+from fluxfleet.usecases.clock import clock_at
+from fluxfleet.usecases.promote import (
+    Delivery,
+    PreviewFn,
+    PromoteCommand,
+    PromoteResult,
+    RevertCommand,
+    RollbackCommand,
+)
+from fluxfleet.usecases.workspace import Workspace
 
 ApproveOpt = Annotated[bool, typer.Option("--approve", help="Approve (recorded with your identity).")]
 ApproverOpt = Annotated[
@@ -59,28 +65,31 @@ SkipChecksOpt = Annotated[
 RetriesOpt = Annotated[
     int, typer.Option("--retries", min=0, max=50, help="Re-apply attempts when the push races.")
 ]
+# Hidden: decide as if it were this moment (windows, freezes, soak); for scripts and tests.
+NowOpt = Annotated[str | None, typer.Option("--now", envvar="FLUXFLEET_NOW", hidden=True)]
 
 
-def _preview_printer(fmt: Format, repo: Path) -> apply.Preview:
-    def show(change: Change, attempt: int) -> None:
+def _preview_printer(fmt: Format) -> PreviewFn:
+    def show(change: Change, attempt: int, fleet: Fleet) -> None:
         if fmt is not Format.text:
             if change.refused:  # the refusal ends the command: say why in the requested format
-                data = preview.as_dict(change, load_fleet(repo))
+                data = preview.as_dict(change, fleet)
                 data["refused"] = [r.as_dict() for r in change.refused]
                 echo(structured(data, fmt))
             return
         if attempt > 1:
             stderr().print(f"re-checked on new head {change.base[:10]} (attempt {attempt})", highlight=False)
             return
-        echo(preview.render_text(change, load_fleet(repo)))
+        echo(preview.render_text(change, fleet))
 
     return show
 
 
-def _finish(outcome: apply.Outcome, fmt: Format, repo: Path) -> None:
+def _finish(result: PromoteResult, fmt: Format) -> None:
+    outcome = result.outcome
     change = outcome.change
     if fmt is not Format.text:
-        data = preview.as_dict(change, load_fleet(repo))
+        data = preview.as_dict(change, result.fleet)
         data.update(
             {
                 "commit": outcome.commit,
@@ -107,38 +116,6 @@ def _finish(outcome: apply.Outcome, fmt: Format, repo: Path) -> None:
         echo(f"committed {outcome.commit and outcome.commit[:10]}: {change.subject}{where}")
 
 
-def _branch_mode(repo: Path, env: str | None, flag: bool | None) -> bool:
-    if flag is not None:
-        return flag
-    if env is None:
-        return False
-    return load_fleet(repo).env(env).promotion.mode == "branch"
-
-
-def _run_planned(
-    repo: Path,
-    planner: Callable[[Context], Change],
-    app_name: str,
-    env: str,
-    dry_run: bool,
-    push: bool,
-    branch: bool | None,
-    remote: str,
-    retries: int,
-    output: Format,
-) -> None:
-    """Plan, preview, gate, commit (and push) one promotion or rollback of ``app_name`` in ``env``."""
-    outcome = apply.run(
-        repo,
-        planner,
-        app=app_name,
-        dry_run=dry_run,
-        options=apply.PushOptions(push, _branch_mode(repo, env, branch), remote, retries),
-        preview=_preview_printer(output, repo),
-    )
-    _finish(outcome, output, repo)
-
-
 def register(app: typer.Typer) -> None:
     rollout = typer.Typer(help="Where a wave rollout stands.", no_args_is_help=True)
     app.add_typer(rollout, name="rollout")
@@ -150,9 +127,7 @@ def register(app: typer.Typer) -> None:
         output: OutputOpt = Format.text,
     ) -> None:
         """Show each app's version per environment (and per cluster while a rollout is in progress)."""
-        fleet = load_fleet(repo)
-        records = ledger.load(Git(repo), app=name) if _in_git(repo) else []
-        data = report.version_matrix(repo, fleet, place(fleet), records, name)
+        data = read_side.version_matrix(Workspace.open(repo), name)
         echo(report.matrix_text(data) if output is Format.text else structured(data, output))
 
     @app.command("promote")
@@ -177,16 +152,14 @@ def register(app: typer.Typer) -> None:
         skip_checks: SkipChecksOpt = None,
         repo: RepoOpt = Path("."),
         output: OutputOpt = Format.text,
+        now: NowOpt = None,
     ) -> None:
         """Promote APP into an environment (one wave at a time), as one commit with trailers."""
         _check_force(force)
         health = EvidenceFile(health_evidence, str(health_evidence)) if health_evidence else None
         req = PromoteRequest(name, to, version, approve, approver, force, health)
-
-        def planner(ctx: Context) -> Change:
-            return verify.attach(ctx, plan_promote(ctx, req), force, skip_checks)
-
-        _run_planned(repo, planner, name, to, dry_run, push, branch, remote, retries, output)
+        command = PromoteCommand(repo, req, Delivery(dry_run, push, branch, remote, retries), skip_checks)
+        _finish(usecases.promote_app(command, clock=clock_at(now), preview=_preview_printer(output)), output)
 
     @rollout.command("status")
     def rollout_status(
@@ -194,14 +167,10 @@ def register(app: typer.Typer) -> None:
         env: Annotated[str, typer.Option("--env", help="Environment.")],
         repo: RepoOpt = Path("."),
         output: OutputOpt = Format.text,
+        now: NowOpt = None,
     ) -> None:
         """Show the waves of APP in an environment: done, next, pending, and soak."""
-        fleet = load_fleet(repo)
-        from fluxfleet.promote.state import env_state
-
-        state = env_state(repo, fleet, place(fleet), name, env)
-        records = ledger.load(Git(repo), app=name, env=env) if _in_git(repo) else []
-        data = report.rollout_status(state, fleet, records, g.now_utc())
+        data = read_side.rollout_status(Workspace.open(repo), name, env, clock=clock_at(now))
         echo(report.rollout_text(data) if output is Format.text else structured(data, output))
 
     @app.command("rollback")
@@ -229,36 +198,23 @@ def register(app: typer.Typer) -> None:
         skip_checks: SkipChecksOpt = None,
         repo: RepoOpt = Path("."),
         output: OutputOpt = Format.text,
+        now: NowOpt = None,
     ) -> None:
         """Restore an earlier version of APP in an environment (or revert one promotion commit)."""
         _check_force(force)
+        delivery = Delivery(dry_run, push, branch, remote, retries)
+        clock, show = clock_at(now), _preview_printer(output)
         if revert is not None:
             if to is not None:
                 raise FleetError("--revert and --to exclude each other")
-
-            def revert_planner(ctx: Context) -> Change:
-                change = plan_revert(ctx, revert, approve=approve, approver=approver, force=force)
-                return verify.attach(ctx, change, force, skip_checks)
-
-            git = Git(repo)
-            outcome = apply.run(
-                repo,
-                revert_planner,
-                dry_run=dry_run,
-                options=apply.PushOptions(push, bool(branch), remote, retries),
-                preview=_preview_printer(output, repo),
-                apply_files=lambda change: apply_revert(git, change),
-            )
-            _finish(outcome, output, repo)
+            command = RevertCommand(repo, revert, approve, approver, force, delivery, skip_checks)
+            _finish(usecases.revert_promotion(command, clock=clock, preview=show), output)
             return
         if name is None or env is None:
             raise FleetError("rollback needs APP and --env ENV (or --revert COMMIT)")
         req = RollbackRequest(name, env, to, approve, approver, force, mark_bad)
-
-        def planner(ctx: Context) -> Change:
-            return verify.attach(ctx, plan_rollback(ctx, req), force, skip_checks)
-
-        _run_planned(repo, planner, name, env, dry_run, push, branch, remote, retries, output)
+        rollback_command = RollbackCommand(repo, req, delivery, skip_checks)
+        _finish(usecases.rollback_app(rollback_command, clock=clock, preview=show), output)
 
     @app.command("history")
     def history_cmd(
@@ -271,20 +227,7 @@ def register(app: typer.Typer) -> None:
         output: OutputOpt = Format.text,
     ) -> None:
         """List promotions, rollbacks and reverts from the commit trailers (newest first)."""
-        if not _in_git(repo):
-            raise FleetError(
-                "not a git repository with commits", file=str(repo), hint="history is read from git"
-            )
-        records = ledger.load(Git(repo), app=name, env=env)
-        if not records and (repo / FLEET_FILE).is_file():
-            # An app removed from the fleet keeps its history; only a name never seen is a typo.
-            fleet = load_fleet(repo)
-            if name is not None and name not in {a.name for a in fleet.apps}:
-                fleet.app(name)
-            if env is not None:
-                fleet.env(env)
-        if limit is not None:
-            records = records[:limit]
+        records = read_side.history(Workspace.open(repo), app=name, env=env, limit=limit)
         if output is Format.text:
             echo(report.history_text(records))
         else:
@@ -294,10 +237,3 @@ def register(app: typer.Typer) -> None:
 def _check_force(force: str | None) -> None:
     if force is not None and not force.strip():
         raise FleetError("--force needs a reason", hint='--force "hotfix for INC-1234"')
-
-
-def _in_git(repo: Path) -> bool:
-    try:
-        return Git(repo).head() is not None
-    except FleetError:
-        return False

@@ -20,9 +20,9 @@ from fluxfleet.errors import FleetError
 from fluxfleet.fsutil import write_plan
 from fluxfleet.output import Format, structured
 from fluxfleet.render import present
-from fluxfleet.render.api import RenderOptions, RenderSession
-from fluxfleet.render.discover import LAYOUTS
+from fluxfleet.render.api import RenderOptions
 from fluxfleet.render.model import ClusterRender
+from fluxfleet.usecases.workspace import Workspace
 
 ClusterOpt = Annotated[
     list[str] | None,
@@ -80,16 +80,14 @@ def render_clusters(
     repo: Path, clusters: list[str] | None, paths: list[str] | None, options: RenderOptions
 ) -> list[ClusterRender]:
     """Render for a command: progress on a terminal, and a clear error when no cluster is found."""
-    with RenderSession(options) as session, progress("rendering", 1) as bar:
-        renders = session.render(repo, names=clusters, paths=paths)
-        bar.advance()
-    if not renders:
-        raise FleetError(
-            "no clusters found",
-            file=str(repo),
-            hint="looked for: " + "; ".join(LAYOUTS) + ". Add one of these, or pass --path",
+    from fluxfleet.usecases.render import BuildRequest, build_workspace
+
+    with progress("rendering", 1) as bar:
+        result = build_workspace(
+            BuildRequest(Workspace.open(repo), tuple(clusters or ()), tuple(paths or ()), options)
         )
-    return renders
+        bar.advance()
+    return result.renders
 
 
 def _report_errors(renders: list[ClusterRender]) -> int:
@@ -314,71 +312,6 @@ def _output_folder(raw: str, repo: Path) -> Path:
     return target
 
 
-def _team_lookup(repo: Path) -> dict[str, str]:
-    """Kustomization id -> owning team, from fleet.yaml apps (empty without fleet.yaml)."""
-    if not (repo / "fleet.yaml").is_file():
-        return {}
-    from fluxfleet.fleet.load import load_fleet
-    from fluxfleet.generate.layout import kustomization_teams
-
-    return kustomization_teams(load_fleet(repo))
-
-
-def _render_revision(
-    session: RenderSession,
-    top: Path,
-    sub: Path,
-    rev: str,
-    paths: list[str] | None,
-    names: list[str] | None,
-    repo: Path,
-    *,
-    stored: bool = False,
-) -> tuple[list[ClusterRender], dict[str, str]]:
-    """Render a committed revision straight from git objects (only fleet.yaml touches the disk).
-
-    ``stored``: use the persistent render cache of committed revisions (the teams are then not
-    looked up: the base of a diff does not need them).
-    """
-    import tempfile
-
-    from fluxfleet.gitrepo.tree import read_files, resolve
-    from fluxfleet.render.files import MemoryTree
-
-    prefix = "" if str(sub) == "." else sub.as_posix()
-    key = session.revision_key(resolve(top, rev), prefix, names, paths) if stored else None
-    if key is not None:
-        cached = session.load_revision(key)
-        if cached is not None:
-            return cached, {}
-    files = read_files(top, rev, prefix)
-    with tempfile.TemporaryDirectory(prefix="fluxfleet-rev-") as tmp:
-        root = Path(tmp)
-        fleet_files = {k: v for k, v in files.items() if k == "fleet.yaml" or k.startswith("fleet.d/")}
-        for rel, data in fleet_files.items():
-            (root / rel).parent.mkdir(parents=True, exist_ok=True)
-            (root / rel).write_bytes(data)
-        renders = session.render(
-            root, names=names, paths=paths, source_root=repo, tree=MemoryTree(files, root)
-        )
-        if key is not None:
-            session.save_revision(key)
-        return renders, _team_lookup(root)
-
-
-def render_base(
-    repo: Path, rev: str, clusters: list[str] | None, options: RenderOptions
-) -> list[ClusterRender]:
-    """Every cluster's render at a committed revision (the baseline of ``check --base``)."""
-    from fluxfleet.gitrepo.tree import toplevel
-
-    top = toplevel(repo)
-    sub = repo.resolve().relative_to(top.resolve())
-    with RenderSession(options) as session:
-        renders, _ = _render_revision(session, top, sub, rev, None, clusters, repo, stored=True)
-    return renders
-
-
 def register_diff(app: typer.Typer) -> None:
     @app.command("diff")
     def diff(
@@ -404,43 +337,33 @@ def register_diff(app: typer.Typer) -> None:
         ] = 60_000,
     ) -> None:
         """Compare what every cluster would apply at two revisions. Exit 0 no change, 1 changes, 2 error."""
-        from fluxfleet.diff.compare import compare
         from fluxfleet.diff.report import as_data, as_markdown, as_text
-        from fluxfleet.gitrepo.tree import default_branch, merge_base, resolve, toplevel
+        from fluxfleet.gitrepo.tree import default_branch, merge_base, toplevel
+        from fluxfleet.usecases.render import DiffRequest, diff_workspaces
 
         if output not in ("text", "json", "yaml", "markdown"):
             raise FleetError(
                 f"unknown output {output!r}", field="--output", hint="use text, json, yaml or markdown"
             )
         top = toplevel(repo)
-        sub = repo.resolve().relative_to(top.resolve())
         if base is None:
             main = default_branch(top)
-            base = merge_base(top, main, "HEAD")
-            base_label = f"merge-base({main}, HEAD)={base[:12]}"
+            commit = merge_base(top, main, "HEAD")
+            base_ws = Workspace.open(repo, commit)
+            base_ws.label = f"merge-base({main}, HEAD)={commit[:12]}"
         else:
-            base_label = f"{base} ({resolve(top, base)[:12]})"
-        head_label = "working tree" if head is None else f"{head} ({resolve(top, head)[:12]})"
-        options = _options(source, no_strict, no_cache, jobs, offline, kube_version)
-        wanted = set(cluster or [])
-        with RenderSession(options) as session, progress("rendering both revisions", 2) as bar:
-            base_renders, _ = _render_revision(session, top, sub, base, path, None, repo, stored=True)
-            bar.advance()
-            if head is None:
-                head_renders = session.render(repo, names=cluster, paths=path)
-                teams = _team_lookup(repo)
-            else:
-                head_renders, teams = _render_revision(session, top, sub, head, path, cluster, repo)
-            bar.advance()
-        if wanted:
-            base_renders = [r for r in base_renders if r.cluster in wanted]
-        result = compare(
-            base_renders,
-            head_renders,
-            base_label=base_label,
-            head_label=head_label,
-            team_of=lambda ks: teams.get(ks or ""),
+            base_ws = Workspace.open(repo, base)
+        head_ws = Workspace.open(repo, head)
+        request = DiffRequest(
+            base_ws,
+            head_ws,
+            tuple(cluster or ()),
+            tuple(path or ()),
+            _options(source, no_strict, no_cache, jobs, offline, kube_version),
         )
+        with progress("rendering both revisions", 2) as bar:
+            outcome = diff_workspaces(request, progress=bar)
+        result, head_renders, new_errors = outcome.result, outcome.head, outcome.new_errors
         head_errors = [e for r in head_renders for e in r.errors]
         if output == "text":
             echo(as_text(result))
@@ -450,8 +373,6 @@ def register_diff(app: typer.Typer) -> None:
             echo(structured(as_data(result, head_errors), output))
         # Only errors the change introduces fail the diff: a Kustomization that was already broken
         # at the base must not turn every later pull request red.
-        known = {(e.cluster, e.kustomization, e.message) for r in base_renders for e in r.errors}
-        new_errors = [e for e in head_errors if (e.cluster, e.kustomization, e.message) not in known]
         console = stderr()
         for error in head_errors:
             tag = "[red]error:[/red]" if error in new_errors else "[yellow]already at the base:[/yellow]"

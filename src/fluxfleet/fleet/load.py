@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from pydantic import BaseModel, ValidationError
 
@@ -38,6 +38,19 @@ from fluxfleet.fsutil import check_relative, safe_join
 FLEET_FILE = "fleet.yaml"
 FLEET_DIR = "fleet.d"
 MAX_FLEET_BYTES = 4 * 1024 * 1024
+
+
+class RepoFiles(Protocol):
+    """Read access to a repository tree at one revision (a render ``FileTree`` fits), so a fleet
+    is loaded from a commit or from edits held in memory exactly as from the working tree."""
+
+    def is_file(self, rel: str) -> bool: ...
+
+    def is_dir(self, rel: str) -> bool: ...
+
+    def listdir(self, rel: str) -> list[tuple[str, bool]]: ...
+
+    def read(self, rel: str) -> tuple[bytes, str]: ...
 
 
 @dataclass(frozen=True)
@@ -263,8 +276,28 @@ def _error_at(
     return FleetError(message, file=file, line=line, column=column, field=_field_name(loc), hint=hint)
 
 
-def _parse_file(path: Path, display: str) -> list[tuple[Any, yamlio.Marks]]:
-    text = yamlio.read_text(path, display=display, max_bytes=MAX_FLEET_BYTES)
+def _tree_text(files: RepoFiles, rel: str) -> str:
+    try:
+        data, _ = files.read(rel)
+    except OSError as exc:
+        raise FleetError(f"cannot read file: {exc}", file=rel) from None
+    if len(data) > MAX_FLEET_BYTES:
+        raise FleetError(
+            f"file is {len(data)} bytes, over the limit of {MAX_FLEET_BYTES}",
+            file=rel,
+            hint="split it into smaller files",
+        )
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise FleetError(f"file is not UTF-8 text ({exc.reason})", file=rel) from None
+
+
+def _parse_file(path: Path, display: str, files: RepoFiles | None = None) -> list[tuple[Any, yamlio.Marks]]:
+    if files is None:
+        text = yamlio.read_text(path, display=display, max_bytes=MAX_FLEET_BYTES)
+    else:
+        text = _tree_text(files, display)
     docs = yamlio.load_all_with_marks(text, display)
     if not docs:
         raise FleetError("the fleet definition is empty", file=display, hint="run `fluxfleet init --example`")
@@ -278,21 +311,27 @@ def _line(marks: yamlio.Marks, *loc: str | int) -> int | None:
     return marks.get(tuple(loc), (None, None))[0]
 
 
-def load_fleet(repo: Path, fleet_file: Path | None = None) -> Fleet:
-    """Load and validate the fleet of repository ``repo``."""
+def load_fleet(repo: Path, fleet_file: Path | None = None, *, files: RepoFiles | None = None) -> Fleet:
+    """Load and validate the fleet of repository ``repo``.
+
+    ``files`` serves the repository instead of the disk (a revision, or a tree with edits); then
+    ``repo`` only names the root and folders named in fleet.yaml are looked up in ``files``.
+    """
     repo = repo.resolve()
     path = fleet_file or repo / FLEET_FILE
-    display = _display(path, repo)
-    if fleet_file is None and path.is_symlink():
+    if fleet_file is not None:
+        files = None  # an explicit fleet file is the user's, on disk
+    display = FLEET_FILE if files is not None else _display(path, repo)
+    if files is None and fleet_file is None and path.is_symlink():
         safe_join(repo, FLEET_FILE, field=FLEET_FILE)  # a link may not lead out of the repository
-    if not path.is_file():
+    if not (files.is_file(FLEET_FILE) if files is not None else path.is_file()):
         raise FleetError(
             "no fleet definition found",
             file=display,
             hint="run `fluxfleet init --example` to start one, or pass --fleet",
         )
     errors: list[FleetError] = []
-    docs = _parse_file(path, display)
+    docs = _parse_file(path, display, files)
     if len(docs) != 1:
         raise FleetError(
             f"{display} holds {len(docs)} documents; put extra ones under {FLEET_DIR}/",
@@ -310,8 +349,10 @@ def load_fleet(repo: Path, fleet_file: Path | None = None) -> Fleet:
         for i, value in enumerate(getattr(doc.spec, section)):
             items[section].append(_Item(value, display, section, i, marks))
 
+    if files is not None:
+        errors += _tree_fragments(files, items)
     frag_dir = path.parent / FLEET_DIR
-    if frag_dir.is_dir():
+    if files is None and frag_dir.is_dir():
         for frag_path in sorted(frag_dir.glob("*.y*ml")):
             if frag_path.suffix not in (".yaml", ".yml"):
                 continue
@@ -349,10 +390,30 @@ def load_fleet(repo: Path, fleet_file: Path | None = None) -> Fleet:
         marks=marks,
     )
     errors = validate_references(fleet, items, display, marks)
-    errors += _validate_paths(fleet, repo, items, display, marks)
+    errors += _validate_paths(fleet, repo, items, display, marks, files)
     if errors:
         raise FleetErrors(errors) if len(errors) > 1 else errors[0]
     return fleet
+
+
+def _tree_fragments(files: RepoFiles, items: dict[str, list[_Item]]) -> list[FleetError]:
+    errors: list[FleetError] = []
+    if not files.is_dir(FLEET_DIR):
+        return errors
+    for name, is_dir in files.listdir(FLEET_DIR):
+        if is_dir or not name.endswith((".yaml", ".yml")):
+            continue
+        frag_display = f"{FLEET_DIR}/{name}"
+        for fdata, fmarks in _parse_file(Path(frag_display), frag_display, files):
+            try:
+                frag = FleetFragment.model_validate(fdata)
+            except ValidationError as exc:
+                errors.extend(_convert(exc, FleetFragment, fmarks, frag_display))
+                continue
+            for section in items:
+                for i, value in enumerate(getattr(frag.spec, section)):
+                    items[section].append(_Item(value, frag_display, section, i, fmarks))
+    return errors
 
 
 def _display(path: Path, repo: Path) -> str:
@@ -548,7 +609,12 @@ def validate_references(
 
 
 def _validate_paths(
-    fleet: Fleet, repo: Path, items: dict[str, list[_Item]], display: str, marks: yamlio.Marks
+    fleet: Fleet,
+    repo: Path,
+    items: dict[str, list[_Item]],
+    display: str,
+    marks: yamlio.Marks,
+    files: RepoFiles | None = None,
 ) -> list[FleetError]:
     errors: list[FleetError] = []
     # (path, where it was written, must the folder exist)
@@ -570,12 +636,13 @@ def _validate_paths(
         checks.append((rel, partial(_located_error, marks, display, loc), must_exist))
     for rel, make_error, must_exist in checks:
         try:
-            check_relative(rel)
-            target = safe_join(repo, rel)
+            pure = check_relative(rel)
+            target = safe_join(repo, rel) if files is None else None
         except FleetError as exc:
             errors.append(make_error(exc.message, exc.hint))
             continue
-        if must_exist and not target.is_dir():
+        exists = target.is_dir() if target is not None else files is not None and files.is_dir(str(pure))
+        if must_exist and not exists:
             errors.append(make_error(f"folder {rel!r} does not exist", "create it, or remove the entry"))
     return errors
 

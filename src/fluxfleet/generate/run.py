@@ -153,8 +153,10 @@ def generate(
     components_file: Path | None = None,
     write: bool = True,
     allow_move: bool = False,
+    fleet: Fleet | None = None,
 ) -> GenerateResult:
-    fleet = load_fleet(repo, fleet_file)
+    """``fleet``: already loaded from ``repo`` (a Workspace's); read from disk when not given."""
+    fleet = fleet if fleet is not None else load_fleet(repo, fleet_file)
     placement = place(fleet)
     plan = plan_for(fleet, placement, flux_components_text(repo, fleet, components_file))
     plan, kept = keep_real_components(repo, plan)

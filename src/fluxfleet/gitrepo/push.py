@@ -54,6 +54,14 @@ def fetch(git: Git, remote: str, branch: str) -> str | None:
     return git.out("rev-parse", f"refs/remotes/{remote}/{branch}")
 
 
+def upstream_branch(git: Git, branch: str, remote: str) -> str:
+    """The branch on ``remote`` that ``branch`` tracks (``branch`` itself when it tracks none there)."""
+    if git.config(f"branch.{branch}.remote") != remote:
+        return branch
+    merge = git.config(f"branch.{branch}.merge")
+    return merge.removeprefix("refs/heads/") if merge and merge.startswith("refs/heads/") else branch
+
+
 def is_ancestor(git: Git, older: str, newer: str) -> bool:
     return git.run("merge-base", "--is-ancestor", older, newer, ok_codes=(0, 1)).returncode == 0
 

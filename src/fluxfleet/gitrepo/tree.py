@@ -1,18 +1,12 @@
-"""Read-only git access: resolve revisions, find merge bases, lay a revision's tree out on disk.
+"""Read-only git access: resolve revisions, find merge bases, read a revision's files into memory.
 
 Every call names the repository with ``git -C`` (the process never changes directory) and goes
-through :func:`fluxfleet.proc.run`. A revision is materialised with ``git archive`` into a fresh
-temporary folder, extracted with tar's safe "data" filter, and removed when the context ends.
+through :func:`fluxfleet.proc.run`. A revision is never laid out on disk: a Workspace serves it
+from memory (:func:`read_files`).
 """
 
 from __future__ import annotations
 
-import io
-import shutil
-import tarfile
-import tempfile
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 from fluxfleet import proc
@@ -90,26 +84,6 @@ def merge_base(repo: Path, a: str, b: str) -> str:
         raise FleetError(
             f"{a} and {b} have no common ancestor", hint="name the base revision explicitly"
         ) from None
-
-
-def materialize(repo: Path, rev: str, dest: Path) -> str:
-    """Write the tree of ``rev`` into ``dest`` (which must exist); returns the commit id."""
-    commit = resolve(repo, rev)
-    data = _git_bytes(repo, "archive", "--format=tar", commit, what="git archive")
-    with tarfile.open(fileobj=io.BytesIO(data), mode="r:") as archive:
-        archive.extractall(dest, filter="data")
-    return commit
-
-
-@contextmanager
-def checkout(repo: Path, rev: str) -> Iterator[Path]:
-    """A temporary folder holding the tree of ``rev``, removed afterwards."""
-    tmp = Path(tempfile.mkdtemp(prefix="fluxfleet-rev-"))
-    try:
-        materialize(repo, rev, tmp)
-        yield tmp
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
 
 
 MAX_BLOB_BYTES = 16 * 1024 * 1024

@@ -61,6 +61,8 @@ class Outcome:
 
 
 Planner = Callable[[Context], Change]
+# Gathers what a decision reads on the current HEAD (a use case passes one that shares its Workspace).
+ContextLoader = Callable[[Path, Git, datetime, str | None], Context]
 Preview = Callable[[Change, int], None]
 
 
@@ -121,13 +123,15 @@ def run(
     options: PushOptions | None = None,
     preview: Preview | None = None,
     apply_files: Callable[[Change], list[str]] | None = None,
+    context: ContextLoader = load_context,
 ) -> Outcome:
     """Plan on HEAD, show, check gates, commit; with ``options.push`` push and retry on races."""
     opts = options or PushOptions()
     git = Git(repo)
     git.require_head()
     gitcommit.require_clean(git)
-    branch = git.branch()
+    # Pushes go to the branch the local one tracks on that remote (main may track origin/trunk).
+    branch = gitpush.upstream_branch(git, git.branch(), opts.remote)
     if opts.push and not dry_run:
         tip = gitpush.fetch(git, opts.remote, branch)
         if tip is not None:
@@ -136,7 +140,7 @@ def run(
     log: list[str] = []
     while True:
         attempt += 1
-        ctx = load_context(repo, git, now(), app)
+        ctx = context(repo, git, now(), app)
         change = planner(ctx)
         if preview is not None:
             preview(change, attempt)

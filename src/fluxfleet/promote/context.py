@@ -54,10 +54,13 @@ class Context:
         return dataclasses.replace(self.fleet, apps=apps)
 
 
-def load_context(repo: Path, git: Git, now: datetime, app: str | None = None) -> Context:
+def load_context(
+    repo: Path, git: Git, now: datetime, app: str | None = None, fleet: Fleet | None = None
+) -> Context:
+    """``fleet``: the fleet already loaded from HEAD's tree (read from disk when not given)."""
     repo = repo.resolve()
     head = git.require_head()
-    fleet = load_fleet(repo)
+    fleet = fleet if fleet is not None else load_fleet(repo)
     if app is not None:
         fleet.app(app)
     records = tuple(ledger.load(git, app=app)) if app else ()

@@ -1,99 +1,68 @@
-"""The rendered side of a preview: render the affected clusters before and after the change,
-summarise the diff, and run the checks on the result. Findings at or above the policy's
-``failOn`` that the change introduces make the ``checks`` gate fail.
+"""The rendered side of a preview: compare the renders of the affected clusters before and after
+the change and the checks on both. Findings at or above the policy's ``failOn`` that the change
+introduces make the ``checks`` gate fail.
 
-The "after" tree is a temporary copy of HEAD with the planned files written into it (for a
-revert, the reverse patch applied), so the repository itself is never touched.
+Rendering and setting the checks up is the caller's (the promote use case renders two Workspaces
+and checks them with the one CheckSetup ``fluxfleet check`` uses); this module only judges.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
-from pathlib import Path
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
+from fluxfleet.check.model import CheckResult, Severity
 from fluxfleet.errors import FleetError
-from fluxfleet.fsutil import safe_join, write_plan
 from fluxfleet.generate.layout import kustomization_teams
-from fluxfleet.gitrepo.git import Git
 from fluxfleet.promote import gates as g
 from fluxfleet.promote.context import Context
 from fluxfleet.promote.plan import Change
+from fluxfleet.render.model import ClusterRender
+
+GateOutcome = tuple[g.GateResult, list[str], dict[str, Any]]
 
 
-@contextmanager
-def _after_tree(ctx: Context, change: Change) -> Iterator[Path]:
-    from fluxfleet.gitrepo.tree import checkout
+@dataclass(frozen=True)
+class Verified:
+    """Renders and check results of the affected clusters before and after a change."""
 
-    with checkout(ctx.git.toplevel, ctx.head) as top:
-        root = top / ctx.git.prefix if ctx.git.prefix else top
-        if change.reverts:
-            patch = ctx.git.run("diff-tree", "-p", "--binary", change.reverts).stdout
-            Git(top, exe=ctx.git.exe).run("apply", "-R", "-", input=patch)
-        else:
-            write_plan(root, change.files)
-        yield root
+    before: list[ClusterRender]
+    after: list[ClusterRender]
+    old_result: CheckResult
+    new_result: CheckResult
+    threshold: Severity
+
+
+# Renders and checks the change (raises FleetError when it cannot be rendered).
+Verifier = Callable[[Context, Change], Verified]
 
 
 def _finding_key(f: Any) -> tuple[Any, ...]:
     return (f.rule, f.cluster, str(f.object), f.message)
 
 
-def _check_options(ctx: Context) -> Any:
-    from fluxfleet.check.context import CheckOptions
-    from fluxfleet.check.rules.secrets_sops import secrets_options
-
-    fleet = ctx.fleet
-
-    def exists(rel: str) -> bool:
-        try:
-            return safe_join(ctx.repo, rel.removeprefix("./") or ".").exists()
-        except FleetError:
-            return False
-
-    return CheckOptions(
-        policy=fleet.policy,
-        kubernetes_version=fleet.policy.kubernetes_version,
-        flux_version=fleet.policy.flux_version or "2.9",
-        path_exists=exists,
-        environment={c.name: c.environment for c in fleet.clusters},
-        tenant_namespaces=frozenset(t.name for t in fleet.teams),
-        **secrets_options(ctx.repo, fleet),
-    )
-
-
-def render_and_check(ctx: Context, change: Change) -> tuple[g.GateResult, list[str], dict[str, Any]]:
+def render_and_check(ctx: Context, change: Change, verify: Verifier) -> GateOutcome:
     """The ``checks`` gate, preview lines, and structured data for ``-o json``."""
-    names = list(change.clusters)
-    if not names:
+    if not change.clusters:
         return g.GateResult("checks", g.Status.skipped, "no cluster changes"), [], {}
-    try:
-        from fluxfleet.check.engine import run_checks
-        from fluxfleet.check.model import Severity
-        from fluxfleet.diff.compare import compare
-        from fluxfleet.diff.report import as_data, as_text
-        from fluxfleet.render.api import RenderOptions, RenderSession
+    from fluxfleet.diff.compare import compare
+    from fluxfleet.diff.report import as_data, as_text
 
-        with RenderSession(RenderOptions()) as session:
-            before = session.render(ctx.repo, names=names)
-            with _after_tree(ctx, change) as root:
-                after = session.render(root, names=names, source_root=ctx.repo)
-        teams = kustomization_teams(ctx.fleet)
-        diff = compare(
-            before, after, base_label="HEAD", head_label=change.action, team_of=lambda ks: teams.get(ks or "")
-        )
-        threshold = Severity(ctx.fleet.policy.fail_on)
-        old_result = run_checks(before, _check_options(ctx))
-        after_options = _check_options(ctx)
-        after_options.baseline = {r.cluster: r for r in before}  # flux-self-removal judges the change
-        new_result = run_checks(after, after_options)
+    try:
+        verified = verify(ctx, change)
     except FleetError as exc:
         return (
             g.GateResult("checks", g.Status.failed, f"could not render the change: {exc.message}"),
             [f"Rendered diff: unavailable ({exc.message})"],
             {"renderError": exc.message},
         )
+    before, after, threshold = verified.before, verified.after, verified.threshold
+    old_result, new_result = verified.old_result, verified.new_result
+    teams = kustomization_teams(ctx.fleet)
+    diff = compare(
+        before, after, base_label="HEAD", head_label=change.action, team_of=lambda ks: teams.get(ks or "")
+    )
     old_failing = {_finding_key(f) for f in old_result.failing(threshold)}
     new_failing = [f for f in new_result.failing(threshold) if _finding_key(f) not in old_failing]
     old_errors = {(e.cluster, e.message) for r in before for e in r.errors}
@@ -137,7 +106,9 @@ def render_and_check(ctx: Context, change: Change) -> tuple[g.GateResult, list[s
     )
 
 
-def attach(ctx: Context, change: Change, force: str | None, skip_reason: str | None) -> Change:
+def attach(
+    ctx: Context, change: Change, force: str | None, skip_reason: str | None, verify: Verifier
+) -> Change:
     """Add the ``checks`` gate and the rendered preview to a planned change.
 
     Skipping it takes a reason, like forcing a gate does, and the reason goes into the commit.
@@ -154,7 +125,7 @@ def attach(ctx: Context, change: Change, force: str | None, skip_reason: str | N
         )
         change.skipped_checks_reason = skip_reason
         return change
-    gate, lines, data = render_and_check(ctx, change)
+    gate, lines, data = render_and_check(ctx, change, verify)
     change.gates += g.apply_force([gate], force)
     if gate.status is g.Status.failed and force:
         change.forced_reason = force

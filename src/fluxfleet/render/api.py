@@ -20,7 +20,7 @@ from fluxfleet.render.builder import Builder
 from fluxfleet.render.cache import BuildCache
 from fluxfleet.render.charts import ChartCache
 from fluxfleet.render.charts import default_dir as charts_dir
-from fluxfleet.render.discover import ClusterSpec, discover
+from fluxfleet.render.discover import ClusterLayout, ClusterSpec, discover
 from fluxfleet.render.engine import Engine
 from fluxfleet.render.files import FileTree, ParseMemo
 from fluxfleet.render.fluxks import Sources, parse_source_mappings
@@ -136,15 +136,15 @@ class RenderSession:
         names: list[str] | None = None,
         paths: list[str] | None = None,
         tree: FileTree | None = None,
-        fleet: Any = None,
+        layout: ClusterLayout | None = None,
     ) -> tuple[FileTree, list[ClusterSpec]]:
         if tree is None:
             tree = FileTree(repo, parsed=self.parsed)
         else:
             tree.share_parses(self.parsed)
-        clusters = discover(
-            tree, repo, paths=paths, names=names, use_fleet=self.options.use_fleet, fleet=fleet
-        )
+        if not self.options.use_fleet:
+            layout = None
+        clusters = discover(tree, repo, paths=paths, names=names, layout=layout)
         return tree, clusters
 
     def render(
@@ -155,15 +155,17 @@ class RenderSession:
         paths: list[str] | None = None,
         source_root: Path | None = None,
         tree: FileTree | None = None,
+        layout: ClusterLayout | None = None,
     ) -> list[ClusterRender]:
         """Render the clusters of the repository checked out at ``repo``.
 
         ``source_root`` resolves relative ``--source`` paths (the user's working tree when ``repo``
         is a temporary checkout of another revision). ``tree`` serves the files instead of ``repo``
-        (a revision held in memory); ``repo`` then only needs ``fleet.yaml`` and ``fleet.d/``.
+        (a revision held in memory). ``layout`` names the declared clusters and source folders
+        (without it, clusters are discovered from their flux-system folders).
         """
         with _collector_paused():
-            return self._render(repo, names, paths, source_root, tree)
+            return self._render(repo, names, paths, source_root, tree, layout)
 
     def _render(
         self,
@@ -172,18 +174,16 @@ class RenderSession:
         paths: list[str] | None,
         source_root: Path | None,
         tree: FileTree | None,
+        layout: ClusterLayout | None,
     ) -> list[ClusterRender]:
-        fleet = None
-        if self.options.use_fleet and (repo / "fleet.yaml").is_file():
-            from fluxfleet.fleet.load import load_fleet
-
-            fleet = load_fleet(repo)  # once: discovery and the source mappings both read it
-        tree, clusters = self.clusters(repo, names=names, paths=paths, tree=tree, fleet=fleet)
+        if not self.options.use_fleet:
+            layout = None
+        tree, clusters = self.clusters(repo, names=names, paths=paths, tree=tree, layout=layout)
         mappings = {}
-        if fleet is not None:
+        if layout is not None:
             mappings.update(
                 parse_source_mappings(
-                    [f"{k}={v}" for k, v in fleet.sources.items()], repo, "fleet.yaml spec.sources"
+                    [f"{k}={v}" for k, v in layout.sources.items()], repo, f"{layout.origin} spec.sources"
                 )
             )
         mappings.update(parse_source_mappings(list(self.options.sources), source_root or repo))
@@ -220,10 +220,3 @@ def _collector_paused() -> Iterator[None]:
             gc.unfreeze()
         if was_enabled:
             gc.enable()
-
-
-def render_repo(
-    repo: Path, options: RenderOptions = RenderOptions(), **kwargs: list[str] | None
-) -> list[ClusterRender]:
-    with RenderSession(options) as session:
-        return session.render(repo, names=kwargs.get("names"), paths=kwargs.get("paths"))

@@ -1,7 +1,7 @@
 """Find the clusters of a repository and the root ``flux-system`` Kustomization of each.
 
-With a ``fleet.yaml``, the clusters are the fleet's, in the folders ``fluxfleet generate`` uses.
-Without one, every folder holding a ``flux-system`` GitRepository/Kustomization pair (a
+Given a :class:`ClusterLayout` (a use case builds it from fleet.yaml), the clusters are the
+declared ones in their folders. Without one, every folder holding a ``flux-system`` GitRepository/Kustomization pair (a
 ``gotk-sync.yaml`` as ``flux bootstrap`` writes it) is a cluster; a ``flux-system`` folder of
 comment-only placeholders (as in Flux's example repositories) marks its parent folder as one, and
 the root Kustomization is then synthesised exactly as bootstrap would have written it. A Flux
@@ -126,23 +126,30 @@ LAYOUTS = (
 )
 
 
-def from_fleet(tree: FileTree, repo: Path, fleet: Any = None) -> list[ClusterSpec] | None:
-    """Clusters of ``fleet.yaml`` (``fleet`` when already loaded); None when the repository has none."""
-    if fleet is None:
-        if not (repo / "fleet.yaml").is_file():
-            return None
-        from fluxfleet.fleet.load import load_fleet
+@dataclass(frozen=True)
+class ClusterPlace:
+    """Where a declared cluster lives: its name, repository folder and labels."""
 
-        fleet = load_fleet(repo)
-    dirs = fleet_cluster_dirs(fleet)
-    return [cluster_at(tree, dirs[c.name], c.name, dict(c.labels)) for c in fleet.clusters]
+    name: str
+    folder: str
+    labels: dict[str, str] = field(default_factory=dict)
 
 
-def fleet_cluster_dirs(fleet: Any) -> dict[str, str]:
-    """Cluster name -> repository folder, as ``fluxfleet generate`` lays the fleet out."""
-    from fluxfleet.generate.layout import cluster_dirs
+@dataclass(frozen=True)
+class ClusterLayout:
+    """The clusters a repository declares, and its Flux sources mapped to repository folders.
 
-    return cluster_dirs(fleet)
+    Render takes this instead of reading a fleet definition: the caller (a use case) turns its
+    fleet into a layout, so render works the same on repositories fluxfleet did not generate.
+    """
+
+    clusters: tuple[ClusterPlace, ...]
+    sources: dict[str, str] = field(default_factory=dict)
+    origin: str = "fleet.yaml"  # names the declaration in errors about ``sources``
+
+
+def from_layout(tree: FileTree, layout: ClusterLayout) -> list[ClusterSpec]:
+    return [cluster_at(tree, c.folder, c.name, dict(c.labels)) for c in layout.clusters]
 
 
 def discover(
@@ -151,8 +158,7 @@ def discover(
     *,
     paths: list[str] | None = None,
     names: list[str] | None = None,
-    use_fleet: bool = True,
-    fleet: Any = None,
+    layout: ClusterLayout | None = None,
 ) -> list[ClusterSpec]:
     """The clusters to render, filtered by ``names``; raises FleetError for unknown names."""
     if paths:
@@ -163,8 +169,7 @@ def discover(
                 raise FleetError(f"--path {raw!r} is not a folder inside the repository")
             clusters.append(cluster_at(tree, rel, _name_for(rel) if rel else posixpath.basename(str(repo))))
     else:
-        fleet_clusters = from_fleet(tree, repo, fleet) if use_fleet else None
-        clusters = fleet_clusters if fleet_clusters is not None else scan(tree)
+        clusters = from_layout(tree, layout) if layout is not None else scan(tree)
     if names:
         known = {c.name for c in clusters}
         for name in names:

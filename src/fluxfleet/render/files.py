@@ -329,6 +329,10 @@ class MemoryTree(FileTree):
                 if is_dir:
                     self._dirs.setdefault("/".join(parts[: i + 1]), set())
 
+    def snapshot(self) -> dict[str, bytes]:
+        """A copy of every file (path -> content), without reading them one by one."""
+        return dict(self._files)
+
     def _mode(self, rel: str) -> int | None:
         if rel in self._dirs:
             return stat.S_IFDIR

@@ -43,7 +43,12 @@ def read_sops_file(repo: Path, rel: str) -> SopsFile | None:
         raw = full.read_bytes()
     except OSError:
         return None
-    if not has_marker(raw):
+    return sops_file_of(rel, raw)
+
+
+def sops_file_of(rel: str, raw: bytes) -> SopsFile | None:
+    """The sops metadata of a file's content, or None when it is not a sops file."""
+    if len(raw) > MAX_BYTES or not has_marker(raw):
         return None
     file_type = file_type_of(rel)
     if file_type == "yaml":

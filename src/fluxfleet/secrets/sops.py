@@ -104,6 +104,18 @@ class Sops:
         args = ["decrypt", *_types(file_type or file_type_of(path)), str(path.resolve())]
         return self._run(args, display=display)
 
+    def decrypt_data(self, data: bytes, *, display: str, file_type: str) -> bytes:
+        """The plaintext of an encrypted document held in memory (a revision that is not on disk).
+
+        The ciphertext goes to a file in a private folder: sops picks the MAC's file type from it.
+        """
+        with _private_dir() as tmp:
+            copy = tmp / f"input.{_EXT[file_type]}"
+            fd = os.open(copy, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(data)
+            return self.decrypt(copy, display=display, file_type=file_type)
+
     def encrypt(
         self,
         plaintext: bytes,

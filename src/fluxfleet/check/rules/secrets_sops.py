@@ -10,7 +10,6 @@ Messages name files, keys and recipients, never values.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -23,11 +22,12 @@ from fluxfleet.check.rules.flux_refs import KS_GROUP
 from fluxfleet.errors import FleetError
 from fluxfleet.fsutil import safe_join
 from fluxfleet.objects import K8sObject
-from fluxfleet.secrets.files import SopsFile, read_sops_file
+from fluxfleet.render.files import FileTree, norm
+from fluxfleet.secrets.files import SopsFile, read_sops_file, sops_file_of
 from fluxfleet.secrets.status import document_problems, recipient_problems
 
 if TYPE_CHECKING:
-    from fluxfleet.fleet.load import Fleet
+    pass
 
 CAT = "secrets"
 ESO_GROUP = "external-secrets.io"
@@ -60,8 +60,19 @@ def _cache(ctx: ClusterContext, name: str) -> dict[str, Any]:
     return found
 
 
+def _tree(ctx: ClusterContext) -> FileTree | None:
+    tree = getattr(ctx.options, "tree", None)
+    return tree if isinstance(tree, FileTree) else None
+
+
 def _sops_file(ctx: ClusterContext, repo: Path, rel: str) -> SopsFile | None:
     memo = _cache(ctx, "secrets.sops-files")
+    tree = _tree(ctx)
+    if rel not in memo and tree is not None:
+        try:
+            memo[rel] = sops_file_of(rel, tree.read(rel)[0])
+        except OSError:
+            memo[rel] = None
     if rel not in memo:
         try:
             safe_join(repo, rel)
@@ -75,6 +86,15 @@ def _sops_file(ctx: ClusterContext, repo: Path, rel: str) -> SopsFile | None:
 def _folder_sops_files(ctx: ClusterContext, repo: Path, folder: str) -> list[str]:
     """sops files below a Kustomization's path (secretGenerator inputs never show up as provenance)."""
     memo = _cache(ctx, "secrets.folders")
+    tree = _tree(ctx)
+    if folder not in memo and tree is not None:
+        key = norm(folder.removeprefix("./"))
+        listed = tree.walk_files(key)[: MAX_FOLDER_FILES + 1] if key is not None else []
+        memo[folder] = [
+            rel
+            for rel in listed
+            if not any(p.startswith(".") for p in rel.split("/")) and _sops_file(ctx, repo, rel) is not None
+        ]
     if folder not in memo:
         found: list[str] = []
         try:
@@ -153,9 +173,14 @@ def sops_flux_compat(ctx: ClusterContext) -> Iterator[Violation]:
     for d in deployed_sops_files(ctx):
         if d.file.file_type != "yaml":
             continue
+        tree = _tree(ctx)
         try:
-            docs = yamlio.load_file(repo / d.file.path, d.file.path)
-        except FleetError:
+            docs = (
+                tree.docs(d.file.path)
+                if tree is not None
+                else yamlio.load_file(repo / d.file.path, d.file.path)
+            )
+        except (FleetError, OSError):
             continue
         for doc in docs:
             if isinstance(doc, dict) and doc.get("kind") == "Secret":
@@ -171,29 +196,24 @@ def sops_flux_compat(ctx: ClusterContext) -> Iterator[Violation]:
     category=CAT,
 )
 def sops_mac(ctx: ClusterContext) -> Iterator[Violation]:
-    key_files: tuple[Path, ...] = tuple(getattr(ctx.options, "sops_key_files", ()) or ())
+    verify = getattr(ctx.options, "sops_verify", None)
     repo = _repo(ctx)
-    if not key_files or repo is None:
+    if verify is None or repo is None:
         return
-    from fluxfleet.secrets.ops import sops_with_keys
-
+    tree = _tree(ctx)
     memo = _cache(ctx, "secrets.mac")
     for d in deployed_sops_files(ctx):
-        if d.file.path not in memo:
-            memo[d.file.path] = _verify(repo, d.file.path, key_files, sops_with_keys)
-        message = memo[d.file.path]
+        rel = d.file.path
+        if rel not in memo:
+            try:
+                data = tree.read(rel)[0] if tree is not None else safe_join(repo, rel).read_bytes()
+            except (OSError, FleetError) as exc:
+                memo[rel] = f"cannot read the file: {exc}"
+            else:
+                memo[rel] = verify(rel, data)
+        message = memo[rel]
         if message:
             yield _violation(d, message)
-
-
-def _verify(repo: Path, rel: str, key_files: tuple[Path, ...], sops_with_keys: Any) -> str | None:
-    try:
-        with sops_with_keys(list(key_files)) as sops:
-            plaintext = sops.decrypt(repo / rel, display=rel)
-            del plaintext  # verified; the values are not kept
-    except FleetError as exc:
-        return exc.message
-    return None
 
 
 # ---------------------------------------------------------------- External Secrets / SealedSecrets
@@ -272,10 +292,12 @@ def _source_doc(ctx: ClusterContext, obj: K8sObject) -> dict[str, Any] | None:
     if repo is None or not rel:
         return None
     memo = _cache(ctx, "secrets.source-docs")
+    tree = _tree(ctx)
     if rel not in memo:
         try:
-            memo[rel] = [d for d in yamlio.load_file(safe_join(repo, rel), rel) if isinstance(d, dict)]
-        except FleetError:
+            docs = tree.docs(rel) if tree is not None else yamlio.load_file(safe_join(repo, rel), rel)
+            memo[rel] = [d for d in docs if isinstance(d, dict)]
+        except (FleetError, OSError):
             memo[rel] = []
     candidates = [d for d in memo[rel] if d.get("kind") == obj.key.kind]
     for d in candidates:
@@ -379,26 +401,3 @@ def flux_sops_non_secret(ctx: ClusterContext) -> Iterator[Violation]:
                     obj,
                     kustomization=ks.id,
                 )
-
-
-def secrets_options(repo: Path, fleet: Fleet | None = None) -> dict[str, Any]:
-    """``CheckOptions`` fields these rules read: the repository, fleet.yaml recipients, key files.
-
-    Keys are given the way sops takes them: ``SOPS_AGE_KEY_FILE`` (MACs are then verified).
-    Callers that already loaded the fleet pass it, so fleet.yaml is not read again.
-    """
-    import os
-
-    out: dict[str, Any] = {"repo": repo.resolve()}
-    if fleet is not None:
-        out["age_recipients"] = dict(fleet.secrets.age_recipients)
-    elif (repo / "fleet.yaml").is_file():
-        from fluxfleet.fleet.load import load_fleet
-
-        # An invalid fleet.yaml is reported elsewhere; the recipients are then unknown.
-        with suppress(FleetError):
-            out["age_recipients"] = dict(load_fleet(repo).secrets.age_recipients)
-    key_file = os.environ.get("SOPS_AGE_KEY_FILE")
-    if key_file:
-        out["sops_key_files"] = (Path(key_file),)
-    return out
