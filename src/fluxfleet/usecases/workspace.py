@@ -103,8 +103,12 @@ class Workspace:
 
     @property
     def has_fleet(self) -> bool:
-        if self.on_disk and self.fleet_file is not None:
-            return self.fleet_file.is_file()
+        if self.on_disk:
+            if self.fleet_file is not None:
+                return self.fleet_file.is_file()
+            # A fleet.yaml the tree refuses (a link, a FIFO) is still one: loading it says why.
+            path = self.root / FLEET_FILE
+            return path.is_symlink() or path.exists()
         return self.tree.is_file(FLEET_FILE)
 
     @property
