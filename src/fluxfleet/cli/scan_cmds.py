@@ -11,7 +11,6 @@ from typing import Annotated
 import typer
 
 from fluxfleet.cli.common import FleetOpt, RepoOpt, echo, progress
-from fluxfleet.fleet.load import Fleet, load_fleet
 from fluxfleet.generate.layout import app_ks_name
 from fluxfleet.output import structured
 from fluxfleet.report.scan_sarif import to_scan_sarif
@@ -22,6 +21,7 @@ from fluxfleet.scan.policy import summary
 from fluxfleet.scan.refs import normalise_name
 from fluxfleet.scan.run import EnvScan, Sources, read_report_file, reports_in_folder, scan_images
 from fluxfleet.scan.scanners import find_scanner
+from fluxfleet.usecases.workspace import Workspace
 
 
 class ScanFormat(StrEnum):
@@ -37,18 +37,18 @@ def _full_ref(image: str, tag: str) -> str:
     return f"{image}:{tag or 'latest'}"
 
 
-def rendered_images(repo: Path, fleet: Fleet, envs: list[str], app: str | None) -> dict[str, list[str]]:
+def rendered_images(ws: Workspace, envs: list[str], app: str | None) -> dict[str, list[str]]:
     """Environment -> the image references its clusters would run (from the offline render)."""
-    from fluxfleet.render.api import RenderOptions, RenderSession
     from fluxfleet.render.images import image_uses
+    from fluxfleet.usecases.render import BuildRequest, build_workspace
 
+    fleet = ws.fleet
     names = [c.name for env in envs for c in fleet.clusters_in(env)]
     out: dict[str, list[str]] = {env: [] for env in envs}
     if not names:
         return out
     env_of = {c.name: c.environment for c in fleet.clusters}
-    with RenderSession(RenderOptions()) as session:
-        renders = session.render(repo, names=names)
+    renders = build_workspace(BuildRequest(ws, tuple(names))).renders
     wanted = {normalise_name(i) for i in fleet.app(app).images} if app else set()
     for render in renders:
         for use in image_uses(render):
@@ -87,7 +87,8 @@ def scan(
     ] = ScanFormat.text,
 ) -> None:
     """Scan the images each environment would run; exit 1 when an environment's policy fails."""
-    fleet = load_fleet(repo, fleet_file)
+    ws = Workspace.open(repo, fleet_file=fleet_file)
+    fleet = ws.fleet
     envs = [fleet.env(e).name for e in env] if env else fleet.env_names
     if app:
         fleet.app(app)
@@ -98,7 +99,7 @@ def scan(
         reports.extend(reports_in_folder(repo, folder))
     cache = None if no_cache else default_cache()
     sources = Sources(ReportIndex(reports), cache, find_scanner(scanner))
-    images = rendered_images(repo, fleet, envs, app)
+    images = rendered_images(ws, envs, app)
     total = len({i for refs in images.values() for i in refs})
     with progress("scanning images", total) as bar:
         scans = scan_images(
