@@ -170,6 +170,29 @@ def test_policy_options_reach_the_objects(tmp_path: Path) -> None:
             "no tag",
             22,
         ),
+        # below: values Flux would reject at reconcile time (or that break the YAML), caught at load
+        ("      automation:\n        policy: {semver: 'latest'}\n", "not a semver range", 22),
+        (
+            "      automation:\n        policy: {semver: '>=1'}\n        filterTags: {pattern: '(?<=v)1'}\n",
+            "RE2",
+            23,
+        ),
+        (
+            "      automation:\n        policy: {numerical: asc}\n"
+            "        filterTags: {pattern: '^(?P<ts>[0-9]+)$', extract: '$tss'}\n",
+            "names group 'tss'",
+            23,
+        ),
+        (
+            "      automation:\n        policy: {semver: '>=1'}\n        exclusionList: ['(x']\n",
+            "not a regular expression",
+            23,
+        ),
+        (
+            '      automation:\n        image: "ghcr.io/acme/web\\n- evil"\n        policy: {semver: ">=1"}\n',
+            "not a valid image repository",
+            22,
+        ),
     ],
 )
 def test_bad_automation_is_a_located_error(
