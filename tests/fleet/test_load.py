@@ -323,3 +323,13 @@ def test_health_checks_name_kubernetes_objects(tmp_path: Path, check: str, needl
         MINI.replace("      namespace: web\n", f"      namespace: web\n      healthChecks: [{check}]\n"),
     )
     assert needle in err.message and (err.location.field or "").startswith("spec.apps[0].healthChecks")
+
+
+def test_an_environment_switches_alerts_off_with_enabled_false_alone(tmp_path: Path) -> None:
+    text = MINI.replace("  source:\n", "  alerts: {type: slack, secretRef: hook}\n  source:\n", 1)
+    write(
+        tmp_path, text.replace("    - name: prod\n", "    - name: prod\n      alerts: {enabled: false}\n", 1)
+    )
+    fleet = load_fleet(tmp_path)
+    assert fleet.env("prod").alerts is not None and fleet.env("prod").alerts.enabled is False
+    assert fleet.env("dev").alerts is None and fleet.alerts is not None and fleet.alerts.enabled

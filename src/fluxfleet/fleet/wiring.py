@@ -11,7 +11,7 @@ app health, and alerts.
 from __future__ import annotations
 
 import re
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
@@ -93,6 +93,15 @@ class AlertsConfig(Strict):
     channel: str | None = None
     severity: Literal["info", "error"] = "info"
     enabled: bool = True
+
+    @model_validator(mode="before")
+    @classmethod
+    def _switched_off(cls, data: Any) -> Any:
+        # `environments[].alerts: {enabled: false}` only switches the fleet's alerts off there; a
+        # disabled config is never rendered (alerts_for drops it), so what it would send to is moot
+        if isinstance(data, dict) and data.get("enabled") is False:
+            return {"type": "generic-hmac", "secretRef": "disabled", **data}
+        return data
 
     @field_validator("address", "channel")
     @classmethod
