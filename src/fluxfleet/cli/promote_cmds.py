@@ -151,7 +151,8 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Show each app's version per environment (and per cluster while a rollout is in progress)."""
         fleet = load_fleet(repo)
-        records = ledger.load(Git(repo), app=name) if _in_git(repo) else []
+        authors = ledger.automation_authors(fleet)
+        records = ledger.load(Git(repo), app=name, authors=authors) if _in_git(repo) else []
         data = report.version_matrix(repo, fleet, place(fleet), records, name)
         echo(report.matrix_text(data) if output is Format.text else structured(data, output))
 

@@ -60,5 +60,5 @@ def load_context(repo: Path, git: Git, now: datetime, app: str | None = None) ->
     fleet = load_fleet(repo)
     if app is not None:
         fleet.app(app)
-    records = tuple(ledger.load(git, app=app)) if app else ()
+    records = tuple(ledger.load(git, app=app, authors=ledger.automation_authors(fleet))) if app else ()
     return Context(repo, git, fleet, place(fleet), ledger.Ledger(records), now, head)
