@@ -201,3 +201,42 @@ def test_alert_that_can_receive_nothing() -> None:
     )
     orphan = findings(cluster(dump(ksobj, local)), "alert-receives-nothing")
     assert "Provider flux-system/p" in orphan[0].message
+
+
+def _crd(group: str, kind: str) -> dict[str, Any]:
+    return {
+        "apiVersion": "apiextensions.k8s.io/v1",
+        "kind": "CustomResourceDefinition",
+        "metadata": {"name": f"{kind.lower()}s.{group}"},
+        "spec": {
+            "group": group,
+            "names": {"kind": kind, "plural": f"{kind.lower()}s"},
+            "scope": "Namespaced",
+        },
+    }
+
+
+def _image_repository() -> dict[str, Any]:
+    return {
+        "apiVersion": "image.toolkit.fluxcd.io/v1",
+        "kind": "ImageRepository",
+        "metadata": {"name": "web", "namespace": "flux-system"},
+        "spec": {"image": "ghcr.io/acme/web", "interval": "5m"},
+    }
+
+
+def test_flux_object_without_its_crd_in_a_real_flux_install() -> None:
+    # gotk-components.yaml exported without the image controllers, image automation objects beside it
+    broken = cluster(dump(_crd("kustomize.toolkit.fluxcd.io", "Kustomization"), _image_repository()))
+    [finding] = findings(broken, "flux-crd-missing")
+    assert "ImageRepository" in finding.message and finding.severity.value == "high"
+    fixed = cluster(
+        dump(
+            _crd("kustomize.toolkit.fluxcd.io", "Kustomization"),
+            _crd("image.toolkit.fluxcd.io", "ImageRepository"),
+            _image_repository(),
+        )
+    )
+    assert findings(fixed, "flux-crd-missing") == []
+    # a placeholder gotk-components.yaml renders no CRD at all: nothing is known, nothing is claimed
+    assert findings(cluster(dump(_image_repository())), "flux-crd-missing") == []

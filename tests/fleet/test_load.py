@@ -266,3 +266,70 @@ def test_unknown_check_rule_is_located(tmp_path: Path, capsys: pytest.CaptureFix
     )
     assert main(["check", "-C", str(tmp_path), "--flux-version", "9.9"]) == 2
     assert "outside the supported range" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "needle"),
+    [
+        # a tag is written into the overlay's `newTag:` line, next to the image automation marker
+        ("versions", '{dev: "v1\\nnewTag: evil"}', "not a valid image tag"),
+        ("versions", '{dev: \'v1 # {"$imagepolicy": "x:y:tag"}\'}', "not a valid image tag"),
+        ("pins", '{dev-a: "-v1"}', "not a valid image tag"),
+        ("images", '["ghcr.io/acme/web\\n- evil"]', "not a valid image repository"),
+        ("images", "['../../etc/passwd']", "not a valid image repository"),
+        ("images", f"['ghcr.io/acme/web:{'x' * 200}']", "not a valid image tag"),
+    ],
+)
+def test_image_tags_and_references_are_validated(tmp_path: Path, field: str, value: str, needle: str) -> None:
+    err = one_error(
+        tmp_path, MINI.replace("      namespace: web\n", f"      namespace: web\n      {field}: {value}\n")
+    )
+    assert needle in err.message and (err.location.field or "").startswith(f"spec.apps[0].{field}")
+    assert err.location.line == 22
+
+
+def test_valid_image_references_load(tmp_path: Path) -> None:
+    refs = "[nginx, 'registry.local:5000/team/app:1.2.3', 'ghcr.io/a/b@sha256:" + "a" * 64 + "']"
+    write(tmp_path, MINI.replace("      namespace: web\n", f"      namespace: web\n      images: {refs}\n"))
+    assert load_fleet(tmp_path).apps[0].images[1] == "registry.local:5000/team/app:1.2.3"
+
+
+@pytest.mark.parametrize(
+    ("text", "needle", "field"),
+    [
+        ("  alerts: {type: slack, secretRef: hook, address: 'file:///etc/passwd'}\n", "http", "spec.alerts"),
+        ('  alerts: {type: slack, secretRef: hook, channel: "a\\u0000b"}\n', "one line", "spec.alerts"),
+        (f"  alerts: {{type: slack, secretRef: hook, channel: {'a' * 3000}}}\n", "2048", "spec.alerts"),
+    ],
+)
+def test_alert_values_are_one_safe_line(tmp_path: Path, text: str, needle: str, field: str) -> None:
+    err = one_error(tmp_path, MINI.replace("  source:\n", text + "  source:\n", 1))
+    assert needle in err.message and (err.location.field or "").startswith(field)
+    assert err.location.line == 6
+
+
+@pytest.mark.parametrize(
+    ("check", "needle"),
+    [
+        ("{apiVersion: apps/v1, kind: Deployment, name: web, namespace: ../x}", "DNS-1123"),
+        ("{apiVersion: apps/v1, kind: Deployment, name: 'web\\nx'}", "not a valid name"),
+        ("{apiVersion: 'apps/v1 x', kind: Deployment, name: web}", "not a valid api_version"),
+        ("{apiVersion: apps/v1, kind: 'Deploy ment', name: web}", "not a valid kind"),
+    ],
+)
+def test_health_checks_name_kubernetes_objects(tmp_path: Path, check: str, needle: str) -> None:
+    err = one_error(
+        tmp_path,
+        MINI.replace("      namespace: web\n", f"      namespace: web\n      healthChecks: [{check}]\n"),
+    )
+    assert needle in err.message and (err.location.field or "").startswith("spec.apps[0].healthChecks")
+
+
+def test_an_environment_switches_alerts_off_with_enabled_false_alone(tmp_path: Path) -> None:
+    text = MINI.replace("  source:\n", "  alerts: {type: slack, secretRef: hook}\n  source:\n", 1)
+    write(
+        tmp_path, text.replace("    - name: prod\n", "    - name: prod\n      alerts: {enabled: false}\n", 1)
+    )
+    fleet = load_fleet(tmp_path)
+    assert fleet.env("prod").alerts is not None and fleet.env("prod").alerts.enabled is False
+    assert fleet.env("dev").alerts is None and fleet.alerts is not None and fleet.alerts.enabled

@@ -140,5 +140,11 @@ def test_everything_generated_is_valid_and_would_reconcile(
         namespaces = {s["namespace"] for s in alert["spec"]["eventSources"]}
         # under the lockdown notification-controller drops events from other namespaces
         assert namespaces == {"flux-system"} if teams else "cert-manager" in namespaces
+        # the example automates myapp in dev; its first dev cluster runs the automation, so its Alert
+        # also hears the image objects (alert-receives-nothing above proves they exist there)
+        kinds = {s["kind"] for s in alert["spec"]["eventSources"]}
+        assert {"ImageRepository", "ImagePolicy", "ImageUpdateAutomation"} <= kinds
+        [_, other] = yamlio.load_file(repo / "clusters/dev/us-east-1/notifications/alerts.yaml")
+        assert "ImageUpdateAutomation" not in {s["kind"] for s in other["spec"]["eventSources"]}
         [gh, _] = yamlio.load_file(repo / "clusters/prod/eu-west-1/notifications/alerts.yaml")
         assert gh["spec"]["type"] == "github" and gh["spec"]["address"] == "https://github.com/example/fleet"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -246,3 +247,21 @@ def test_check_base_catches_flux_removing_itself(example: Path, capsys: pytest.C
     out = capsys.readouterr().out
     assert '"critical"' in out and "kustomizations.kustomize.toolkit.fluxcd.io" in out
     assert main(args) == 0  # without a base there is no change to judge
+
+
+def test_recorded_flux_version_exports_the_image_controllers_when_apps_are_automated(
+    example: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The flux CLI is not installed here: a stand-in on PATH records the arguments generate passes
+    # (a fake only for the binary; the components it would print are not what is under test).
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "flux").write_text('#!/bin/sh\necho "# flux $*"\n')
+    (bin_dir / "flux").chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}:{os.environ['PATH']}")
+    _edit(example, "  source:\n", "  flux:\n    components:\n      version: 2.7.0\n  source:\n")
+    assert main(["generate", "-C", str(example)]) == 0
+    text = (example / "clusters/dev/us-west-2/flux-system/gotk-components.yaml").read_text()
+    assert "--version=v2.7.0" in text
+    # the example automates myapp in dev: without the image CRDs the flux-system apply would fail
+    assert "--components-extra=image-reflector-controller,image-automation-controller" in text

@@ -170,6 +170,29 @@ def test_policy_options_reach_the_objects(tmp_path: Path) -> None:
             "no tag",
             22,
         ),
+        # below: values Flux would reject at reconcile time (or that break the YAML), caught at load
+        ("      automation:\n        policy: {semver: 'latest'}\n", "not a semver range", 22),
+        (
+            "      automation:\n        policy: {semver: '>=1'}\n        filterTags: {pattern: '(?<=v)1'}\n",
+            "RE2",
+            23,
+        ),
+        (
+            "      automation:\n        policy: {numerical: asc}\n"
+            "        filterTags: {pattern: '^(?P<ts>[0-9]+)$', extract: '$tss'}\n",
+            "names group 'tss'",
+            23,
+        ),
+        (
+            "      automation:\n        policy: {semver: '>=1'}\n        exclusionList: ['(x']\n",
+            "not a regular expression",
+            23,
+        ),
+        (
+            '      automation:\n        image: "ghcr.io/acme/web\\n- evil"\n        policy: {semver: ">=1"}\n',
+            "not a valid image repository",
+            22,
+        ),
     ],
 )
 def test_bad_automation_is_a_located_error(
@@ -213,15 +236,17 @@ def test_promote_out_of_the_automated_environment_is_not_held(tmp_path: Path) ->
     assert "automation=pass" in git(repo, "log", "-1", "--format=%B")
 
 
-def _automation_commit(repo: Path, version: str, date: str) -> None:
+def _automation_commit(
+    repo: Path, version: str, date: str, author: str = "fluxcdbot <fluxcdbot@users.noreply.github.com>"
+) -> None:
     """What Flux's ImageUpdateAutomation pushes: the marker line rewritten, author and subject
     from the generated template (rendered here as the controller renders it)."""
     path = repo / "apps/web/overlays/dev/kustomization.yaml"
     text = path.read_text()
     path.write_text(text.replace("newTag: v2.0.0 #", f"newTag: {version} #"))
     env = {
-        "GIT_AUTHOR_NAME": "fluxcdbot",
-        "GIT_AUTHOR_EMAIL": "fluxcdbot@users.noreply.github.com",
+        "GIT_AUTHOR_NAME": author.split(" <")[0],
+        "GIT_AUTHOR_EMAIL": author.split(" <")[1].rstrip(">"),
         "GIT_COMMITTER_NAME": "fluxcdbot",
         "GIT_COMMITTER_EMAIL": "fluxcdbot@users.noreply.github.com",
         "GIT_AUTHOR_DATE": date,
@@ -308,3 +333,15 @@ def test_rollback_keeps_the_marker(tmp_path: Path) -> None:
     assert main(["rollback", "web", "--env", "dev", *base]) == 0
     dev = (repo / "apps/web/overlays/dev/kustomization.yaml").read_text()
     assert 'newTag: v2.0.0 # {"$imagepolicy": "flux-system:web:tag"}' in dev
+
+
+def test_only_the_automations_author_writes_automation_versions(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # anyone can type the template's subject; gates (soak) count from these commits
+    repo = _committed(tmp_path)
+    _automation_commit(repo, "v2.1.0", "2020-01-01T00:00:00Z", author="mallory <m@example.com>")
+    capsys.readouterr()
+    assert main(["versions", "web", "-C", str(repo), "-o", "json"]) == 0
+    envs = json.loads(capsys.readouterr().out)["apps"][0]["environments"]
+    assert envs["dev"]["version"] == "v2.1.0" and envs["dev"]["byAutomation"] is False

@@ -178,17 +178,25 @@ def compare(
 
 
 def summary(result: DiffResult) -> dict[str, dict[str, list[str]]]:
-    """Changed clusters grouped by environment, region and team."""
+    """Changed clusters grouped by environment, region, the cluster's ``team`` label and app team.
+
+    The label says who runs a cluster, an app's team who owns what changed: one heading for both
+    read as if the platform team owned the app.
+    """
     groups: dict[str, dict[str, list[str]]] = {}
     for cluster in result.clusters:
         if not cluster.changes:
             continue
-        for key in ("environment", "region", "team"):
+        for key, heading in (
+            ("environment", "environment"),
+            ("region", "region"),
+            ("team", "cluster label team"),
+        ):
             value = cluster.labels.get(key)
             if value:
-                groups.setdefault(key, {}).setdefault(value, []).append(cluster.cluster)
+                groups.setdefault(heading, {}).setdefault(value, []).append(cluster.cluster)
         for team in sorted(cluster.teams):
-            members = groups.setdefault("team", {}).setdefault(team, [])
+            members = groups.setdefault("app team", {}).setdefault(team, [])
             if cluster.cluster not in members:
                 members.append(cluster.cluster)
     return groups

@@ -11,7 +11,7 @@ from typing import Literal
 from pydantic import Field, field_validator
 
 from fluxfleet.fleet.automation import ImageAutomation
-from fluxfleet.fleet.base import Duration, Name, Strict
+from fluxfleet.fleet.base import Duration, ImageRef, ImageTag, Name, Strict
 from fluxfleet.fleet.names import label_key_error, label_value_error, var_name_error
 from fluxfleet.fleet.policy import PolicyConfig
 from fluxfleet.fleet.promotion import Freeze, Promotion
@@ -126,12 +126,12 @@ class App(Strict):
     path: str | None = None
     namespace: Name
     team: Name | None = None
-    images: tuple[str, ...] = ()
+    images: tuple[ImageRef, ...] = ()
     port: int = Field(default=8080, ge=1, le=65535)
     depends_on: tuple[str, ...] = Field(default=(), alias="dependsOn")
     placement: LabelSelector = Field(default_factory=LabelSelector)
-    versions: dict[str, str] = Field(default_factory=dict)
-    pins: dict[str, str] = Field(default_factory=dict)
+    versions: dict[str, ImageTag] = Field(default_factory=dict)
+    pins: dict[str, ImageTag] = Field(default_factory=dict)
     interval: Duration | None = None
     # Health: an app's Kustomization is Ready (and its dependents start) only once its workloads
     # are; explicit healthChecks replace `wait` when given.

@@ -10,6 +10,15 @@ _QUALIFIED_NAME_PART = re.compile(r"^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$")
 _LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
 _GO_DURATION = re.compile(r"^([0-9]+(\.[0-9]+)?(ms|s|m|h))+$")
 _ENV_VAR_NAME = re.compile(r"^[_a-zA-Z][_a-zA-Z0-9]*$")
+# the OCI distribution spec's tag grammar
+IMAGE_TAG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
+# distribution/reference: [registry[:port]/]path[/path...][:tag][@digest]
+_DOMAIN = (
+    r"(?:[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*(?::[0-9]+)?"
+)
+_PATH = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
+_IMAGE_NAME = re.compile(rf"^(?:{_DOMAIN}/)?{_PATH}(?:/{_PATH})*$")
+_DIGEST = re.compile(r"^[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9A-Fa-f]{32,}$")
 
 
 def dns1123_label_error(value: str) -> str | None:
@@ -50,6 +59,34 @@ def label_value_error(value: str) -> str | None:
             f"label value {value!r} is invalid: empty, or alphanumerics, '-', '_' or '.', "
             "starting and ending with an alphanumeric"
         )
+    return None
+
+
+def image_tag_error(value: str) -> str | None:
+    if not IMAGE_TAG.match(value):
+        return (
+            f"{value[:130]!r} is not a valid image tag: up to 128 letters, digits, '_', '.' and '-', "
+            "not starting with '.' or '-'"
+        )
+    return None
+
+
+def image_reference_error(value: str, *, tagged: bool = True) -> str | None:
+    """distribution/reference's grammar; ``tagged=False`` also refuses a tag or digest."""
+    name, at, digest = value.partition("@")
+    tag = ""
+    if ":" in name.rsplit("/", 1)[-1]:
+        name, _, tag = name.rpartition(":")
+    if not tagged and (at or tag):
+        return f"image {value!r} must be a repository with its registry and no tag or digest (like ghcr.io/org/app)"
+    if len(name) > 255 or not _IMAGE_NAME.match(name):
+        return (
+            f"{value[:300]!r} is not a valid image repository: [registry[:port]/]path, lower-case path parts"
+        )
+    if tag and not IMAGE_TAG.match(tag):
+        return image_tag_error(tag)
+    if at and not _DIGEST.match(digest):
+        return f"{digest[:300]!r} is not a valid image digest (like sha256:<64 hex digits>)"
     return None
 
 

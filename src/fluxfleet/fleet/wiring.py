@@ -10,9 +10,10 @@ app health, and alerts.
 
 from __future__ import annotations
 
-from typing import Literal
+import re
+from typing import Any, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from fluxfleet.errors import FleetError
 from fluxfleet.fleet.base import Name, Strict
@@ -55,11 +56,24 @@ class FluxConfig(Strict):
     components: FluxComponents | None = None
 
 
+_API_VERSION = re.compile(r"^(?:[a-z0-9]([-a-z0-9.]*[a-z0-9])?/)?v[0-9]+[a-z0-9]*$")
+_KIND = re.compile(r"^[A-Z][A-Za-z0-9]{0,62}$")
+_OBJECT_NAME = re.compile(r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$")
+
+
 class HealthCheck(Strict):
     api_version: str = Field(alias="apiVersion")
     kind: str
     name: str
-    namespace: str | None = None
+    namespace: Name | None = None
+
+    @field_validator("api_version", "kind", "name")
+    @classmethod
+    def _shape(cls, v: str, info: ValidationInfo) -> str:
+        pattern = {"api_version": _API_VERSION, "kind": _KIND, "name": _OBJECT_NAME}[str(info.field_name)]
+        if not pattern.match(v):
+            raise ValueError(f"{v[:100]!r} is not a valid {info.field_name}")
+        return v
 
 
 ProviderType = Literal["slack", "msteams", "generic-hmac", "github"]
@@ -79,6 +93,25 @@ class AlertsConfig(Strict):
     channel: str | None = None
     severity: Literal["info", "error"] = "info"
     enabled: bool = True
+
+    @model_validator(mode="before")
+    @classmethod
+    def _switched_off(cls, data: Any) -> Any:
+        # `environments[].alerts: {enabled: false}` only switches the fleet's alerts off there; a
+        # disabled config is never rendered (alerts_for drops it), so what it would send to is moot
+        if isinstance(data, dict) and data.get("enabled") is False:
+            return {"type": "generic-hmac", "secretRef": "disabled", **data}
+        return data
+
+    @field_validator("address", "channel")
+    @classmethod
+    def _one_line(cls, v: str | None, info: ValidationInfo) -> str | None:
+        # the Provider CRD caps both at 2048; a control character would corrupt the generated YAML line
+        if v is not None and (len(v) > 2048 or any(ord(c) < 32 or ord(c) == 127 for c in v)):
+            raise ValueError(f"`{info.field_name}` must be one line of at most 2048 characters")
+        if info.field_name == "address" and v is not None and not v.startswith(("https://", "http://")):
+            raise ValueError(f"address {v[:100]!r} must be an http:// or https:// URL")
+        return v
 
     @model_validator(mode="after")
     def _address(self) -> AlertsConfig:

@@ -19,6 +19,7 @@ from fluxfleet.fleet.load import Fleet
 from fluxfleet.fleet.model import Cluster
 from fluxfleet.fleet.placement import Placement
 from fluxfleet.fleet.wiring import AlertsConfig
+from fluxfleet.generate.image_automation import writer_clusters
 from fluxfleet.generate.layout import FLUX_NAMESPACE, cluster_dirs
 from fluxfleet.generate.tenants import lockdown_enabled
 
@@ -83,6 +84,10 @@ def event_sources(
     if provider_type == "github":
         return sources  # a commit status is per Kustomization revision
     sources.append({"kind": "GitRepository", "name": "*", "namespace": FLUX_NAMESPACE})
+    if any(cluster.name in writer_clusters(fleet, placement, app).values() for app in fleet.apps):
+        # the cluster that runs an app's image automation: a failed scan, policy or push is news too
+        for kind in ("ImageRepository", "ImagePolicy", "ImageUpdateAutomation"):
+            sources.append({"kind": kind, "name": "*", "namespace": FLUX_NAMESPACE})
     if not lockdown_enabled(fleet):
         namespaces = sorted({c.namespace for c in placement.components_on(cluster.name) if c.chart})
         for ns in namespaces:

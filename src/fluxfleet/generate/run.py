@@ -82,6 +82,9 @@ def flux_components_text(repo: Path, fleet: Fleet, components_file: Path | None)
         )
     version = f"v{recorded.version.removeprefix('v')}" if recorded.version else ""
     argv = [flux, "install", "--export", f"--version={version}"]
+    if any(app.automation is not None for app in fleet.apps):
+        # without these the image.toolkit CRDs are missing and the flux-system apply fails as a whole
+        argv.append("--components-extra=image-reflector-controller,image-automation-controller")
     return _checked(proc.run(argv, timeout=120, what="flux install --export").text, "flux install --export")
 
 

@@ -63,5 +63,5 @@ def load_context(
     fleet = fleet if fleet is not None else load_fleet(repo)
     if app is not None:
         fleet.app(app)
-    records = tuple(ledger.load(git, app=app)) if app else ()
+    records = tuple(ledger.load(git, app=app, authors=ledger.automation_authors(fleet))) if app else ()
     return Context(repo, git, fleet, place(fleet), ledger.Ledger(records), now, head)

@@ -10,9 +10,11 @@ Checked-On (the head the gates were evaluated against: the commit's parent).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from fluxfleet.fleet.load import Fleet
 from fluxfleet.generate.image_automation import AUTOMATION_SUBJECT
 from fluxfleet.gitrepo import history
 from fluxfleet.gitrepo.git import Git
@@ -129,8 +131,29 @@ def record_from(entry: history.LogEntry) -> Record | None:
     )
 
 
-def load(git: Git, *, app: str | None = None, env: str | None = None, rev: str = "HEAD") -> list[Record]:
-    """Every ledger record reachable from ``rev``, newest first, in one ``git log``."""
+def automation_authors(fleet: Fleet) -> dict[str, str]:
+    """App -> ``name <email>`` its ImageUpdateAutomation commits as (fleet.yaml ``automation.author``)."""
+    return {
+        a.name: f"{a.automation.author.name} <{a.automation.author.email}>"
+        for a in fleet.apps
+        if a.automation is not None
+    }
+
+
+def load(
+    git: Git,
+    *,
+    app: str | None = None,
+    env: str | None = None,
+    rev: str = "HEAD",
+    authors: Mapping[str, str] | None = None,
+) -> list[Record]:
+    """Every ledger record reachable from ``rev``, newest first, in one ``git log``.
+
+    With ``authors`` (see automation_authors), a commit counts as the automation's only when it
+    has the template's subject *and* the automation's author: anyone can write the subject, and
+    gates such as soak count from these commits.
+    """
     grep = [f"{PREFIX}Action: "]
     if app:
         grep.append(f"{PREFIX}App: {app}")
@@ -145,7 +168,10 @@ def load(git: Git, *, app: str | None = None, env: str | None = None, rev: str =
     automated = [
         rec
         for entry in history.log(git, rev=rev, grep=[AUTOMATION_GREP])
-        if (rec := automation_record(entry)) and (not app or rec.app == app) and (not env or rec.env == env)
+        if (rec := automation_record(entry))
+        and (not app or rec.app == app)
+        and (not env or rec.env == env)
+        and (authors is None or authors.get(rec.app) == entry.author)
     ]
     if automated:
         # git log lists newest first; keep that order across both kinds of commit

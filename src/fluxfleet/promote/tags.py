@@ -5,9 +5,8 @@ from __future__ import annotations
 import re
 
 from fluxfleet.errors import FleetError
+from fluxfleet.fleet.names import IMAGE_TAG as _TAG
 
-# the OCI distribution spec's tag grammar
-_TAG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
 # plain YAML scalars that stay strings: tags, cluster names, image names (a ":" never ends a part)
 _PLAIN = re.compile(r"^[A-Za-z_][A-Za-z0-9_./-]*(?::[A-Za-z0-9_./-]+)*$")
 # words some YAML readers (1.1 and 1.2) turn into booleans or null

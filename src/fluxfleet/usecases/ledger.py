@@ -22,7 +22,9 @@ def _records(ws: Workspace, *, app: str | None = None, env: str | None = None) -
             return []
     except FleetError:
         return []
-    return ledger.load(git, app=app, env=env)
+    # Automation commits count only when made by the automation's author (fleet.yaml).
+    authors = ledger.automation_authors(ws.fleet) if ws.has_fleet else {}
+    return ledger.load(git, app=app, env=env, authors=authors)
 
 
 def version_matrix(ws: Workspace, app: str | None = None) -> dict[str, Any]:

@@ -11,6 +11,8 @@ Together with ``flux-source-missing``, ``flux-dependency-missing`` and ``flux-ap
 - ``flux-self-removal``: against a baseline render (``check --base``), a change that drops Flux's own
   controllers, CRDs or the flux-system sync objects; the flux-system Kustomization prunes, so Flux
   would uninstall itself and every custom resource with its CRDs.
+- ``flux-crd-missing``: a Flux object whose CRD the rendered Flux install lacks (image automation
+  objects without the image controllers): the apply of its Kustomization fails as a whole.
 - ``alert-receives-nothing``: an Alert whose event sources cannot match (notification-controller
   drops events from other namespaces under ``--no-cross-namespace-refs``) or match no object.
 """
@@ -220,6 +222,34 @@ def flux_self_removal(ctx: ClusterContext) -> Iterator[Violation]:
             line=first.source.line,
             kustomization=first.source.kustomization,
         )
+
+
+FLUX_GROUP_SUFFIX = ".toolkit.fluxcd.io"
+IMAGE_GROUP = "image.toolkit.fluxcd.io"
+
+
+@cluster_rule(
+    "flux-crd-missing",
+    Severity.high,
+    hint="install the controller that serves it (image automation: `flux install "
+    "--components-extra=image-reflector-controller,image-automation-controller --export`), "
+    "or remove the object",
+    doc="the render installs Flux's CRDs but not the one a Flux object needs: the whole apply fails",
+    category="reconcile",
+)
+def flux_crd_missing(ctx: ClusterContext) -> Iterator[Violation]:
+    installed = {gk for gk in ctx.crds if gk[0].endswith(FLUX_GROUP_SUFFIX)}
+    if not installed:
+        return  # placeholder gotk-components.yaml: what the cluster serves is unknown
+    for obj in ctx.render.objects:
+        gk = (obj.key.group, obj.key.kind)
+        if obj.key.group.endswith(FLUX_GROUP_SUFFIX) and gk not in installed:
+            yield Violation(
+                f"{obj.key.kind} ({obj.key.group}) has no CustomResourceDefinition in this cluster's "
+                "gotk-components.yaml: the server-side apply of its Kustomization fails, and with it "
+                "everything else that Kustomization applies",
+                obj,
+            )
 
 
 def _matches(obj: K8sObject, source: dict[str, Any]) -> bool:
