@@ -36,6 +36,8 @@ FORBIDDEN: dict[str, set[str]] = {
     "gitrepo": {"fleet", "generate", "render", "check", "diff", "promote", "secrets", "report", "cli"},
     "secrets": {"render", "diff", "promote", "report", "cli"},
     "promote": {"cli"},
+    "store": {"serve", "cli", "promote", "generate", "render", "check", "diff", "report"},
+    "serve": {"cli"},
 }
 CORE = {"errors", "yamlio", "objects", "fsutil", "proc", "output"}
 

@@ -13,7 +13,7 @@ import sys
 import typer
 
 from fluxfleet import __version__
-from fluxfleet.cli import check_cmds, fleet_cmds, promote_cmds, render_cmds, secrets_cmds
+from fluxfleet.cli import check_cmds, fleet_cmds, promote_cmds, render_cmds, secrets_cmds, serve_cmds
 from fluxfleet.cli.common import stderr
 from fluxfleet.errors import FleetError
 
@@ -47,6 +47,7 @@ _PANELS = (
     (check_cmds, "Check"),
     (promote_cmds, "Promote"),
     (secrets_cmds, "Secrets and tenants"),
+    (serve_cmds, "Fleet service"),
 )
 for _module, _panel in _PANELS:
     _seen = (len(app.registered_commands), len(app.registered_groups))

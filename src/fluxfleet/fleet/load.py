@@ -31,6 +31,7 @@ from fluxfleet.fleet.model import (
 )
 from fluxfleet.fleet.policy import PolicyConfig
 from fluxfleet.fleet.promotion import Freeze
+from fluxfleet.fleet.service import ServiceConfig
 from fluxfleet.fleet.tenancy import SecretsConfig, Team
 from fluxfleet.fsutil import check_relative, safe_join
 
@@ -60,6 +61,7 @@ class Fleet:
     sources: dict[str, str] = field(default_factory=dict)
     policy: PolicyConfig = field(default_factory=PolicyConfig)
     secrets: SecretsConfig = field(default_factory=SecretsConfig)
+    service: ServiceConfig | None = None
     origins: dict[str, Origin] = field(default_factory=dict, compare=False)
     file: str = FLEET_FILE
     marks: yamlio.Marks = field(default_factory=dict, compare=False, repr=False)
@@ -337,6 +339,7 @@ def load_fleet(repo: Path, fleet_file: Path | None = None) -> Fleet:
         sources=dict(doc.spec.sources),
         policy=doc.spec.policy,
         secrets=doc.spec.secrets,
+        service=doc.spec.service,
         origins={f"{s}/{i.value.name}": Origin(i.file, i.line) for s, lst in items.items() for i in lst},
         file=display,
         marks=marks,

@@ -15,6 +15,7 @@ from fluxfleet.fleet.names import label_key_error, label_value_error, var_name_e
 from fluxfleet.fleet.policy import PolicyConfig
 from fluxfleet.fleet.promotion import Freeze, Promotion
 from fluxfleet.fleet.selectors import LabelSelector
+from fluxfleet.fleet.service import ServiceConfig
 from fluxfleet.fleet.tenancy import SecretsConfig, Team
 
 API_VERSION = "fluxfleet.dev/v1alpha1"
@@ -149,6 +150,7 @@ class FleetSpec(Strict):
     sources: dict[str, str] = Field(default_factory=dict)
     policy: PolicyConfig = Field(default_factory=PolicyConfig)
     secrets: SecretsConfig = Field(default_factory=SecretsConfig)
+    service: ServiceConfig | None = None
 
 
 class FleetDocument(Strict):
