@@ -1,0 +1,77 @@
+"""Fixtures for the fleet service: a committed fleet repository, the store on SQLite and on the
+machine's real PostgreSQL (a database per test, dropped afterwards) and the app under test."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from serve_helpers import FLEET_YAML, KEYS, PG_ADMIN, T0, Clock, Harness, git
+
+from fluxfleet.fleet.load import load_fleet
+from fluxfleet.generate.run import generate
+from fluxfleet.serve.app import Service, build_app
+from fluxfleet.serve.keys import HmacKeys
+from fluxfleet.serve.versions import VersionIndex
+from fluxfleet.store.db import Store
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Path:
+    root = tmp_path / "repo"
+    root.mkdir()
+    (root / "fleet.yaml").write_text(FLEET_YAML)
+    generate(root)
+    git(root, "init", "-q", "-b", "main")
+    git(root, "add", "-A")
+    git(root, "commit", "-q", "-m", "fleet")
+    return root
+
+
+def _pg_database() -> Iterator[str]:
+    import psycopg
+
+    name = f"ff_test_{secrets.token_hex(6)}"
+    with psycopg.connect(PG_ADMIN, autocommit=True, connect_timeout=5) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield f"postgresql://postgres@127.0.0.1:5432/{name}"
+    finally:
+        with psycopg.connect(PG_ADMIN, autocommit=True, connect_timeout=5) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    if request.param == "sqlite":
+        yield str(tmp_path / "fleet.db")
+    else:
+        yield from _pg_database()
+
+
+@pytest.fixture
+def pg_url() -> Iterator[str]:
+    yield from _pg_database()
+
+
+@pytest.fixture
+def harness(repo: Path, db_url: str) -> Iterator[Harness]:
+    from starlette.testclient import TestClient
+
+    store = Store.open(db_url)
+    clock = Clock()
+    svc = Service(store, HmacKeys(dict(KEYS)), load_fleet(repo), clock, VersionIndex(repo))
+    far = T0 + timedelta(days=365)
+    tokens = {
+        "viewer": store.create_token("t", "viewer@example.com", ["viewer"], far, T0),
+        "staging": store.create_token("t", "stella@example.com", ["approver:staging"], far, T0),
+        "prod1": store.create_token("t", "paula@example.com", ["approver:prod"], far, T0),
+        "prod2": store.create_token("t", "pedro@example.com", ["approver:prod:team-a"], far, T0),
+        "admin": store.create_token("t", "ada@example.com", ["admin"], far, T0),
+    }
+    with TestClient(build_app(svc)) as client:
+        yield Harness(svc, clock, client, tokens)
+    store.close()
