@@ -44,9 +44,10 @@ def _pg_database() -> Iterator[str]:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
+@pytest.fixture
 def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
+    """SQLite unless a module asks for both stores with ``BOTH_STORES``."""
+    if getattr(request, "param", "sqlite") == "sqlite":
         yield str(tmp_path / "fleet.db")
     else:
         yield from _pg_database()

@@ -17,8 +17,12 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from fluxfleet.serve.app import Service
 
+# `pytestmark = BOTH_STORES` runs a module on SQLite and on PostgreSQL
+BOTH_STORES = pytest.mark.parametrize("db_url", ["sqlite", "postgresql"], indirect=True)
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
 
 FLEET_YAML = """\

@@ -5,7 +5,9 @@ from __future__ import annotations
 import json
 from datetime import timedelta
 
-from serve_helpers import KEYS, T0, Harness, flux_event, sign
+from serve_helpers import BOTH_STORES, KEYS, T0, Harness, flux_event, sign
+
+pytestmark = BOTH_STORES
 
 
 def test_signed_event_is_stored_and_shows_in_status(harness: Harness) -> None:
