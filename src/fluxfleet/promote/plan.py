@@ -18,6 +18,7 @@ from fluxfleet.generate.run import plan_for
 from fluxfleet.gitrepo import history
 from fluxfleet.promote import gates as g
 from fluxfleet.promote.context import Context
+from fluxfleet.promote.evidence import GateEvidence, apply_named_force, fleet_gates, parse_named_force
 from fluxfleet.promote.health import EvidenceFile, HealthSource
 from fluxfleet.promote.state import EnvState, WaveSlice, require_image
 from fluxfleet.promote.tags import check_tag
@@ -33,6 +34,7 @@ class PromoteRequest:
     approver: str | None = None
     force: str | None = None  # the reason; failed gates become "forced"
     health: HealthSource | None = None
+    evidence: GateEvidence | None = None  # the fleet service; None: git-only, advisory gates
 
 
 @dataclass(frozen=True)
@@ -231,9 +233,24 @@ def plan_promote(ctx: Context, req: PromoteRequest) -> Change:
             _health_source(ctx, env.name, req.health).check(app.name, version, watched) if watched else None
         )
     results.append(g.health(env.promotion.health, report))
-    change.gates = g.apply_force(results, req.force)
-    change.forced_reason = req.force if any(r.status is g.Status.forced for r in change.gates) else None
-    change.approver = approver
+    first = wave.index == 1 or superseding
+    landed_src = ctx.landed(src.overlay, version) if first and src and src.version == version else None
+    watched_src = src.clusters if first and src else ()
+    results, service_approver = fleet_gates(
+        ctx, req.evidence, app.name, env.name, version, watched_src, landed_src, results
+    )
+    named = parse_named_force(req.force)
+    if named is None and req.force and req.evidence is not None:
+        # with a fleet service every override goes through the role check
+        named = {r.name: req.force for r in results if r.status is g.Status.failed}
+    if named is not None:
+        change.gates = apply_named_force(results, named, req.evidence)
+        forced = [r.name for r in change.gates if r.status is g.Status.forced]
+        change.forced_reason = f"{','.join(forced)}: {next(iter(named.values()))}" if forced else None
+    else:
+        change.gates = g.apply_force(results, req.force)
+        change.forced_reason = req.force if any(r.status is g.Status.forced for r in change.gates) else None
+    change.approver = service_approver or approver
 
     pins = dict(app.pins)
     if superseding:

@@ -7,7 +7,7 @@ Routes:
   refused with 4xx (Flux does not retry those); a database outage answers 503 so Flux retries.
 - ``GET /api/status``, ``/api/matrix``, ``/api/events``, ``/api/evidence``: readers (``viewer``).
 - ``GET|POST /api/approvals``: approvals, made by ``approver`` of the environment (and team).
-- ``GET /api/audit``: the audit log (``admin``).
+- ``GET /api/audit``: the audit log (``admin``); ``GET /api/whoami``: the caller's scopes.
 API calls carry ``Authorization: Bearer <token>`` (tokens from ``fluxfleet serve token``).
 """
 
@@ -199,12 +199,16 @@ def build_app(svc: Service) -> Starlette:
             "entries": [e.as_dict() for e in await run_in_threadpool(lambda: list(svc.store.audit_entries()))]
         }
 
+    async def whoami(request: Request, p: Principal) -> Any:
+        return {"subject": p.subject, "scopes": sorted(p.scopes)}
+
     async def healthz(request: Request) -> Response:
         return JSONResponse({"ok": True})
 
     routes = [
         Route("/hook/{cluster}", hook, methods=["POST"]),
         Route("/healthz", healthz),
+        Route("/api/whoami", guarded(reader, whoami)),
         Route("/api/status", guarded(reader, status)),
         Route("/api/matrix", guarded(reader, matrix)),
         Route("/api/events", guarded(reader, events)),
