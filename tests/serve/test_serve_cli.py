@@ -53,7 +53,7 @@ def test_keys_go_to_a_private_file_and_sops_secrets(
     from fluxfleet.serve.keys import load_keys
 
     loaded = load_keys(keys)
-    secret = repo / "clusters/prod/eu/fluxfleet-service-hmac.sops.yaml"
+    secret = repo / "clusters/prod/eu/fluxfleet-service/hmac.sops.yaml"
     text = secret.read_text()
     assert "sops:" in text and loaded.keys["prod-eu"].decode() not in text
     key_file = tmp_path / "age.txt"
@@ -85,7 +85,7 @@ def test_keys_file_inside_the_repository_is_refused(
     assert main(["serve", "keys", "--keys", str(repo / "keys.yaml"), "-C", str(repo)]) == 2
     assert "outside the repository" in capsys.readouterr().err
     assert not (repo / "keys.yaml").exists()
-    assert not (repo / "clusters/prod/eu/fluxfleet-service-hmac.sops.yaml").exists()
+    assert not (repo / "clusters/prod/eu/fluxfleet-service/hmac.sops.yaml").exists()
 
 
 def test_events_import_is_idempotent(repo: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -35,17 +35,20 @@ def flux_components_text(components_file: Path | None) -> str | None:
 
 
 def plan_for(fleet: Fleet, placement: Placement, components: str | None) -> GeneratePlan:
-    from fluxfleet.generate import sops_rules, tenants
+    from fluxfleet.generate import service_wiring, sops_rules, tenants
 
     tenant_files = tenants.plan_tenants(fleet, placement)
-    extra = {**tenant_files, **sops_rules.plan_sops_rules(fleet)}
+    extra = {**tenant_files, **sops_rules.plan_sops_rules(fleet), **service_wiring.plan_service_wiring(fleet)}
+    resources = tenants.cluster_resources(fleet, placement)
+    for cluster, files in service_wiring.cluster_resources(fleet).items():
+        resources[cluster] = [*resources.get(cluster, []), *files]
     return build_plan(
         fleet,
         placement,
         flux_components=components,
         extra_generated=extra,
         flux_system_patches=tenants.flux_system_patches(fleet),
-        cluster_resources=tenants.cluster_resources(fleet, placement),
+        cluster_resources=resources,
     )
 
 

@@ -18,9 +18,9 @@ from pathlib import Path
 
 from fluxfleet import yamlio
 from fluxfleet.errors import FleetError
+from fluxfleet.generate.service_wiring import SECRET_FILE, SECRET_NAME
 
-SECRET_NAME = "fluxfleet-service-hmac"
-SECRET_FILE = "fluxfleet-service-hmac.sops.yaml"
+__all__ = ["SECRET_FILE", "SECRET_NAME", "HmacKeys", "load_keys", "new_key", "secret_manifest", "write_keys"]
 
 
 @dataclass(frozen=True)
