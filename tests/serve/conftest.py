@@ -3,13 +3,13 @@ machine's real PostgreSQL (a database per test, dropped afterwards) and the app 
 
 from __future__ import annotations
 
-import secrets
+import fcntl
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from serve_helpers import FLEET_YAML, KEYS, PG_ADMIN, T0, Clock, Harness, git
+from serve_helpers import FLEET_YAML, KEYS, T0, Clock, Harness, create_pg_database, git, pg_lock
 
 from fluxfleet.fleet.load import load_fleet
 from fluxfleet.generate.run import generate
@@ -32,16 +32,8 @@ def repo(tmp_path: Path) -> Path:
 
 
 def _pg_database() -> Iterator[str]:
-    import psycopg
-
-    name = f"ff_test_{secrets.token_hex(6)}"
-    with psycopg.connect(PG_ADMIN, autocommit=True, connect_timeout=5) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield f"postgresql://postgres@127.0.0.1:5432/{name}"
-    finally:
-        with psycopg.connect(PG_ADMIN, autocommit=True, connect_timeout=5) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with pg_lock(fcntl.LOCK_SH):
+        yield from create_pg_database()
 
 
 @pytest.fixture

@@ -8,10 +8,15 @@ message, reason, metadata, reportingController).
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import hmac
 import json
+import secrets
 import subprocess
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -67,6 +72,31 @@ KEYS = {
     "prod-us": b"c" * 64,
 }
 T0 = datetime(2026, 6, 1, 12, 0, 0, tzinfo=UTC)
+
+
+@contextmanager
+def pg_lock(mode: int) -> Iterator[None]:
+    """Tests using PostgreSQL hold it shared; the restart test holds it exclusively, so no other
+    test (in another xdist worker) sees the server go down under it."""
+    with open(Path(tempfile.gettempdir()) / "fluxfleet-test-postgresql.lock", "a") as fh:
+        fcntl.flock(fh, mode)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def create_pg_database() -> Iterator[str]:
+    import psycopg
+
+    name = f"ff_test_{secrets.token_hex(6)}"
+    with psycopg.connect(PG_ADMIN, autocommit=True, connect_timeout=5) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield f"postgresql://postgres@127.0.0.1:5432/{name}"
+    finally:
+        with psycopg.connect(PG_ADMIN, autocommit=True, connect_timeout=5) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def git(repo: Path, *args: str) -> str:
