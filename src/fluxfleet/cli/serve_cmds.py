@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -88,11 +89,32 @@ def serve(
     keys: KeysOpt = None,
     host: Annotated[str, typer.Option("--host", help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option("--port", min=1, max=65535, help="Port to listen on.")] = 8080,
+    public_url: Annotated[
+        str | None,
+        typer.Option("--public-url", help="URL people reach the dashboard at (default: http://HOST:PORT)."),
+    ] = None,
+    oidc_issuer: Annotated[
+        str | None, typer.Option("--oidc-issuer", help="OIDC issuer URL for single sign-on.")
+    ] = None,
+    oidc_client_id: Annotated[
+        str | None,
+        typer.Option(
+            "--oidc-client-id", help="OIDC client id (secret, if any: $FLUXFLEET_OIDC_CLIENT_SECRET)."
+        ),
+    ] = None,
 ) -> None:
-    """Run the service (the receiver, the API and the gates' evidence) until interrupted."""
+    """Run the service (receiver, API, gates' evidence, dashboard) until interrupted.
+
+    Sign-in: OIDC with PKCE when --oidc-issuer is given, and always with an API token (local-user
+    mode: `fluxfleet serve token --subject you --scope admin`). Replicas share
+    $FLUXFLEET_SESSION_SECRET so a session works on each."""
     if ctx.invoked_subcommand is not None:
         return
     import uvicorn
+
+    from fluxfleet.serve.oidc import Oidc, OidcConfig
+    from fluxfleet.serve.session import Signer
+    from fluxfleet.serve.web import WebConfig
 
     from fluxfleet.fleet.load import load_fleet
     from fluxfleet.serve.app import Service, build_app
@@ -105,7 +127,18 @@ def serve(
     if unknown:
         stderr().print(f"warning: keys for clusters not in the fleet: {', '.join(unknown)}")
     versions = VersionIndex(repo) if (repo / ".git").exists() else None
-    svc = Service(_open_store(db), hmac_keys, fleet, _now, versions)
+    base = (public_url or f"http://{host}:{port}").rstrip("/")
+    oidc = None
+    if oidc_issuer or oidc_client_id:
+        if not (oidc_issuer and oidc_client_id):
+            raise FleetError("--oidc-issuer and --oidc-client-id go together", field="--oidc-issuer")
+        secret = os.environ.get("FLUXFLEET_OIDC_CLIENT_SECRET") or None
+        oidc = Oidc(OidcConfig(oidc_issuer, oidc_client_id, secret, f"{base}/login/callback"))
+    session_secret = os.environ.get("FLUXFLEET_SESSION_SECRET", "").encode() or secrets.token_bytes(32)
+    if len(session_secret) < 32:
+        raise FleetError("FLUXFLEET_SESSION_SECRET must be at least 32 characters")
+    web = WebConfig(Signer(session_secret), oidc, secure_cookies=base.startswith("https://"))
+    svc = Service(_open_store(db), hmac_keys, fleet, _now, versions, web=web)
     stderr().print(f"fluxfleet serve: listening on http://{host}:{port} ({svc.store.engine.dialect.name})")
     uvicorn.run(build_app(svc), host=host, port=port, log_level="warning")
 

@@ -34,6 +34,7 @@ from fluxfleet.serve.auth import Principal
 from fluxfleet.serve.keys import HmacKeys
 from fluxfleet.serve.status import ClusterInfo, Wanted, commit_of, fleet_status, version_matrix
 from fluxfleet.serve.versions import VersionIndex
+from fluxfleet.serve.web import WebConfig
 from fluxfleet.store.db import Store, StoreUnavailable, successes
 from fluxfleet.store.events import parse_event
 
@@ -48,6 +49,7 @@ class Service:
     fleet: Fleet
     clock: Callable[[], datetime]
     versions: VersionIndex | None = None
+    web: WebConfig | None = None
     max_body: int = MAX_BODY
     replay_window: timedelta = REPLAY_WINDOW
     extra: dict[str, Any] = field(default_factory=dict)
@@ -217,6 +219,10 @@ def build_app(svc: Service) -> Starlette:
         Route("/api/approvals", guarded(reader, approve), methods=["POST"]),
         Route("/api/audit", guarded(admin, audit)),
     ]
+    if svc.web is not None:
+        from fluxfleet.serve.web import web_routes
+
+        routes += web_routes(svc, svc.web)
     app = Starlette(routes=routes)
     app.state.service = svc
     return app
