@@ -112,14 +112,13 @@ def serve(
         return
     import uvicorn
 
-    from fluxfleet.serve.oidc import Oidc, OidcConfig
-    from fluxfleet.serve.session import Signer
-    from fluxfleet.serve.web import WebConfig
-
     from fluxfleet.fleet.load import load_fleet
     from fluxfleet.serve.app import Service, build_app
     from fluxfleet.serve.keys import load_keys
+    from fluxfleet.serve.oidc import Oidc, OidcConfig
+    from fluxfleet.serve.session import Signer
     from fluxfleet.serve.versions import VersionIndex
+    from fluxfleet.serve.web import WebConfig
 
     fleet = load_fleet(repo, fleet_file)
     hmac_keys = load_keys(keys or _default_keys())
