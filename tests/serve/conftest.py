@@ -4,18 +4,23 @@ machine's real PostgreSQL (a database per test, dropped afterwards) and the app 
 from __future__ import annotations
 
 import fcntl
+import secrets
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from serve_helpers import FLEET_YAML, KEYS, T0, Clock, Harness, create_pg_database, git, pg_lock
+from idp import CLIENT_ID, Served, free_port, start_idp
+from serve_helpers import FLEET_YAML, KEYS, T0, USERS, Clock, Dash, Harness, create_pg_database, git, pg_lock
 
 from fluxfleet.fleet.load import load_fleet
 from fluxfleet.generate.run import generate
 from fluxfleet.serve.app import Service, build_app
 from fluxfleet.serve.keys import HmacKeys
+from fluxfleet.serve.oidc import Oidc, OidcConfig
+from fluxfleet.serve.session import Signer
 from fluxfleet.serve.versions import VersionIndex
+from fluxfleet.serve.web import WebConfig
 from fluxfleet.store.db import Store
 
 
@@ -68,3 +73,22 @@ def harness(repo: Path, db_url: str) -> Iterator[Harness]:
     with TestClient(build_app(svc)) as client:
         yield Harness(svc, clock, client, tokens)
     store.close()
+
+
+@pytest.fixture
+def dash(repo: Path, tmp_path: Path) -> Iterator[Dash]:
+    idp, idp_server = start_idp(USERS)
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    oidc = Oidc(OidcConfig(idp.issuer, CLIENT_ID, None, f"{url}/login/callback"))
+    web = WebConfig(Signer(secrets.token_bytes(32)), oidc, secure_cookies=False, stream_poll=0.1)
+    store = Store.open(str(tmp_path / "fleet.db"))
+    svc = Service(
+        store, HmacKeys(dict(KEYS)), load_fleet(repo), lambda: datetime.now(UTC), VersionIndex(repo), web=web
+    )
+    try:
+        with Served(build_app(svc), port):
+            yield Dash(url, idp, svc)
+    finally:
+        idp_server.__exit__()
+        store.close()

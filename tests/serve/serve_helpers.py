@@ -182,3 +182,18 @@ def flux_event(
         "reportingController": "kustomize-controller",
         "reportingInstance": "kustomize-controller-6d8f7b9c4-x2x7l",
     }
+
+
+USERS = {
+    "ada@example.com": ["sre"],
+    "dev@example.com": ["devs"],
+    "paula@example.com": ["prod-approvers"],
+    "nobody@example.com": ["marketing"],
+}
+
+
+@dataclass
+class Dash:
+    url: str
+    idp: Any  # idp.OidcTestProvider
+    svc: Service

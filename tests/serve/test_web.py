@@ -5,59 +5,20 @@ from __future__ import annotations
 
 import re
 import secrets
-from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import parse_qsl, urlparse
 
 import httpx
-import pytest
-from idp import CLIENT_ID, OidcTestProvider, Served, free_port, start_idp
-from serve_helpers import KEYS, flux_event
+from serve_helpers import KEYS, Dash, flux_event
 
 from fluxfleet.fleet.load import load_fleet
 from fluxfleet.serve.app import Service, build_app
 from fluxfleet.serve.keys import HmacKeys
-from fluxfleet.serve.oidc import Oidc, OidcConfig
 from fluxfleet.serve.session import COOKIE, Signer
-from fluxfleet.serve.versions import VersionIndex
 from fluxfleet.serve.web import WebConfig
 from fluxfleet.store.db import Store
 from fluxfleet.store.events import parse_event
-
-USERS = {
-    "ada@example.com": ["sre"],
-    "dev@example.com": ["devs"],
-    "paula@example.com": ["prod-approvers"],
-    "nobody@example.com": ["marketing"],
-}
-
-
-@dataclass
-class Dash:
-    url: str
-    idp: OidcTestProvider
-    svc: Service
-
-
-@pytest.fixture
-def dash(repo: Path, tmp_path: Path) -> Iterator[Dash]:
-    idp, idp_server = start_idp(USERS)
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    oidc = Oidc(OidcConfig(idp.issuer, CLIENT_ID, None, f"{url}/login/callback"))
-    web = WebConfig(Signer(secrets.token_bytes(32)), oidc, secure_cookies=False, stream_poll=0.1)
-    store = Store.open(str(tmp_path / "fleet.db"))
-    svc = Service(
-        store, HmacKeys(dict(KEYS)), load_fleet(repo), lambda: datetime.now(UTC), VersionIndex(repo), web=web
-    )
-    try:
-        with Served(build_app(svc), port):
-            yield Dash(url, idp, svc)
-    finally:
-        idp_server.__exit__()
-        store.close()
 
 
 def sso_login(client: httpx.Client, dash: Dash, user: str) -> httpx.Response:
