@@ -31,7 +31,7 @@ from fluxfleet.store.events import parse_event
 CLUSTERS = 1000
 KUSTOMIZATIONS = 50
 EVENTS = int(os.environ.get("BENCH_SERVE_EVENTS", "6000"))
-CONCURRENCY = 48
+CONCURRENCY = 16
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
 
 

@@ -7,9 +7,11 @@ down surfaces as :class:`StoreUnavailable`, which the receiver answers with 503 
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import secrets
+import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -113,6 +115,10 @@ class Store:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self.is_postgres = engine.dialect.name == "postgresql"
+        # SQLite has one writer at a time; queueing writers here avoids its sleeping busy handler
+        self._write_lock: threading.Lock | contextlib.nullcontext[None] = (
+            contextlib.nullcontext() if self.is_postgres else threading.Lock()
+        )
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -145,8 +151,10 @@ class Store:
     def close(self) -> None:
         self.engine.dispose()
 
-    def _begin(self) -> Any:
-        return self.engine.begin()
+    @contextlib.contextmanager
+    def _begin(self) -> Iterator[Connection]:
+        with self._write_lock, self.engine.begin() as conn:
+            yield conn
 
     # ------------------------------------------------------------------ events
 
