@@ -201,3 +201,17 @@ def test_fluxfleet_serve_receives_events_over_http(repo: Path, tmp_path: Path) -
         proc.terminate()
         proc.wait(timeout=10)
     assert load_fleet(repo).service is not None
+
+
+def test_serve_refuses_a_key_file_others_can_read(
+    repo: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    keys = tmp_path / "keys.yaml"
+    keys.write_text("clusters:\n  prod-eu: " + "a" * 64 + "\n")
+    keys.chmod(0o644)
+    assert main(["serve", "-C", str(repo), "--db", str(tmp_path / "f.db"), "--keys", str(keys)]) == 2
+    assert "chmod 600" in capsys.readouterr().err
+    keys.chmod(0o600)
+    keys.write_text("clusters:\n  prod-eu: short\n")
+    assert main(["serve", "-C", str(repo), "--db", str(tmp_path / "f.db"), "--keys", str(keys)]) == 2
+    assert "at least 32 characters" in capsys.readouterr().err
