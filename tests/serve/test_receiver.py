@@ -15,7 +15,8 @@ def test_signed_event_is_stored_and_shows_in_status(harness: Harness) -> None:
     assert res.status_code == 202, res.text
     assert res.json() == {"stored": 1}
     status = harness.get("/api/status").json()
-    prod_eu = next(c for c in status["clusters"] if c["name"] == "prod-eu")
+    assert next(c for c in status["clusters"] if c["name"] == "prod-eu")["state"] == "ready"
+    prod_eu = harness.get("/api/status", cluster="prod-eu").json()
     assert prod_eu["state"] == "ready"
     [obj] = prod_eu["objects"]
     assert (obj["kind"], obj["name"], obj["ready"]) == ("Kustomization", "app-web", True)
@@ -35,9 +36,7 @@ def test_retried_event_is_stored_once(harness: Harness) -> None:
 def test_prefixed_revision_key_of_older_controllers(harness: Harness) -> None:
     rev = "main@sha1:" + "2" * 40
     assert harness.post_event("prod-us", flux_event(revision=rev, prefixed=True)).status_code == 202
-    [obj] = next(c for c in harness.get("/api/status").json()["clusters"] if c["name"] == "prod-us")[
-        "objects"
-    ]
+    [obj] = harness.get("/api/status", cluster="prod-us").json()["objects"]
     assert obj["revision"] == rev
 
 

@@ -9,8 +9,11 @@ from serve_helpers import T0, Harness, flux_event, git
 
 
 def _cluster(harness: Harness, name: str) -> dict[str, object]:
-    status = harness.get("/api/status").json()
-    return next(c for c in status["clusters"] if c["name"] == name)
+    """One cluster with its objects; the fleet overview (aggregated in SQL) must agree on its state."""
+    detail: dict[str, object] = harness.get("/api/status", cluster=name).json()
+    overview = harness.get("/api/status").json()
+    assert next(c for c in overview["clusters"] if c["name"] == name)["state"] == detail["state"]
+    return detail
 
 
 def test_no_event_yet_is_silent_not_ready(harness: Harness) -> None:

@@ -5,7 +5,7 @@ Routes:
   (``X-Signature: sha256=<hex>``) is checked in constant time over the raw body before it is parsed;
   the body is bounded; unknown clusters, bad signatures and events outside the replay window are
   refused with 4xx (Flux does not retry those); a database outage answers 503 so Flux retries.
-- ``GET /api/status``, ``/api/matrix``, ``/api/events``, ``/api/evidence``: readers (``viewer``).
+- ``GET /api/status`` (every cluster; ``?cluster=NAME`` for one with its objects), ``/api/matrix``, ``/api/events``, ``/api/evidence``: readers (``viewer``).
 - ``GET|POST /api/approvals``: approvals, made by ``approver`` of the environment (and team).
 - ``GET /api/audit``: the audit log (``admin``); ``GET /api/whoami``: the caller's scopes.
 API calls carry ``Authorization: Bearer <token>`` (tokens from ``fluxfleet serve token``).
@@ -32,7 +32,14 @@ from fluxfleet.fleet.load import Fleet
 from fluxfleet.generate.layout import FLUX_NAMESPACE, app_ks_name
 from fluxfleet.serve.auth import Principal
 from fluxfleet.serve.keys import HmacKeys
-from fluxfleet.serve.status import ClusterInfo, Wanted, commit_of, fleet_status, version_matrix
+from fluxfleet.serve.status import (
+    ClusterInfo,
+    Wanted,
+    commit_of,
+    fleet_status,
+    fleet_summary,
+    version_matrix,
+)
 from fluxfleet.serve.versions import VersionIndex
 from fluxfleet.serve.web import WebConfig
 from fluxfleet.store.db import Store, StoreUnavailable, successes
@@ -160,6 +167,9 @@ def build_app(svc: Service) -> Starlette:
         return p.is_admin
 
     async def status(request: Request, _p: Principal) -> Any:
+        cluster = request.query_params.get("cluster")
+        if cluster:
+            return await run_in_threadpool(cluster_data, svc, cluster)
         return await run_in_threadpool(status_data, svc)
 
     async def matrix(request: Request, _p: Principal) -> Any:
@@ -244,13 +254,21 @@ def _wanted(svc: Service) -> Wanted | None:
 
 
 def status_data(svc: Service) -> dict[str, Any]:
-    return fleet_status(
-        svc.cluster_infos(),
-        svc.store.objects(),
-        svc.clock(),
-        silent_after=svc.silent_after,
-        wanted=_wanted(svc),
+    """Every cluster's state from aggregates; one cluster's objects come from :func:`cluster_data`."""
+    wanted = _wanted(svc)
+    summaries = svc.store.cluster_summaries(wanted.commit if wanted else None)
+    return fleet_summary(
+        svc.cluster_infos(), summaries, svc.clock(), silent_after=svc.silent_after, wanted=wanted
     )
+
+
+def cluster_data(svc: Service, cluster: str) -> dict[str, Any]:
+    info = [c for c in svc.cluster_infos() if c.name == cluster]
+    if not info:
+        raise FleetError(f"unknown cluster {cluster!r}", field="cluster")
+    objects = svc.store.objects(cluster)
+    data = fleet_status(info, objects, svc.clock(), silent_after=svc.silent_after, wanted=_wanted(svc))
+    return dict(data["clusters"][0])
 
 
 def matrix_data(svc: Service) -> list[dict[str, Any]]:

@@ -108,6 +108,41 @@ def fleet_status(
     return {"generatedAt": now.isoformat(), "clusters": out, "unknownClusters": unknown}
 
 
+def fleet_summary(
+    clusters: Sequence[ClusterInfo],
+    summaries: Mapping[str, Any],
+    now: datetime,
+    *,
+    silent_after: str = "30m",
+    wanted: Wanted | None = None,
+) -> dict[str, Any]:
+    """The overview of every cluster from per-cluster aggregates (no object lists): same states as
+    :func:`fleet_status`."""
+    silence = timedelta(seconds=duration_seconds(silent_after))
+    out = []
+    for c in clusters:
+        s = summaries.get(c.name)
+        last = s.last_event_at if s else None
+        silent = last is None or now - last > silence
+        grace = timedelta(seconds=DRIFT_FACTOR * duration_seconds(c.interval))
+        drift = bool(s and wanted and s.off_wanted and now - wanted.since > grace)
+        failing = s.failing if s else 0
+        state = "silent" if silent else ("failing" if failing else ("drift" if drift else "ready"))
+        out.append(
+            {
+                "name": c.name,
+                "environment": c.environment,
+                "state": state,
+                "silent": silent,
+                "lastEventAt": _iso(last),
+                "failing": failing,
+                "objects": s.objects if s else 0,
+            }
+        )
+    unknown = sorted(set(summaries) - {c.name for c in clusters})
+    return {"generatedAt": now.isoformat(), "clusters": out, "unknownClusters": unknown}
+
+
 def version_matrix(
     wanted: Mapping[tuple[str, str], str | None],
     reported: Mapping[tuple[str, str], str | None],

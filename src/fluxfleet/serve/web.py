@@ -165,9 +165,9 @@ def web_routes(svc: Any, web: WebConfig) -> list[Route]:
         if not isinstance(session, Session):
             return session
         name = request.path_params["name"]
-        status = await run_in_threadpool(api.status_data, svc)
-        cluster = next((c for c in status["clusters"] if c["name"] == name), None)
-        if cluster is None:
+        try:
+            cluster = await run_in_threadpool(api.cluster_data, svc, name)
+        except FleetError:
             return HTMLResponse("unknown cluster", status_code=404)
         events = await run_in_threadpool(lambda: svc.store.events(cluster=name, limit=50))
         return page(request, "cluster.html", session, title=name, cluster=cluster, events=events)

@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine, create_engine, event, func, select, text
+from sqlalchemy import Connection, Engine, case, create_engine, event, func, literal, select, text
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 
 from fluxfleet.errors import FleetError
@@ -53,6 +53,14 @@ class Approval:
             "approver": self.approver,
             "createdAt": self.created_at.isoformat(),
         }
+
+
+@dataclass(frozen=True)
+class ClusterSummary:
+    last_event_at: datetime | None
+    failing: int
+    off_wanted: int  # Kustomizations at another revision than the wanted one
+    objects: int
 
 
 @dataclass(frozen=True)
@@ -225,12 +233,43 @@ class Store:
             )
         return 1
 
-    def objects(self) -> list[ObjectState]:
+    def objects(self, cluster: str | None = None) -> list[ObjectState]:
+        o = t.objects.c
+        query = select(t.objects).order_by(o.cluster, o.kind, o.namespace, o.name)
+        if cluster is not None:
+            query = query.where(o.cluster == cluster)
         with self.engine.connect() as conn:
-            rows = conn.execute(
-                select(t.objects).order_by(t.objects.c.cluster, t.objects.c.kind, t.objects.c.name)
-            ).mappings()
-            return [_object(r) for r in rows]
+            return [_object(r) for r in conn.execute(query).mappings()]
+
+    def cluster_summaries(self, wanted_commit: str | None) -> dict[str, ClusterSummary]:
+        """Per cluster, aggregated in the database: last event, failing objects, and Kustomizations
+        reporting a revision other than ``wanted_commit`` (so a large fleet's overview stays cheap)."""
+        o = t.objects.c
+        off = (
+            case(
+                (
+                    (o.kind == "Kustomization")
+                    & o.revision.is_not(None)
+                    & o.revision.not_like(f"%{wanted_commit}"),
+                    1,
+                ),
+                else_=0,
+            )
+            if wanted_commit and wanted_commit.isalnum()
+            else literal(0)
+        )
+        query = select(
+            o.cluster,
+            func.max(o.last_event_at),
+            func.sum(case((o.ready.is_(False), 1), else_=0)),
+            func.sum(off),
+            func.count(),
+        ).group_by(o.cluster)
+        with self.engine.connect() as conn:
+            return {
+                r[0]: ClusterSummary(utc(r[1]), int(r[2] or 0), int(r[3] or 0), int(r[4]))
+                for r in conn.execute(query).all()
+            }
 
     def events(self, *, after: int = 0, cluster: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
         """Events newest first (or, with ``after``, the ones stored after that id, oldest first)."""
