@@ -19,6 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Connection, Engine, case, create_engine, event, func, literal, select, text
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 
 from fluxfleet.errors import FleetError
@@ -184,10 +186,9 @@ class Store:
             raise StoreUnavailable(str(exc.orig or exc)) from None
 
     def _record_one(self, conn: Connection, e: FluxEvent, received_at: datetime) -> int:
-        if conn.execute(select(t.events.c.id).where(t.events.c.key == e.key)).first() is not None:
-            return 0
-        conn.execute(
-            t.events.insert().values(
+        insert = pg_insert(t.events) if self.is_postgres else sqlite_insert(t.events)
+        stored = conn.execute(
+            insert.values(
                 key=e.key,
                 cluster=e.cluster,
                 kind=e.kind,
@@ -203,7 +204,11 @@ class Store:
                 emitted_at=e.emitted_at,
                 received_at=received_at,
             )
-        )
+            .on_conflict_do_nothing(index_elements=["key"])
+            .returning(t.events.c.id)
+        ).first()
+        if stored is None:  # already stored: a retry, a second replica or a re-import
+            return 0
         o = t.objects.c
         where = (
             (o.cluster == e.cluster) & (o.kind == e.kind) & (o.namespace == e.namespace) & (o.name == e.name)
