@@ -243,3 +243,28 @@ def test_unreachable_service_is_an_error_not_a_fallback(
     monkeypatch.delenv("FLUXFLEET_TOKEN")
     assert main(["promote", "web", "--to", "prod", "-C", str(live.repo), "--dry-run"]) == 2
     assert "FLUXFLEET_TOKEN" in capsys.readouterr().err
+
+
+WAVES = "        waves:\n          - {name: eu, selector: {matchLabels: {region: eu}}, soak: 0s}\n          - {name: rest}\n"
+
+
+def test_later_waves_need_the_earlier_waves_ready(
+    live: Live, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    fleet = live.repo / "fleet.yaml"
+    fleet.write_text(fleet.read_text().replace(GATED, GATED + WAVES))
+    generate(live.repo)
+    git(live.repo, "add", "-A")
+    git(live.repo, "commit", "-q", "-m", "prod waves")
+    _report(live, ago=timedelta(hours=2))
+    _approve(live, "paula")
+    _approve(live, "pedro")
+    code, gates = _promote(live, "viewer", monkeypatch, capsys)
+    assert code == 0, gates  # wave eu 1/2
+    code, gates = _promote(live, "viewer", monkeypatch, capsys, "--dry-run")
+    assert code == 3 and "prod-eu: no report" in gates["health"]["evidence"]
+    head = git(live.repo, "rev-parse", "HEAD").strip()
+    event = flux_event(revision=f"main@sha1:{head}", at=datetime.now(UTC), cluster="prod-eu")
+    live.store.record([parse_event("prod-eu", event)], datetime.now(UTC))
+    code, gates = _promote(live, "viewer", monkeypatch, capsys, "--dry-run")
+    assert code == 0 and gates["health"]["status"] == "pass", gates

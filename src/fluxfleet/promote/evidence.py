@@ -276,9 +276,12 @@ def fleet_gates(
     watched: Sequence[str],
     landed: tuple[str, int] | None,
     results: list[g.GateResult],
+    *,
+    soak: bool = True,
 ) -> tuple[list[g.GateResult], str | None]:
     """Health, soak and approval from the fleet service (the approver text too), or today's gates
-    marked advisory when there is no service."""
+    marked advisory when there is no service. ``soak`` False keeps the git-measured soak (between
+    waves)."""
     if evidence is None:
         return mark_advisory(results), None
     out = list(results)
@@ -292,7 +295,7 @@ def fleet_gates(
         reports = evidence.clusters(app, watched)
         if promotion.health:
             replace_gate(out, health_gate(reports, contains, version, evidence.where))
-        if promotion.soak:
+        if soak and promotion.soak:
             start = soak_start(reports, contains)
             where = f"{version} Ready on {len(watched)} cluster(s) ({evidence.where})"
             at = (sha, int(start.timestamp())) if start else None

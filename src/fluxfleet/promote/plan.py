@@ -234,10 +234,15 @@ def plan_promote(ctx: Context, req: PromoteRequest) -> Change:
         )
     results.append(g.health(env.promotion.health, report))
     first = wave.index == 1 or superseding
-    landed_src = ctx.landed(src.overlay, version) if first and src and src.version == version else None
-    watched_src = src.clusters if first and src else ()
+    if first:
+        landed_at = ctx.landed(src.overlay, version) if src and src.version == version else None
+        watched_by_service = src.clusters if src else ()
+    else:  # later waves: the earlier waves' clusters, from the commit of the wave before
+        rec = ctx.ledger.wave_landed(env.name, version, target.waves[wave.index - 2].name)
+        landed_at = (rec.sha, rec.time) if rec else None
+        watched_by_service = _earlier(target, wave)
     results, service_approver = fleet_gates(
-        ctx, req.evidence, app.name, env.name, version, watched_src, landed_src, results
+        ctx, req.evidence, app.name, env.name, version, watched_by_service, landed_at, results, soak=first
     )
     named = parse_named_force(req.force)
     if named is None and req.force and req.evidence is not None:
