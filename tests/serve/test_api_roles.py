@@ -103,3 +103,20 @@ def test_audit_chain_detects_tampering(harness: Harness) -> None:
     count, problem = verify_chain(store.audit_entries())
     assert count == 1
     assert problem is not None and "entry 1" in problem
+
+
+def test_recording_a_health_override_needs_admin(harness: Harness) -> None:
+    body = {
+        "app": "web",
+        "env": "prod",
+        "version": "v2",
+        "commit": "a" * 40,
+        "gates": ["health"],
+        "reason": "x",
+    }
+    auth = {"Authorization": f"Bearer {harness.tokens['viewer']}"}
+    assert harness.client.post("/api/overrides", json=body, headers=auth).status_code == 403
+    admin = {"Authorization": f"Bearer {harness.tokens['admin']}"}
+    assert harness.client.post("/api/overrides", json=body, headers=admin).status_code == 200
+    assert harness.client.post("/api/overrides", json={**body, "gates": []}, headers=admin).status_code == 400
+    assert [e.action for e in harness.service.store.audit_entries()] == ["override"]

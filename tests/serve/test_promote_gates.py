@@ -170,6 +170,13 @@ def test_soak_counts_from_readiness_not_commit_date(
     code, gates = _promote(live, "viewer", monkeypatch, capsys, "--dry-run", "--force", "soak=hotfix INC-1")
     assert code == 0
     assert gates["soak"]["status"] == "forced" and gates["approval"]["status"] == "pass"
+    assert [e.action for e in live.store.audit_entries()].count("override") == 0  # a dry run records nothing
+    code, gates = _promote(live, "viewer", monkeypatch, capsys, "--force", "soak=hotfix INC-1")
+    assert code == 0
+    head = git(live.repo, "rev-parse", "HEAD").strip()
+    [entry] = [e for e in live.store.audit_entries() if e.action == "override"]
+    assert entry.actor == "ci@example.com" and entry.detail["commit"] == head
+    assert entry.detail["gates"] == ["soak"] and "hotfix INC-1" in entry.detail["reason"]
 
 
 def test_failure_since_readiness_fails_health_and_only_admin_overrides(

@@ -140,6 +140,7 @@ def _run_planned(
     remote: str,
     retries: int,
     output: Format,
+    evidence: ServiceEvidence | None = None,
 ) -> None:
     """Plan, preview, gate, commit (and push) one promotion or rollback of ``app_name`` in ``env``."""
     outcome = apply.run(
@@ -150,6 +151,10 @@ def _run_planned(
         options=apply.PushOptions(push, _branch_mode(repo, env, branch), remote, retries),
         preview=_preview_printer(output, repo),
     )
+    forced = [r.name for r in outcome.change.gates if r.status is g.Status.forced]
+    if evidence is not None and forced and outcome.commit and not outcome.dry_run:
+        c = outcome.change
+        evidence.record_override(c.app, c.env, c.version, outcome.commit, forced, c.forced_reason or "")
     _finish(outcome, output, repo)
 
 
@@ -204,7 +209,7 @@ def register(app: typer.Typer) -> None:
         def planner(ctx: Context) -> Change:
             return verify.attach(ctx, plan_promote(ctx, req), checks_force, skip_checks)
 
-        _run_planned(repo, planner, name, to, dry_run, push, branch, remote, retries, output)
+        _run_planned(repo, planner, name, to, dry_run, push, branch, remote, retries, output, evidence)
 
     @rollout.command("status")
     def rollout_status(

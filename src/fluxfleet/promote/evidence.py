@@ -260,6 +260,36 @@ class ServiceEvidence:
     def is_admin(self) -> bool:
         return "admin" in (self._get("/api/whoami", {}).get("scopes") or ())
 
+    def record_override(
+        self, app: str, env: str, version: str, commit: str, gates: Sequence[str], reason: str
+    ) -> None:
+        """Put a forced promotion in the service's audit log (after its commit exists)."""
+        import httpx
+
+        body = {
+            "app": app,
+            "env": env,
+            "version": version,
+            "commit": commit,
+            "gates": list(gates),
+            "reason": reason,
+        }
+        try:
+            res = httpx.post(
+                f"{self.url}/api/overrides",
+                json=body,
+                headers={"Authorization": f"Bearer {self._token}"},
+                timeout=self._timeout,
+            )
+        except httpx.HTTPError as exc:
+            raise FleetError(
+                f"committed, but the override was not recorded in the fleet service: {type(exc).__name__}"
+            ) from None
+        if res.status_code != 200:
+            raise FleetError(
+                f"committed, but the fleet service refused to record the override ({res.status_code})"
+            )
+
 
 def _contains(git: Git, landed: str, commit: str) -> bool | None:
     if git.run("cat-file", "-e", f"{commit}^{{commit}}", ok_codes=(0, 1, 128)).returncode != 0:

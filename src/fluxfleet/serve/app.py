@@ -7,6 +7,7 @@ Routes:
   refused with 4xx (Flux does not retry those); a database outage answers 503 so Flux retries.
 - ``GET /api/status`` (every cluster; ``?cluster=NAME`` for one with its objects), ``/api/matrix``, ``/api/events``, ``/api/evidence``: readers (``viewer``).
 - ``GET|POST /api/approvals``: approvals, made by ``approver`` of the environment (and team).
+- ``POST /api/overrides``: ``promote --force`` records the gates it overrode;
 - ``GET /api/audit``: the audit log (``admin``); ``GET /api/whoami``: the caller's scopes.
 API calls carry ``Authorization: Bearer <token>`` (tokens from ``fluxfleet serve token``).
 """
@@ -211,6 +212,13 @@ def build_app(svc: Service) -> Starlette:
             "entries": [e.as_dict() for e in await run_in_threadpool(lambda: list(svc.store.audit_entries()))]
         }
 
+    async def override(request: Request, p: Principal) -> Any:
+        try:
+            data = json.loads(await request.body() or b"{}")
+        except ValueError:
+            raise FleetError("the body is not JSON") from None
+        return await run_in_threadpool(override_data, svc, p, data)
+
     async def whoami(request: Request, p: Principal) -> Any:
         return {"subject": p.subject, "scopes": sorted(p.scopes)}
 
@@ -228,6 +236,7 @@ def build_app(svc: Service) -> Starlette:
         Route("/api/approvals", guarded(reader, list_approvals), methods=["GET"]),
         Route("/api/approvals", guarded(reader, approve), methods=["POST"]),
         Route("/api/audit", guarded(admin, audit)),
+        Route("/api/overrides", guarded(reader, override), methods=["POST"]),
     ]
     if svc.web is not None:
         from fluxfleet.serve.web import web_routes
@@ -340,6 +349,23 @@ def approve_data(svc: Service, p: Principal, data: object) -> dict[str, Any]:
     approval = svc.store.approve(app, env, version, p.subject, svc.clock())
     svc.store.audit(p.subject, "approve", f"{app}@{version}->{env}", {"approval": approval.id}, svc.clock())
     return approval.as_dict()
+
+
+def override_data(svc: Service, p: Principal, data: object) -> dict[str, Any]:
+    """Record a promotion that overrode gates (sent by ``promote --force`` after its commit)."""
+    if not isinstance(data, dict):
+        raise FleetError("the body must be a JSON object")
+    fields = {k: data.get(k) for k in ("app", "env", "version", "commit", "reason")}
+    gates = data.get("gates")
+    if not all(isinstance(v, str) and 0 < len(v) <= 1024 for v in fields.values()) or not (
+        isinstance(gates, list) and gates and all(isinstance(x, str) and len(x) <= 64 for x in gates)
+    ):
+        raise FleetError("app, env, version, commit, reason and gates are required", field="gates")
+    if {"health", "approval"} & set(gates) and not p.is_admin:
+        raise Forbidden("overriding health or approval needs the admin role")
+    subject = f"{fields['app']}@{fields['version']}->{fields['env']}"
+    entry = svc.store.audit(p.subject, "override", subject, {**fields, "gates": sorted(gates)}, svc.clock())
+    return {"audit": entry.seq}
 
 
 class Forbidden(FleetError):
