@@ -100,3 +100,32 @@ def test_malformed_events_name_the_field(harness: Harness) -> None:
     del no_obj["involvedObject"]["name"]
     res = harness.post_event("prod-us", no_obj)
     assert res.status_code == 400 and res.json()["field"] == "involvedObject.name"
+
+
+def test_concurrent_events_are_committed_together_and_each_answered(harness: Harness) -> None:
+    import asyncio
+
+    import httpx
+
+    from fluxfleet.serve.app import build_app
+
+    events = [flux_event(at=T0 + timedelta(seconds=i), message=f"run {i}") for i in range(30)]
+    bodies = [json.dumps(e).encode() for e in events]
+    bodies += bodies[:5]  # retries of five of them, in the same burst
+
+    async def burst() -> list[httpx.Response]:
+        transport = httpx.ASGITransport(app=build_app(harness.service))
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            return await asyncio.gather(
+                *(
+                    client.post("/hook/prod-us", content=b, headers={"X-Signature": sign(KEYS["prod-us"], b)})
+                    for b in bodies
+                )
+            )
+
+    answers = asyncio.run(burst())
+    assert [r.status_code for r in answers] == [202] * 35
+    assert sum(r.json()["stored"] for r in answers) == 30
+    assert harness.service.store.event_count() == 30
+    [obj] = harness.get("/api/status", cluster="prod-us").json()["objects"]
+    assert obj["lastEventAt"].startswith("2026-06-01T12:00:29")

@@ -14,6 +14,7 @@ API calls carry ``Authorization: Bearer <token>`` (tokens from ``fluxfleet serve
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import json
@@ -44,7 +45,7 @@ from fluxfleet.serve.status import (
 from fluxfleet.serve.versions import VersionIndex
 from fluxfleet.serve.web import WebConfig
 from fluxfleet.store.db import Store, StoreUnavailable, successes
-from fluxfleet.store.events import parse_event
+from fluxfleet.store.events import FluxEvent, parse_event
 
 MAX_BODY = 256 * 1024  # an Event message is at most 39,000 characters; metadata is small
 REPLAY_WINDOW = timedelta(minutes=15)  # Flux's own retries end after the Provider timeout (15 s)
@@ -112,7 +113,47 @@ def _principal(svc: Service, request: Request) -> Principal | None:
 Handler = Callable[[Request], Awaitable[Response]]
 
 
+class Batcher:
+    """Group commit: events arriving together are stored in one transaction (a few milliseconds of
+    waiting buys one commit for many events); each request still gets its own answer, and a failed
+    transaction fails every request in it with 503, so Flux retries them all."""
+
+    def __init__(self, svc: Service, window: float = 0.003, max_batch: int = 256) -> None:
+        self.svc = svc
+        self.window = window
+        self.max_batch = max_batch
+        self._pending: list[tuple[FluxEvent, asyncio.Future[int]]] = []
+        self._task: asyncio.Task[None] | None = None
+
+    async def submit(self, event: FluxEvent) -> int:
+        future: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+        self._pending.append((event, future))
+        if self._task is None or self._task.done():
+            self._task = asyncio.create_task(self._flush())
+        return await future
+
+    async def _flush(self) -> None:
+        await asyncio.sleep(self.window)
+        while self._pending:
+            batch, self._pending = self._pending[: self.max_batch], self._pending[self.max_batch :]
+            events = [e for e, _ in batch]
+            try:
+                results = await run_in_threadpool(self.svc.store.record_each, events, self.svc.clock())
+            except Exception as exc:  # every waiting request must get an answer, never hang
+                for _, future in batch:
+                    if not future.done():
+                        future.set_exception(
+                            StoreUnavailable(str(exc)) if isinstance(exc, StoreUnavailable) else exc
+                        )
+                continue
+            for (_, future), stored in zip(batch, results, strict=True):
+                if not future.done():
+                    future.set_result(stored)
+
+
 def build_app(svc: Service) -> Starlette:
+    batcher = Batcher(svc)
+
     async def hook(request: Request) -> Response:
         cluster = request.path_params["cluster"]
         key = svc.keys.get(cluster)
@@ -134,7 +175,7 @@ def build_app(svc: Service) -> Starlette:
         if abs(now - event.emitted_at) > svc.replay_window:
             return _error(400, "event timestamp outside the replay window", field="timestamp")
         try:
-            stored = await run_in_threadpool(svc.store.record, [event], now)
+            stored = await batcher.submit(event)
         except StoreUnavailable:
             return _error(503, "store unavailable; retry", headers={"Retry-After": "5"})
         return JSONResponse({"stored": stored}, status_code=202)

@@ -171,19 +171,32 @@ class Store:
     def record(self, events: Sequence[FluxEvent], received_at: datetime) -> int:
         """Store events (one transaction) and fold them into object state; returns how many were
         new. Retries and re-imports of an event already stored are skipped by its key."""
-        try:
-            with self._begin() as conn:
-                return sum(self._record_one(conn, e, received_at) for e in events)
-        except IntegrityError:
-            # another replica stored one of these events between our check and insert: retry once,
-            # now it is seen as a duplicate
+        return sum(self.record_each(events, received_at))
+
+    def record_each(self, events: Sequence[FluxEvent], received_at: datetime) -> list[int]:
+        """Like :meth:`record`, with 1 (stored) or 0 (already there) per event, in input order.
+
+        Rows are visited in object order (stable, so each object's events keep their order) to
+        keep concurrent replicas from locking the same objects in opposite orders."""
+        order = sorted(
+            range(len(events)),
+            key=lambda i: (events[i].cluster, events[i].kind, events[i].namespace, events[i].name),
+        )
+        for attempt in (1, 2):
             try:
+                out = [0] * len(events)
                 with self._begin() as conn:
-                    return sum(self._record_one(conn, e, received_at) for e in events)
+                    for i in order:
+                        out[i] = self._record_one(conn, events[i], received_at)
+                return out
+            except IntegrityError:
+                # another replica created one of these objects between our read and insert: once
+                # more, it is now an update
+                if attempt == 2:
+                    raise StoreUnavailable("conflicting concurrent writes; retry") from None
             except DBAPIError as exc:
                 raise StoreUnavailable(str(exc.orig or exc)) from None
-        except DBAPIError as exc:
-            raise StoreUnavailable(str(exc.orig or exc)) from None
+        raise AssertionError("unreachable")
 
     def _record_one(self, conn: Connection, e: FluxEvent, received_at: datetime) -> int:
         insert = pg_insert(t.events) if self.is_postgres else sqlite_insert(t.events)
