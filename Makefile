@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 DEMO_DIR ?= $(shell mktemp -d /tmp/fluxfleet-demo.XXXXXX)
 
-.PHONY: all demo test lint typecheck unit bench clean
+.PHONY: all demo test lint typecheck unit bench clean services
 
 all: test
 
@@ -26,7 +26,11 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-unit: $(STAMP)
+# PostgreSQL running and Debian's chromium present, for the fleet service's tests
+services:
+	bash scripts/test-services.sh
+
+unit: $(STAMP) services
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/pytest -n 2 -q
 
 test: lint typecheck unit

@@ -71,6 +71,8 @@ FORBIDDEN: dict[str, set[str]] = {
     "report": {"fleet", "generate", "render", "diff", "promote", "secrets", "gitrepo"} | ABOVE_ENGINES,
     # the library facade (fluxfleet/__init__.py): re-exports use cases and their types
     "api": FRONT_ENDS,
+    # store: SQLAlchemy models and migrations of the service; knows nothing of HTTP
+    "store": {"generate", "render", "check", "diff", "promote", "gitrepo"} | OUTPUT | ABOVE_ENGINES,
     # front ends: each knows nothing of the other
     "cli": {"serve"},
     "serve": {"cli"},

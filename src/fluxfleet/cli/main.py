@@ -22,6 +22,7 @@ from fluxfleet.cli import (
     render_cmds,
     scan_cmds,
     secrets_cmds,
+    serve_cmds,
     signals,
 )
 from fluxfleet.cli.common import stderr
@@ -59,6 +60,7 @@ _PANELS = (
     (policy_cmds, "Check"),
     (promote_cmds, "Promote"),
     (secrets_cmds, "Secrets and tenants"),
+    (serve_cmds, "Fleet service"),
 )
 for _module, _panel in _PANELS:
     _seen = (len(app.registered_commands), len(app.registered_groups))

@@ -6,6 +6,7 @@ Exit codes: 0 done (or nothing to do); 2 bad input or a git/remote failure (noth
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Annotated
 
@@ -16,6 +17,7 @@ from fluxfleet.errors import FleetError
 from fluxfleet.fleet.load import Fleet
 from fluxfleet.output import Format, structured
 from fluxfleet.promote import preview, report
+from fluxfleet.promote.evidence import ServiceEvidence
 from fluxfleet.promote.health import EvidenceFile
 from fluxfleet.promote.plan import Change, PromoteRequest, RollbackRequest
 from fluxfleet.usecases import ledger as read_side
@@ -38,7 +40,19 @@ ApproverOpt = Annotated[
 ForceOpt = Annotated[
     str | None,
     typer.Option(
-        "--force", metavar="REASON", help="Override failed gates; the reason is recorded in the commit."
+        "--force",
+        metavar="[GATES=]REASON",
+        help="Override failed gates (all, or the ones named: soak=REASON); the reason is recorded in the "
+        "commit. With a fleet service, overriding health or approval needs the admin role.",
+    ),
+]
+ServiceOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--service",
+        metavar="URL",
+        help="Fleet service for the health, soak and approval gates (default: spec.service.url; "
+        "token from $FLUXFLEET_TOKEN).",
     ),
 ]
 DryRunOpt = Annotated[bool, typer.Option("--dry-run", help="Show the preview and gates; change nothing.")]
@@ -150,6 +164,7 @@ def register(app: typer.Typer) -> None:
         remote: RemoteOpt = "origin",
         retries: RetriesOpt = 5,
         skip_checks: SkipChecksOpt = None,
+        service: ServiceOpt = None,
         repo: RepoOpt = Path("."),
         output: OutputOpt = Format.text,
         now: NowOpt = None,
@@ -157,7 +172,8 @@ def register(app: typer.Typer) -> None:
         """Promote APP into an environment (one wave at a time), as one commit with trailers."""
         _check_force(force)
         health = EvidenceFile(health_evidence, str(health_evidence)) if health_evidence else None
-        req = PromoteRequest(name, to, version, approve, approver, force, health)
+        evidence = service_evidence(repo, service)
+        req = PromoteRequest(name, to, version, approve, approver, force, health, evidence)
         command = PromoteCommand(repo, req, Delivery(dry_run, push, branch, remote, retries), skip_checks)
         _finish(usecases.promote_app(command, clock=clock_at(now), preview=_preview_printer(output)), output)
 
@@ -232,6 +248,23 @@ def register(app: typer.Typer) -> None:
             echo(report.history_text(records))
         else:
             echo(structured({"entries": [r.as_dict() for r in records]}, output))
+
+
+def service_evidence(repo: Path, url: str | None) -> ServiceEvidence | None:
+    """The fleet service named by --service or fleet.yaml, with the token from the environment."""
+    if url is None:
+        ws = Workspace.open(repo)
+        fleet = ws.fleet_or_none()
+        url = fleet.service.url if fleet is not None and fleet.service else None
+    if url is None:
+        return None
+    token = os.environ.get("FLUXFLEET_TOKEN", "").strip()
+    if not token:
+        raise FleetError(
+            f"the fleet service {url} needs a token",
+            hint="set FLUXFLEET_TOKEN (create one with `fluxfleet serve token`)",
+        )
+    return ServiceEvidence(url, token)
 
 
 def _check_force(force: str | None) -> None:

@@ -31,6 +31,7 @@ from fluxfleet.fleet.model import (
 )
 from fluxfleet.fleet.policy import PolicyConfig
 from fluxfleet.fleet.promotion import Freeze
+from fluxfleet.fleet.service import ServiceConfig
 from fluxfleet.fleet.tenancy import SecretsConfig, Team
 from fluxfleet.fleet.wiring import AlertsConfig, FluxConfig
 from fluxfleet.fsutil import check_relative, safe_join
@@ -76,6 +77,7 @@ class Fleet:
     secrets: SecretsConfig = field(default_factory=SecretsConfig)
     flux: FluxConfig = field(default_factory=FluxConfig)
     alerts: AlertsConfig | None = None
+    service: ServiceConfig | None = None
     origins: dict[str, Origin] = field(default_factory=dict, compare=False)
     file: str = FLEET_FILE
     marks: yamlio.Marks = field(default_factory=dict, compare=False, repr=False)
@@ -385,6 +387,7 @@ def load_fleet(repo: Path, fleet_file: Path | None = None, *, files: RepoFiles |
         secrets=doc.spec.secrets,
         flux=doc.spec.flux,
         alerts=doc.spec.alerts,
+        service=doc.spec.service,
         origins={f"{s}/{i.value.name}": Origin(i.file, i.line) for s, lst in items.items() for i in lst},
         file=display,
         marks=marks,

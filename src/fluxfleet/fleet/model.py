@@ -18,6 +18,7 @@ from fluxfleet.fleet.promotion import Freeze, Promotion
 from fluxfleet.fleet.scanpolicy import ScanPolicy
 from fluxfleet.fleet.sealing import SealingCertificate
 from fluxfleet.fleet.selectors import LabelSelector
+from fluxfleet.fleet.service import ServiceConfig
 from fluxfleet.fleet.tenancy import SecretsConfig, Team
 from fluxfleet.fleet.wiring import AlertsConfig, FluxConfig, HealthCheck
 
@@ -167,6 +168,7 @@ class FleetSpec(Strict):
     secrets: SecretsConfig = Field(default_factory=SecretsConfig)
     flux: FluxConfig = Field(default_factory=FluxConfig)
     alerts: AlertsConfig | None = None
+    service: ServiceConfig | None = None
 
 
 class FleetDocument(Strict):

@@ -126,7 +126,7 @@ def keep_real_components(repo: Path, plan: GeneratePlan) -> tuple[GeneratePlan, 
 
 
 def plan_for(fleet: Fleet, placement: Placement, components: str | None) -> GeneratePlan:
-    from fluxfleet.generate import alerts, image_automation, sops_rules, tenants
+    from fluxfleet.generate import alerts, image_automation, service_wiring, sops_rules, tenants
 
     tenant_files = tenants.plan_tenants(fleet, placement)
     automation_files, automation_folders = image_automation.plan_image_automation(fleet, placement)
@@ -135,9 +135,14 @@ def plan_for(fleet: Fleet, placement: Placement, components: str | None) -> Gene
         **sops_rules.plan_sops_rules(fleet),
         **alerts.plan_alerts(fleet, placement),
         **automation_files,
+        **service_wiring.plan_service_wiring(fleet),
     }
     resources = tenants.cluster_resources(fleet, placement)
-    for name, folders in [*alerts.cluster_resources(fleet).items(), *automation_folders.items()]:
+    for name, folders in [
+        *alerts.cluster_resources(fleet).items(),
+        *automation_folders.items(),
+        *service_wiring.cluster_resources(fleet).items(),
+    ]:
         resources[name] = [*resources.get(name, []), *folders]
     return build_plan(
         fleet,

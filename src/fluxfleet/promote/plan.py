@@ -19,6 +19,7 @@ from fluxfleet.generate.run import plan_for
 from fluxfleet.gitrepo import history
 from fluxfleet.promote import gates as g
 from fluxfleet.promote.context import Context
+from fluxfleet.promote.evidence import GateEvidence, apply_named_force, fleet_gates, parse_named_force
 from fluxfleet.promote.health import EvidenceFile, HealthSource
 from fluxfleet.promote.scangate import scan_gate
 from fluxfleet.promote.state import EnvState, WaveSlice, require_image
@@ -35,6 +36,7 @@ class PromoteRequest:
     approver: str | None = None
     force: str | None = None  # the reason; failed gates become "forced"
     health: HealthSource | None = None
+    evidence: GateEvidence | None = None  # the fleet service; None: git-only, advisory gates
 
 
 @dataclass(frozen=True)
@@ -238,9 +240,29 @@ def plan_promote(ctx: Context, req: PromoteRequest) -> Change:
             _health_source(ctx, env.name, req.health).check(app.name, version, watched) if watched else None
         )
     results.append(g.health(env.promotion.health, report))
-    change.gates = g.apply_force(results, req.force)
-    change.forced_reason = req.force if any(r.status is g.Status.forced for r in change.gates) else None
-    change.approver = approver
+    first = wave.index == 1 or superseding
+    if first:
+        landed_at = ctx.landed(src.overlay, version) if src and src.version == version else None
+        watched_by_service = src.clusters if src else ()
+    else:  # later waves: the earlier waves' clusters, from the commit of the wave before
+        rec = ctx.ledger.wave_landed(env.name, version, target.waves[wave.index - 2].name)
+        landed_at = (rec.sha, rec.time) if rec else None
+        watched_by_service = _earlier(target, wave)
+    results, service_approver = fleet_gates(
+        ctx, req.evidence, app.name, env.name, version, watched_by_service, landed_at, results, soak=first
+    )
+    named = parse_named_force(req.force)
+    if named is None and req.force and req.evidence is not None:
+        # with a fleet service every override goes through the role check
+        named = {r.name: req.force for r in results if r.status is g.Status.failed}
+    if named is not None:
+        change.gates = apply_named_force(results, named, req.evidence)
+        forced = [r.name for r in change.gates if r.status is g.Status.forced]
+        change.forced_reason = f"{','.join(forced)}: {next(iter(named.values()))}" if forced else None
+    else:
+        change.gates = g.apply_force(results, req.force)
+        change.forced_reason = req.force if any(r.status is g.Status.forced for r in change.gates) else None
+    change.approver = service_approver or approver
 
     pins = dict(app.pins)
     if superseding:

@@ -18,7 +18,9 @@ from fluxfleet.fleet.load import Fleet
 from fluxfleet.gitrepo import history
 from fluxfleet.gitrepo.git import Git
 from fluxfleet.promote import apply, ledger, verify
+from fluxfleet.promote import gates as g
 from fluxfleet.promote.context import Context, load_context
+from fluxfleet.promote.evidence import ServiceEvidence, parse_named_force
 from fluxfleet.promote.plan import Change, PromoteRequest, RollbackRequest, plan_promote, plan_rollback
 from fluxfleet.promote.revert import apply_revert, plan_revert, resolve
 from fluxfleet.render.api import RenderOptions, RenderSession
@@ -188,10 +190,21 @@ def promote_app(
     attempts = _Attempts(command.repo, render_options, open_workspace)
     req = command.request
 
-    def planner(ctx: Context) -> Change:
-        return verify.attach(ctx, plan_promote(ctx, req), req.force, command.skip_checks, attempts.verify)
+    named = parse_named_force(req.force)
+    # --force soak=REASON overrides the checks gate only when it names it
+    checks_force = req.force if named is None else named.get("checks")
 
-    return _run(attempts, planner, command.delivery, req.env, req.app, clock or SystemClock(), preview)
+    def planner(ctx: Context) -> Change:
+        return verify.attach(ctx, plan_promote(ctx, req), checks_force, command.skip_checks, attempts.verify)
+
+    result = _run(attempts, planner, command.delivery, req.env, req.app, clock or SystemClock(), preview)
+    outcome = result.outcome
+    forced = [r.name for r in outcome.change.gates if r.status is g.Status.forced]
+    if isinstance(req.evidence, ServiceEvidence) and forced and outcome.commit and not outcome.dry_run:
+        # the service's audit log records who overrode which gate, linked to the commit
+        c = outcome.change
+        req.evidence.record_override(c.app, c.env, c.version, outcome.commit, forced, c.forced_reason or "")
+    return result
 
 
 def rollback_app(
