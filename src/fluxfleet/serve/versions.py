@@ -3,6 +3,7 @@ overlay and pins that ``promote`` edits), cached per commit. Only the service's 
 
 from __future__ import annotations
 
+import tempfile
 import threading
 from collections import OrderedDict
 from pathlib import Path
@@ -52,7 +53,13 @@ class VersionIndex:
                 return self._cache[commit]
         try:
             sha = tree.resolve(self.repo, commit)
-            with tree.checkout(self.repo, sha) as root:
+            # The revision's files laid out privately: the overlays are read as promote reads them.
+            with tempfile.TemporaryDirectory(prefix="fluxfleet-versions-") as tmp:
+                root = Path(tmp)
+                for rel, data in tree.read_files(self.repo, sha).items():
+                    target = root / rel
+                    target.parent.mkdir(parents=True, exist_ok=True)
+                    target.write_bytes(data)
                 found: Versions | None = versions_in(root)
         except FleetError:
             found = None
