@@ -10,21 +10,18 @@ import re
 from collections.abc import Callable
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from fluxfleet.check.config import validate_rule_ids
-from fluxfleet.check.context import CheckOptions
-from fluxfleet.check.engine import run_checks
-from fluxfleet.check.model import CheckResult, Severity
-from fluxfleet.check.registry import all_rules
 from fluxfleet.cli.common import RepoOpt, echo
 from fluxfleet.errors import FleetError
-from fluxfleet.fleet.load import Fleet, load_fleet
-from fluxfleet.fleet.policy import PolicyConfig, flux_version_error, load_policy_file
-from fluxfleet.fsutil import safe_join, write_plan
 from fluxfleet.output import structured
+
+if TYPE_CHECKING:
+    from fluxfleet.check.model import CheckResult, Severity
+    from fluxfleet.fleet.load import Fleet
+    from fluxfleet.fleet.policy import PolicyConfig
 
 
 class CheckFormat(StrEnum):
@@ -51,6 +48,11 @@ ClusterOpt = Annotated[
 
 def _load_policy(repo: Path) -> tuple[PolicyConfig, dict[str, str], frozenset[str], Fleet | None]:
     """Policy, cluster -> environment, team namespaces and the fleet (from fleet.yaml when present)."""
+    from fluxfleet.check.config import validate_rule_ids
+    from fluxfleet.check.registry import all_rules
+    from fluxfleet.fleet.load import load_fleet
+    from fluxfleet.fleet.policy import PolicyConfig, load_policy_file
+
     if (repo / "fleet.yaml").is_file():
         fleet = load_fleet(repo)
         # Unknown rule ids are reported here, where fleet.yaml's lines are known.
@@ -65,6 +67,8 @@ def _load_policy(repo: Path) -> tuple[PolicyConfig, dict[str, str], frozenset[st
 
 
 def _path_exists(repo: Path) -> Callable[[str], bool]:
+    from fluxfleet.fsutil import safe_join
+
     def exists(rel: str) -> bool:
         try:
             return safe_join(repo, rel.removeprefix("./") or ".").exists()
@@ -75,6 +79,8 @@ def _path_exists(repo: Path) -> Callable[[str], bool]:
 
 
 def _list_rules(fmt: CheckFormat) -> None:
+    from fluxfleet.check.registry import all_rules
+
     rules = all_rules()
     if fmt in (CheckFormat.json, CheckFormat.yaml):
         data = [
@@ -91,6 +97,7 @@ def _list_rules(fmt: CheckFormat) -> None:
 def _write_extra(
     repo_cwd: Path, result: CheckResult, fail_on: Severity, sarif: Path | None, junit: Path | None
 ) -> None:
+    from fluxfleet.fsutil import write_plan
     from fluxfleet.report import to_junit, to_sarif
 
     for path, make in ((sarif, to_sarif), (junit, None)):
@@ -162,6 +169,11 @@ def register(app: typer.Typer) -> None:
         ] = False,
     ) -> None:
         """Check what every cluster would apply: schemas, deprecated APIs, Flux references, security, tenancy and your Rego policies."""
+        from fluxfleet.check.context import CheckOptions
+        from fluxfleet.check.engine import run_checks
+        from fluxfleet.check.model import Severity
+        from fluxfleet.fleet.policy import flux_version_error
+
         if list_rules:
             _list_rules(output)
             return

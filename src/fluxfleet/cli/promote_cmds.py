@@ -8,22 +8,18 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from fluxfleet.cli.common import OutputOpt, RepoOpt, echo, stderr
 from fluxfleet.errors import FleetError
-from fluxfleet.fleet.load import FLEET_FILE, load_fleet
-from fluxfleet.fleet.placement import place
-from fluxfleet.gitrepo.git import Git
 from fluxfleet.output import Format, structured
-from fluxfleet.promote import apply, ledger, preview, report, verify
-from fluxfleet.promote import gates as g
-from fluxfleet.promote.context import Context
-from fluxfleet.promote.health import EvidenceFile
-from fluxfleet.promote.plan import Change, PromoteRequest, RollbackRequest, plan_promote, plan_rollback
-from fluxfleet.promote.revert import apply_revert, plan_revert
+
+if TYPE_CHECKING:
+    from fluxfleet.promote import apply
+    from fluxfleet.promote.context import Context
+    from fluxfleet.promote.plan import Change
 
 ApproveOpt = Annotated[bool, typer.Option("--approve", help="Approve (recorded with your identity).")]
 ApproverOpt = Annotated[
@@ -62,6 +58,9 @@ RetriesOpt = Annotated[
 
 
 def _preview_printer(fmt: Format, repo: Path) -> apply.Preview:
+    from fluxfleet.fleet.load import load_fleet
+    from fluxfleet.promote import preview
+
     def show(change: Change, attempt: int) -> None:
         if fmt is not Format.text:
             if change.refused:  # the refusal ends the command: say why in the requested format
@@ -78,6 +77,9 @@ def _preview_printer(fmt: Format, repo: Path) -> apply.Preview:
 
 
 def _finish(outcome: apply.Outcome, fmt: Format, repo: Path) -> None:
+    from fluxfleet.fleet.load import load_fleet
+    from fluxfleet.promote import preview
+
     change = outcome.change
     if fmt is not Format.text:
         data = preview.as_dict(change, load_fleet(repo))
@@ -108,6 +110,8 @@ def _finish(outcome: apply.Outcome, fmt: Format, repo: Path) -> None:
 
 
 def _branch_mode(repo: Path, env: str | None, flag: bool | None) -> bool:
+    from fluxfleet.fleet.load import load_fleet
+
     if flag is not None:
         return flag
     if env is None:
@@ -128,6 +132,8 @@ def _run_planned(
     output: Format,
 ) -> None:
     """Plan, preview, gate, commit (and push) one promotion or rollback of ``app_name`` in ``env``."""
+    from fluxfleet.promote import apply
+
     outcome = apply.run(
         repo,
         planner,
@@ -150,6 +156,11 @@ def register(app: typer.Typer) -> None:
         output: OutputOpt = Format.text,
     ) -> None:
         """Show each app's version per environment (and per cluster while a rollout is in progress)."""
+        from fluxfleet.fleet.load import load_fleet
+        from fluxfleet.fleet.placement import place
+        from fluxfleet.gitrepo.git import Git
+        from fluxfleet.promote import ledger, report
+
         fleet = load_fleet(repo)
         records = ledger.load(Git(repo), app=name) if _in_git(repo) else []
         data = report.version_matrix(repo, fleet, place(fleet), records, name)
@@ -179,6 +190,10 @@ def register(app: typer.Typer) -> None:
         output: OutputOpt = Format.text,
     ) -> None:
         """Promote APP into an environment (one wave at a time), as one commit with trailers."""
+        from fluxfleet.promote import verify
+        from fluxfleet.promote.health import EvidenceFile
+        from fluxfleet.promote.plan import PromoteRequest, plan_promote
+
         _check_force(force)
         health = EvidenceFile(health_evidence, str(health_evidence)) if health_evidence else None
         req = PromoteRequest(name, to, version, approve, approver, force, health)
@@ -196,6 +211,12 @@ def register(app: typer.Typer) -> None:
         output: OutputOpt = Format.text,
     ) -> None:
         """Show the waves of APP in an environment: done, next, pending, and soak."""
+        from fluxfleet.fleet.load import load_fleet
+        from fluxfleet.fleet.placement import place
+        from fluxfleet.gitrepo.git import Git
+        from fluxfleet.promote import gates as g
+        from fluxfleet.promote import ledger, report
+
         fleet = load_fleet(repo)
         from fluxfleet.promote.state import env_state
 
@@ -231,6 +252,11 @@ def register(app: typer.Typer) -> None:
         output: OutputOpt = Format.text,
     ) -> None:
         """Restore an earlier version of APP in an environment (or revert one promotion commit)."""
+        from fluxfleet.gitrepo.git import Git
+        from fluxfleet.promote import apply, verify
+        from fluxfleet.promote.plan import RollbackRequest, plan_rollback
+        from fluxfleet.promote.revert import apply_revert, plan_revert
+
         _check_force(force)
         if revert is not None:
             if to is not None:
@@ -271,6 +297,10 @@ def register(app: typer.Typer) -> None:
         output: OutputOpt = Format.text,
     ) -> None:
         """List promotions, rollbacks and reverts from the commit trailers (newest first)."""
+        from fluxfleet.fleet.load import FLEET_FILE, load_fleet
+        from fluxfleet.gitrepo.git import Git
+        from fluxfleet.promote import ledger, report
+
         if not _in_git(repo):
             raise FleetError(
                 "not a git repository with commits", file=str(repo), hint="history is read from git"
@@ -297,6 +327,8 @@ def _check_force(force: str | None) -> None:
 
 
 def _in_git(repo: Path) -> bool:
+    from fluxfleet.gitrepo.git import Git
+
     try:
         return Git(repo).head() is not None
     except FleetError:

@@ -10,19 +10,18 @@ import re
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from fluxfleet import __version__
 from fluxfleet.cli.common import OutputOpt, RepoOpt, echo, progress, stderr
 from fluxfleet.errors import FleetError
-from fluxfleet.fsutil import write_plan
 from fluxfleet.output import Format, structured
-from fluxfleet.render import present
-from fluxfleet.render.api import RenderOptions, RenderSession
-from fluxfleet.render.discover import LAYOUTS
 from fluxfleet.render.model import ClusterRender
+
+if TYPE_CHECKING:
+    from fluxfleet.render.api import RenderOptions, RenderSession
 
 ClusterOpt = Annotated[
     list[str] | None,
@@ -64,6 +63,8 @@ def _options(
     offline: bool = False,
     kube_version: str | None = None,
 ) -> RenderOptions:
+    from fluxfleet.render.api import RenderOptions
+
     if kube_version is not None and not re.fullmatch(r"v?[0-9]+\.[0-9]+(\.[0-9]+)?", kube_version):
         raise FleetError(f"--kube-version {kube_version!r} is not a Kubernetes version", hint="e.g. v1.33.0")
     return RenderOptions(
@@ -80,6 +81,9 @@ def render_clusters(
     repo: Path, clusters: list[str] | None, paths: list[str] | None, options: RenderOptions
 ) -> list[ClusterRender]:
     """Render for a command: progress on a terminal, and a clear error when no cluster is found."""
+    from fluxfleet.render.api import RenderSession
+    from fluxfleet.render.discover import LAYOUTS
+
     with RenderSession(options) as session, progress("rendering", 1) as bar:
         renders = session.render(repo, names=clusters, paths=paths)
         bar.advance()
@@ -100,6 +104,17 @@ def _report_errors(renders: list[ClusterRender]) -> int:
     return 1 if errors else 0
 
 
+def _present(name: str) -> Callable[[list[ClusterRender]], Any]:
+    """A view of ``render.present`` that imports it on first use, not when the CLI starts."""
+
+    def view(renders: list[ClusterRender]) -> Any:
+        from fluxfleet.render import present
+
+        return getattr(present, name)(renders)
+
+    return view
+
+
 # `get` subcommands: (name, help, text view, structured key, structured rows).
 _GET_VIEWS: tuple[
     tuple[str, str, Callable[[list[ClusterRender]], str], str, Callable[[list[ClusterRender]], Any]], ...
@@ -107,23 +122,23 @@ _GET_VIEWS: tuple[
     (
         "kustomizations",
         "Every Flux Kustomization per cluster: rendered, external, failed or skipped, and why.",
-        present.kustomizations_text,
+        _present("kustomizations_text"),
         "kustomizations",
-        present.kustomization_rows,
+        _present("kustomization_rows"),
     ),
     (
         "helmreleases",
         "HelmReleases per cluster with chart, version, values source and whether they were rendered.",
-        present.helmreleases_text,
+        _present("helmreleases_text"),
         "helmreleases",
-        present.helmrelease_rows,
+        _present("helmrelease_rows"),
     ),
     (
         "images",
         "The version matrix: which image tag (and chart version) runs on which cluster.",
-        present.images_text,
+        _present("images_text"),
         "images",
-        present.image_matrix,
+        _present("image_matrix"),
     ),
 )
 
@@ -143,6 +158,8 @@ def _get_command(
         jobs: JobsOpt = None,
         output: OutputOpt = Format.text,
     ) -> None:
+        from fluxfleet.render import present
+
         renders = render_clusters(
             repo, cluster, path, _options(source, no_strict, no_cache, jobs, offline, kube_version)
         )
@@ -181,6 +198,9 @@ def register(app: typer.Typer) -> None:
         ] = "yaml",
     ) -> None:
         """Render every cluster offline, exactly as Flux would apply it (Secret values masked)."""
+        from fluxfleet.fsutil import write_plan
+        from fluxfleet.render import present
+
         target = _output_folder(output[4:], repo) if output.startswith("dir:") else None
         if output not in ("yaml", "json") and target is None:
             raise FleetError(
@@ -229,6 +249,8 @@ def register(app: typer.Typer) -> None:
         output: OutputOpt = Format.text,
     ) -> None:
         """The Kustomization tree of a cluster with dependsOn, like `flux tree ks`."""
+        from fluxfleet.render import present
+
         renders = render_clusters(
             repo, cluster, path, _options(source, no_strict, no_cache, None, offline, kube_version)
         )
@@ -371,6 +393,7 @@ def render_base(
 ) -> list[ClusterRender]:
     """Every cluster's render at a committed revision (the baseline of ``check --base``)."""
     from fluxfleet.gitrepo.tree import toplevel
+    from fluxfleet.render.api import RenderSession
 
     top = toplevel(repo)
     sub = repo.resolve().relative_to(top.resolve())
@@ -407,6 +430,7 @@ def register_diff(app: typer.Typer) -> None:
         from fluxfleet.diff.compare import compare
         from fluxfleet.diff.report import as_data, as_markdown, as_text
         from fluxfleet.gitrepo.tree import default_branch, merge_base, resolve, toplevel
+        from fluxfleet.render.api import RenderSession
 
         if output not in ("text", "json", "yaml", "markdown"):
             raise FleetError(

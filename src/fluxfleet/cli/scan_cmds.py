@@ -6,22 +6,17 @@ import json
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from fluxfleet.cli.common import FleetOpt, RepoOpt, echo, progress
-from fluxfleet.fleet.load import Fleet, load_fleet
-from fluxfleet.generate.layout import app_ks_name
 from fluxfleet.output import structured
-from fluxfleet.report.scan_sarif import to_scan_sarif
-from fluxfleet.scan.cache import default_cache
-from fluxfleet.scan.index import ReportIndex
-from fluxfleet.scan.model import ImageReport
-from fluxfleet.scan.policy import summary
-from fluxfleet.scan.refs import normalise_name
-from fluxfleet.scan.run import EnvScan, Sources, read_report_file, reports_in_folder, scan_images
-from fluxfleet.scan.scanners import find_scanner
+
+if TYPE_CHECKING:
+    from fluxfleet.fleet.load import Fleet
+    from fluxfleet.scan.model import ImageReport
+    from fluxfleet.scan.run import EnvScan
 
 
 class ScanFormat(StrEnum):
@@ -39,8 +34,10 @@ def _full_ref(image: str, tag: str) -> str:
 
 def rendered_images(repo: Path, fleet: Fleet, envs: list[str], app: str | None) -> dict[str, list[str]]:
     """Environment -> the image references its clusters would run (from the offline render)."""
+    from fluxfleet.generate.layout import app_ks_name
     from fluxfleet.render.api import RenderOptions, RenderSession
     from fluxfleet.render.images import image_uses
+    from fluxfleet.scan.refs import normalise_name
 
     names = [c.name for env in envs for c in fleet.clusters_in(env)]
     out: dict[str, list[str]] = {env: [] for env in envs}
@@ -87,6 +84,13 @@ def scan(
     ] = ScanFormat.text,
 ) -> None:
     """Scan the images each environment would run; exit 1 when an environment's policy fails."""
+    from fluxfleet.fleet.load import load_fleet
+    from fluxfleet.report.scan_sarif import to_scan_sarif
+    from fluxfleet.scan.cache import default_cache
+    from fluxfleet.scan.index import ReportIndex
+    from fluxfleet.scan.run import Sources, read_report_file, reports_in_folder, scan_images
+    from fluxfleet.scan.scanners import find_scanner
+
     fleet = load_fleet(repo, fleet_file)
     envs = [fleet.env(e).name for e in env] if env else fleet.env_names
     if app:
@@ -116,6 +120,8 @@ def scan(
 
 
 def _text(scans: list[EnvScan]) -> str:
+    from fluxfleet.scan.policy import summary
+
     lines = []
     for s in scans:
         policy = (
