@@ -98,6 +98,14 @@ def _folder_sops_files(ctx: ClusterContext, repo: Path, folder: str) -> list[str
 
 
 def deployed_sops_files(ctx: ClusterContext) -> list[Deployed]:
+    # Three rules ask per cluster; walking every object's provenance once is enough.
+    found = ctx.cache.get("secrets.deployed")
+    if found is None:
+        found = ctx.cache["secrets.deployed"] = _deployed_sops_files(ctx)
+    return list(found)
+
+
+def _deployed_sops_files(ctx: ClusterContext) -> list[Deployed]:
     repo = _repo(ctx)
     if repo is None:
         return []
@@ -150,17 +158,28 @@ def sops_flux_compat(ctx: ClusterContext) -> Iterator[Violation]:
     repo = _repo(ctx)
     if repo is None:
         return
+    # Clusters deploy the same files: parse and judge each file once per run.
+    memo = _cache(ctx, "secrets.flux-compat")
     for d in deployed_sops_files(ctx):
         if d.file.file_type != "yaml":
             continue
-        try:
-            docs = yamlio.load_file(repo / d.file.path, d.file.path)
-        except FleetError:
-            continue
-        for doc in docs:
-            if isinstance(doc, dict) and doc.get("kind") == "Secret":
-                for problem in document_problems(doc, {}):
-                    yield _violation(d, problem.message)
+        if d.file.path not in memo:
+            memo[d.file.path] = _flux_compat_problems(repo, d.file.path)
+        for message in memo[d.file.path]:
+            yield _violation(d, message)
+
+
+def _flux_compat_problems(repo: Path, rel: str) -> list[str]:
+    try:
+        docs = yamlio.load_file(repo / rel, rel)
+    except FleetError:
+        return []
+    return [
+        problem.message
+        for doc in docs
+        if isinstance(doc, dict) and doc.get("kind") == "Secret"
+        for problem in document_problems(doc, {})
+    ]
 
 
 @cluster_rule(
