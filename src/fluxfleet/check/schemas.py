@@ -159,9 +159,7 @@ class SchemaStore:
         return self._flux[key]
 
     def flux_versions(self, group: str, kind: str) -> set[str]:
-        return {
-            k.split("/")[1] for k in _flux_raw() if k.startswith(f"{group}/") and k.endswith(f"/{kind}")
-        }
+        return {k.split("/")[1] for k in _flux_raw() if k.startswith(f"{group}/") and k.endswith(f"/{kind}")}
 
     def _load(self) -> dict[str, Any]:
         if self._shared.defs is None:
