@@ -82,6 +82,7 @@ def _folder_sops_files(ctx: ClusterContext, repo: Path, folder: str) -> list[str
         except FleetError:
             root = None
         if root is not None and root.is_dir():
+            top = repo.resolve()  # once per folder, not once per file below it
             for i, path in enumerate(sorted(root.rglob("*"))):
                 if i > MAX_FOLDER_FILES:
                     break
@@ -90,7 +91,7 @@ def _folder_sops_files(ctx: ClusterContext, repo: Path, folder: str) -> list[str
                     and not path.is_symlink()
                     and not any(p.startswith(".") for p in path.parts)
                 ):
-                    rel = path.relative_to(repo.resolve()).as_posix()
+                    rel = path.relative_to(top).as_posix()
                     if _sops_file(ctx, repo, rel) is not None:
                         found.append(rel)
         memo[folder] = found
