@@ -40,3 +40,38 @@ def write_fleet(root: Path, clusters: int, apps: int) -> Path:
     root.mkdir(parents=True, exist_ok=True)
     (root / "fleet.yaml").write_text(fleet_yaml(clusters, apps))
     return root
+
+
+def example_fleet_yaml(clusters: int) -> str:
+    """The built-in example fleet (`fluxfleet init --example`) with its clusters repeated to ``clusters``.
+
+    This is the shape `generate` gives a real fleet: every cluster its own folder of plain resources.
+    """
+    from fluxfleet.fleet.example import example_fleet_yaml as example
+
+    text = example()
+    head, rest = text.split("  clusters:\n", 1)
+    tail = rest[rest.index("\n  # Platform components") :]
+    envs = ("dev", "staging", "prod")
+    lines = ["  clusters:"]
+    for i in range(clusters):
+        env = envs[i % 3]
+        region = "us-west-2" if i < 3 else f"r{i:05d}"  # the prod canary wave selects us-west-2
+        lines += [
+            f"    - name: {env}-c{i:05d}",
+            "      labels:",
+            f"        environment: {env}",
+            f"        region: {region}",
+            "        cluster-type: workload",
+            "        team: platform",
+            "        cost-center: cc-1",
+            "      vars:",
+            f"        DOMAIN: {region}.{env}.example.com",
+        ]
+    return head + "\n".join(lines) + "\n" + tail
+
+
+def write_example_fleet(root: Path, clusters: int) -> Path:
+    root.mkdir(parents=True, exist_ok=True)
+    (root / "fleet.yaml").write_text(example_fleet_yaml(clusters))
+    return root

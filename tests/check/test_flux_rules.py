@@ -148,3 +148,26 @@ def test_prune_disabled_and_suspended() -> None:
     render = cluster(dump(kustomization("a", prune=False), kustomization("b", suspend=True)))
     assert [f.object.name for f in findings(render, "flux-prune-disabled") if f.object] == ["a"]
     assert [f.object.name for f in findings(render, "flux-suspended") if f.object] == ["b"]
+
+
+def test_path_missing_asks_once_per_distinct_path_and_reports_every_cluster() -> None:
+    # issue 16: a 1,000-cluster fleet names a few dozen paths; the file system is asked once each.
+    from check.helpers import store
+    from fluxfleet.check.context import CheckOptions
+    from fluxfleet.check.engine import run_checks
+
+    asked: list[str] = []
+
+    def exists(path: str) -> bool:
+        asked.append(path)
+        return path != "apps/gone"
+
+    renders = [
+        cluster(ks(dump(GIT), path="apps/gone"), ks(dump(GIT), name="ok", path="apps/here"), name=f"c{i}")
+        for i in range(5)
+    ]
+    result = run_checks(
+        renders, CheckOptions(path_exists=exists, schemas=store()), only=["flux-path-missing"]
+    )
+    assert sorted(asked) == ["apps/gone", "apps/here"]
+    assert sorted(f.cluster for f in result.findings) == [f"c{i}" for i in range(5)]

@@ -14,7 +14,7 @@ import hashlib
 import importlib.util
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -108,40 +108,61 @@ def _flux_schemas() -> dict[str, Any]:
     return loaded
 
 
+@dataclass
+class _Compiled:
+    """What one Kubernetes version's schemas compile to, once per process."""
+
+    defs: dict[str, Any] | None = None
+    gvk: dict[tuple[str, str, str], str] = field(default_factory=dict)
+    kinds: dict[tuple[str, str], set[str]] = field(default_factory=dict)
+    builtin: dict[tuple[str, str, str], Any] = field(default_factory=dict)
+
+
+_SHARED: dict[str, _Compiled] = {}
+_FLUX: dict[str, Any] = {}
+_CRDS: dict[str, Any] = {}  # schema digest -> validator (content-addressed, so shared safely)
+_FLUX_RAW: list[dict[str, Any]] = []
+
+
+def _flux_raw() -> dict[str, Any]:
+    if not _FLUX_RAW:
+        _FLUX_RAW.append(_flux_schemas())
+    return _FLUX_RAW[0]
+
+
 class SchemaStore:
     """Compiled validators for one Kubernetes version, shared across clusters of a run."""
 
     def __init__(self, kubernetes_version: str | None = None) -> None:
         self.kubernetes_version = resolve_kubernetes_version(kubernetes_version)
-        self._defs: dict[str, Any] | None = None
-        self._gvk: dict[tuple[str, str, str], str] = {}
-        self._kinds: dict[tuple[str, str], set[str]] = {}
-        self._builtin: dict[tuple[str, str, str], Any] = {}
-        self._crd: dict[str, Any] = {}
-        self._flux_raw: dict[str, Any] | None = None
-        self._flux: dict[str, Any] = {}
+        # Compiled validators are immutable, so every store of the process shares them: a second
+        # check (promote's gate, a service request) compiles nothing again.
+        shared = _SHARED.setdefault(self.kubernetes_version, _Compiled())
+        self._shared = shared
+        self._gvk = shared.gvk
+        self._kinds = shared.kinds
+        self._builtin = shared.builtin
+        self._crd = _CRDS
+        self._flux = _FLUX
+        # CRD bodies seen by this store -> validator, keyed by identity (clusters share bodies), so
+        # the schema digest is computed once per body rather than once per object.
+        self._crd_seen: dict[tuple[int, str], tuple[dict[str, Any], Any]] = {}
 
     def flux(self, group: str, version: str, kind: str) -> Any | None:
         """Validator for a Flux kind from the shipped schemas (None: not a shipped Flux API)."""
         key = f"{group}/{version}/{kind}"
         if key not in self._flux:
-            if self._flux_raw is None:
-                self._flux_raw = _flux_schemas()
-            raw = self._flux_raw.get(key)
+            raw = _flux_raw().get(key)
             self._flux[key] = (
                 jsonschema_rs.validator_for({**raw, "$schema": _SCHEMA_DIALECT}) if raw else None
             )
         return self._flux[key]
 
     def flux_versions(self, group: str, kind: str) -> set[str]:
-        if self._flux_raw is None:
-            self._flux_raw = _flux_schemas()
-        return {
-            k.split("/")[1] for k in self._flux_raw if k.startswith(f"{group}/") and k.endswith(f"/{kind}")
-        }
+        return {k.split("/")[1] for k in _flux_raw() if k.startswith(f"{group}/") and k.endswith(f"/{kind}")}
 
     def _load(self) -> dict[str, Any]:
-        if self._defs is None:
+        if self._shared.defs is None:
             path = _schema_root() / f"v{self.kubernetes_version}.0-local-strict" / "_definitions.json"
             defs: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))["$defs"]
             for name, schema in defs.items():
@@ -151,8 +172,8 @@ class SchemaStore:
                     if name.endswith("." + key[2]) and key not in self._gvk:
                         self._gvk[key] = name
                         self._kinds.setdefault((key[0], key[2]), set()).add(key[1])
-            self._defs = defs
-        return self._defs
+            self._shared.defs = defs
+        return self._shared.defs
 
     def builtin_versions(self, group: str, kind: str) -> set[str]:
         """API versions this Kubernetes version serves for a built-in kind (empty: not built in)."""
@@ -174,6 +195,14 @@ class SchemaStore:
 
     def crd(self, crd_body: dict[str, Any], version: str) -> Any | None:
         """Validator for one served version of a rendered CRD (None when it has no schema)."""
+        seen = self._crd_seen.get((id(crd_body), version))
+        if seen is not None and seen[0] is crd_body:
+            return seen[1]
+        validator = self._crd_validator(crd_body, version)
+        self._crd_seen[(id(crd_body), version)] = (crd_body, validator)
+        return validator
+
+    def _crd_validator(self, crd_body: dict[str, Any], version: str) -> Any | None:
         spec = crd_body.get("spec") or {}
         for v in spec.get("versions") or []:
             if not isinstance(v, dict) or v.get("name") != version:

@@ -8,15 +8,15 @@ from __future__ import annotations
 
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from fluxfleet.check.model import CheckResult, Severity
-from fluxfleet.check.registry import all_rules
 from fluxfleet.cli.common import RepoOpt, echo
-from fluxfleet.fsutil import write_plan
 from fluxfleet.output import structured
+
+if TYPE_CHECKING:
+    from fluxfleet.check.model import CheckResult, Severity
 
 
 class CheckFormat(StrEnum):
@@ -42,6 +42,8 @@ ClusterOpt = Annotated[
 
 
 def _list_rules(fmt: CheckFormat) -> None:
+    from fluxfleet.check.registry import all_rules
+
     rules = all_rules()
     if fmt in (CheckFormat.json, CheckFormat.yaml):
         data = [
@@ -58,6 +60,7 @@ def _list_rules(fmt: CheckFormat) -> None:
 def _write_extra(
     repo_cwd: Path, result: CheckResult, fail_on: Severity, sarif: Path | None, junit: Path | None
 ) -> None:
+    from fluxfleet.fsutil import write_plan
     from fluxfleet.report import to_junit, to_sarif
 
     for path, make in ((sarif, to_sarif), (junit, None)):
@@ -132,6 +135,7 @@ def register(app: typer.Typer) -> None:
         if list_rules:
             _list_rules(output)
             return
+        from fluxfleet.check.model import Severity
         from fluxfleet.cli.common import progress
         from fluxfleet.render.api import RenderOptions
         from fluxfleet.report import render_report

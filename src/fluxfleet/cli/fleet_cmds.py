@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.table import Table
@@ -12,15 +12,11 @@ from rich.table import Table
 from fluxfleet import proc
 from fluxfleet.cli.common import FleetOpt, OutputOpt, RepoOpt, echo, stdout, warn
 from fluxfleet.errors import FleetError
-from fluxfleet.fleet.example import MINIMAL_FLEET_YAML, example_fleet_yaml
-from fluxfleet.fleet.load import FLEET_FILE, Fleet, load_fleet
-from fluxfleet.fleet.model import FleetDocument
-from fluxfleet.fleet.placement import explain_placement, place
-from fluxfleet.generate.alerts import secret_commands
-from fluxfleet.generate.apply import Changes
-from fluxfleet.generate.layout import cluster_dirs
 from fluxfleet.output import Format, structured
-from fluxfleet.secrets.keys import sops_age_secret_command
+
+if TYPE_CHECKING:
+    from fluxfleet.fleet.load import Fleet
+    from fluxfleet.generate.apply import Changes
 
 
 def _cwd() -> Path:
@@ -36,6 +32,9 @@ def init(
     ] = False,
 ) -> None:
     """Start a fleet: write fleet.yaml (and `git init` the folder when it is not a repository)."""
+    from fluxfleet.fleet.example import MINIMAL_FLEET_YAML, example_fleet_yaml
+    from fluxfleet.fleet.load import FLEET_FILE
+
     directory.mkdir(parents=True, exist_ok=True)
     target = directory / FLEET_FILE
     if target.exists():
@@ -54,6 +53,8 @@ def init(
 
 def schema(output: OutputOpt = Format.json) -> None:
     """Print the JSON Schema of fleet.yaml (point your editor's YAML plugin at it)."""
+    from fluxfleet.fleet.model import FleetDocument
+
     doc = FleetDocument.model_json_schema(by_alias=True)
     doc["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     doc["title"] = "fluxfleet Fleet (fluxfleet.dev/v1alpha1)"
@@ -62,6 +63,9 @@ def schema(output: OutputOpt = Format.json) -> None:
 
 def validate(repo: RepoOpt = Path(), fleet_file: FleetOpt = None, output: OutputOpt = Format.text) -> None:
     """Validate fleet.yaml: exit 0 when valid, 2 with every problem listed."""
+    from fluxfleet.fleet.load import load_fleet
+    from fluxfleet.fleet.placement import place
+
     fleet = load_fleet(repo, fleet_file)
     warnings = place(fleet).warnings()
     summary = {
@@ -85,6 +89,9 @@ def validate(repo: RepoOpt = Path(), fleet_file: FleetOpt = None, output: Output
 
 def clusters(repo: RepoOpt = Path(), fleet_file: FleetOpt = None, output: OutputOpt = Format.text) -> None:
     """List clusters with their labels and repository folders."""
+    from fluxfleet.fleet.load import load_fleet
+    from fluxfleet.generate.layout import cluster_dirs
+
     fleet = load_fleet(repo, fleet_file)
     dirs = cluster_dirs(fleet)
     rows = [{"name": c.name, "path": dirs[c.name], "labels": dict(c.labels)} for c in fleet.clusters]
@@ -100,6 +107,9 @@ def clusters(repo: RepoOpt = Path(), fleet_file: FleetOpt = None, output: Output
 
 def placement(repo: RepoOpt = Path(), fleet_file: FleetOpt = None, output: OutputOpt = Format.text) -> None:
     """Print the matrix of platform components and apps x clusters."""
+    from fluxfleet.fleet.load import load_fleet
+    from fluxfleet.fleet.placement import place
+
     fleet = load_fleet(repo, fleet_file)
     result = place(fleet)
     for message in result.warnings():
@@ -123,6 +133,9 @@ def explain(
     output: OutputOpt = Format.text,
 ) -> None:
     """Say why an app or component is, or is not, placed on a cluster, requirement by requirement."""
+    from fluxfleet.fleet.load import load_fleet
+    from fluxfleet.fleet.placement import explain_placement
+
     fleet = load_fleet(repo, fleet_file)
     result = explain_placement(fleet.workload(name), fleet.cluster(cluster))
     if output != Format.text:
@@ -153,6 +166,8 @@ def _print_changes(changes: Changes, *, verb: str) -> None:
 
 def _decryption_keys(fleet: Fleet) -> list[dict[str, Any]]:
     """Per environment with age recipients: its clusters and the command that installs its key."""
+    from fluxfleet.secrets.keys import sops_age_secret_command
+
     return [
         {
             "environment": env,
@@ -191,6 +206,8 @@ def generate(
     output: OutputOpt = Format.text,
 ) -> None:
     """Write the Flux repository layout for every cluster from fleet.yaml."""
+    from fluxfleet.generate.alerts import secret_commands
+    from fluxfleet.generate.layout import cluster_dirs
     from fluxfleet.usecases.generate import GenerateRequest, generate_files
     from fluxfleet.usecases.workspace import Workspace
 

@@ -8,30 +8,19 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from fluxfleet.cli.common import OutputOpt, RepoOpt, echo, stderr
 from fluxfleet.errors import FleetError
-from fluxfleet.fleet.load import Fleet
 from fluxfleet.output import Format, structured
-from fluxfleet.promote import preview, report
-from fluxfleet.promote.evidence import ServiceEvidence
-from fluxfleet.promote.health import EvidenceFile
-from fluxfleet.promote.plan import Change, PromoteRequest, RollbackRequest
-from fluxfleet.usecases import ledger as read_side
-from fluxfleet.usecases import promote as usecases
-from fluxfleet.usecases.clock import clock_at
-from fluxfleet.usecases.promote import (
-    Delivery,
-    PreviewFn,
-    PromoteCommand,
-    PromoteResult,
-    RevertCommand,
-    RollbackCommand,
-)
-from fluxfleet.usecases.workspace import Workspace
+
+if TYPE_CHECKING:
+    from fluxfleet.fleet.load import Fleet
+    from fluxfleet.promote.evidence import ServiceEvidence
+    from fluxfleet.promote.plan import Change
+    from fluxfleet.usecases.promote import PreviewFn, PromoteResult
 
 ApproveOpt = Annotated[bool, typer.Option("--approve", help="Approve (recorded with your identity).")]
 ApproverOpt = Annotated[
@@ -84,6 +73,8 @@ NowOpt = Annotated[str | None, typer.Option("--now", envvar="FLUXFLEET_NOW", hid
 
 
 def _preview_printer(fmt: Format) -> PreviewFn:
+    from fluxfleet.promote import preview
+
     def show(change: Change, attempt: int, fleet: Fleet) -> None:
         if fmt is not Format.text:
             if change.refused:  # the refusal ends the command: say why in the requested format
@@ -100,6 +91,8 @@ def _preview_printer(fmt: Format) -> PreviewFn:
 
 
 def _finish(result: PromoteResult, fmt: Format) -> None:
+    from fluxfleet.promote import preview
+
     outcome = result.outcome
     change = outcome.change
     if fmt is not Format.text:
@@ -141,6 +134,10 @@ def register(app: typer.Typer) -> None:
         output: OutputOpt = Format.text,
     ) -> None:
         """Show each app's version per environment (and per cluster while a rollout is in progress)."""
+        from fluxfleet.promote import report
+        from fluxfleet.usecases import ledger as read_side
+        from fluxfleet.usecases.workspace import Workspace
+
         data = read_side.version_matrix(Workspace.open(repo), name)
         echo(report.matrix_text(data) if output is Format.text else structured(data, output))
 
@@ -170,6 +167,12 @@ def register(app: typer.Typer) -> None:
         now: NowOpt = None,
     ) -> None:
         """Promote APP into an environment (one wave at a time), as one commit with trailers."""
+        from fluxfleet.promote.health import EvidenceFile
+        from fluxfleet.promote.plan import PromoteRequest
+        from fluxfleet.usecases import promote as usecases
+        from fluxfleet.usecases.clock import clock_at
+        from fluxfleet.usecases.promote import Delivery, PromoteCommand
+
         _check_force(force)
         health = EvidenceFile(health_evidence, str(health_evidence)) if health_evidence else None
         evidence = service_evidence(repo, service)
@@ -186,6 +189,11 @@ def register(app: typer.Typer) -> None:
         now: NowOpt = None,
     ) -> None:
         """Show the waves of APP in an environment: done, next, pending, and soak."""
+        from fluxfleet.promote import report
+        from fluxfleet.usecases import ledger as read_side
+        from fluxfleet.usecases.clock import clock_at
+        from fluxfleet.usecases.workspace import Workspace
+
         data = read_side.rollout_status(Workspace.open(repo), name, env, clock=clock_at(now))
         echo(report.rollout_text(data) if output is Format.text else structured(data, output))
 
@@ -217,6 +225,11 @@ def register(app: typer.Typer) -> None:
         now: NowOpt = None,
     ) -> None:
         """Restore an earlier version of APP in an environment (or revert one promotion commit)."""
+        from fluxfleet.promote.plan import RollbackRequest
+        from fluxfleet.usecases import promote as usecases
+        from fluxfleet.usecases.clock import clock_at
+        from fluxfleet.usecases.promote import Delivery, RevertCommand, RollbackCommand
+
         _check_force(force)
         delivery = Delivery(dry_run, push, branch, remote, retries)
         clock, show = clock_at(now), _preview_printer(output)
@@ -243,6 +256,10 @@ def register(app: typer.Typer) -> None:
         output: OutputOpt = Format.text,
     ) -> None:
         """List promotions, rollbacks and reverts from the commit trailers (newest first)."""
+        from fluxfleet.promote import report
+        from fluxfleet.usecases import ledger as read_side
+        from fluxfleet.usecases.workspace import Workspace
+
         records = read_side.history(Workspace.open(repo), app=name, env=env, limit=limit)
         if output is Format.text:
             echo(report.history_text(records))
@@ -252,6 +269,9 @@ def register(app: typer.Typer) -> None:
 
 def service_evidence(repo: Path, url: str | None) -> ServiceEvidence | None:
     """The fleet service named by --service or fleet.yaml, with the token from the environment."""
+    from fluxfleet.promote.evidence import ServiceEvidence
+    from fluxfleet.usecases.workspace import Workspace
+
     if url is None:
         ws = Workspace.open(repo)
         fleet = ws.fleet_or_none()

@@ -10,19 +10,18 @@ import re
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from fluxfleet import __version__
 from fluxfleet.cli.common import OutputOpt, RepoOpt, echo, progress, stderr
 from fluxfleet.errors import FleetError
-from fluxfleet.fsutil import write_plan
 from fluxfleet.output import Format, structured
-from fluxfleet.render import present
-from fluxfleet.render.api import RenderOptions
 from fluxfleet.render.model import ClusterRender
-from fluxfleet.usecases.workspace import Workspace
+
+if TYPE_CHECKING:
+    from fluxfleet.render.api import RenderOptions
 
 ClusterOpt = Annotated[
     list[str] | None,
@@ -64,6 +63,8 @@ def _options(
     offline: bool = False,
     kube_version: str | None = None,
 ) -> RenderOptions:
+    from fluxfleet.render.api import RenderOptions
+
     if kube_version is not None and not re.fullmatch(r"v?[0-9]+\.[0-9]+(\.[0-9]+)?", kube_version):
         raise FleetError(f"--kube-version {kube_version!r} is not a Kubernetes version", hint="e.g. v1.33.0")
     return RenderOptions(
@@ -81,6 +82,7 @@ def render_clusters(
 ) -> list[ClusterRender]:
     """Render for a command: progress on a terminal, and a clear error when no cluster is found."""
     from fluxfleet.usecases.render import BuildRequest, build_workspace
+    from fluxfleet.usecases.workspace import Workspace
 
     with progress("rendering", 1) as bar:
         result = build_workspace(
@@ -98,6 +100,17 @@ def _report_errors(renders: list[ClusterRender]) -> int:
     return 1 if errors else 0
 
 
+def _present(name: str) -> Callable[[list[ClusterRender]], Any]:
+    """A view of ``render.present`` that imports it on first use, not when the CLI starts."""
+
+    def view(renders: list[ClusterRender]) -> Any:
+        from fluxfleet.render import present
+
+        return getattr(present, name)(renders)
+
+    return view
+
+
 # `get` subcommands: (name, help, text view, structured key, structured rows).
 _GET_VIEWS: tuple[
     tuple[str, str, Callable[[list[ClusterRender]], str], str, Callable[[list[ClusterRender]], Any]], ...
@@ -105,23 +118,23 @@ _GET_VIEWS: tuple[
     (
         "kustomizations",
         "Every Flux Kustomization per cluster: rendered, external, failed or skipped, and why.",
-        present.kustomizations_text,
+        _present("kustomizations_text"),
         "kustomizations",
-        present.kustomization_rows,
+        _present("kustomization_rows"),
     ),
     (
         "helmreleases",
         "HelmReleases per cluster with chart, version, values source and whether they were rendered.",
-        present.helmreleases_text,
+        _present("helmreleases_text"),
         "helmreleases",
-        present.helmrelease_rows,
+        _present("helmrelease_rows"),
     ),
     (
         "images",
         "The version matrix: which image tag (and chart version) runs on which cluster.",
-        present.images_text,
+        _present("images_text"),
         "images",
-        present.image_matrix,
+        _present("image_matrix"),
     ),
 )
 
@@ -141,6 +154,8 @@ def _get_command(
         jobs: JobsOpt = None,
         output: OutputOpt = Format.text,
     ) -> None:
+        from fluxfleet.render import present
+
         renders = render_clusters(
             repo, cluster, path, _options(source, no_strict, no_cache, jobs, offline, kube_version)
         )
@@ -179,6 +194,9 @@ def register(app: typer.Typer) -> None:
         ] = "yaml",
     ) -> None:
         """Render every cluster offline, exactly as Flux would apply it (Secret values masked)."""
+        from fluxfleet.fsutil import write_plan
+        from fluxfleet.render import present
+
         target = _output_folder(output[4:], repo) if output.startswith("dir:") else None
         if output not in ("yaml", "json") and target is None:
             raise FleetError(
@@ -227,6 +245,8 @@ def register(app: typer.Typer) -> None:
         output: OutputOpt = Format.text,
     ) -> None:
         """The Kustomization tree of a cluster with dependsOn, like `flux tree ks`."""
+        from fluxfleet.render import present
+
         renders = render_clusters(
             repo, cluster, path, _options(source, no_strict, no_cache, None, offline, kube_version)
         )
@@ -340,6 +360,7 @@ def register_diff(app: typer.Typer) -> None:
         from fluxfleet.diff.report import as_data, as_markdown, as_text
         from fluxfleet.gitrepo.tree import default_branch, merge_base, toplevel
         from fluxfleet.usecases.render import DiffRequest, diff_workspaces
+        from fluxfleet.usecases.workspace import Workspace
 
         if output not in ("text", "json", "yaml", "markdown"):
             raise FleetError(

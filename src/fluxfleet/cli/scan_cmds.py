@@ -6,22 +6,17 @@ import json
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from fluxfleet.cli.common import FleetOpt, RepoOpt, echo, progress
-from fluxfleet.generate.layout import app_ks_name
 from fluxfleet.output import structured
-from fluxfleet.report.scan_sarif import to_scan_sarif
-from fluxfleet.scan.cache import default_cache
-from fluxfleet.scan.index import ReportIndex
-from fluxfleet.scan.model import ImageReport
-from fluxfleet.scan.policy import summary
-from fluxfleet.scan.refs import normalise_name
-from fluxfleet.scan.run import EnvScan, Sources, read_report_file, reports_in_folder, scan_images
-from fluxfleet.scan.scanners import find_scanner
-from fluxfleet.usecases.workspace import Workspace
+
+if TYPE_CHECKING:
+    from fluxfleet.scan.model import ImageReport
+    from fluxfleet.scan.run import EnvScan
+    from fluxfleet.usecases.workspace import Workspace
 
 
 class ScanFormat(StrEnum):
@@ -39,7 +34,9 @@ def _full_ref(image: str, tag: str) -> str:
 
 def rendered_images(ws: Workspace, envs: list[str], app: str | None) -> dict[str, list[str]]:
     """Environment -> the image references its clusters would run (from the offline render)."""
+    from fluxfleet.generate.layout import app_ks_name
     from fluxfleet.render.images import image_uses
+    from fluxfleet.scan.refs import normalise_name
     from fluxfleet.usecases.render import BuildRequest, build_workspace
 
     fleet = ws.fleet
@@ -87,6 +84,13 @@ def scan(
     ] = ScanFormat.text,
 ) -> None:
     """Scan the images each environment would run; exit 1 when an environment's policy fails."""
+    from fluxfleet.report.scan_sarif import to_scan_sarif
+    from fluxfleet.scan.cache import default_cache
+    from fluxfleet.scan.index import ReportIndex
+    from fluxfleet.scan.run import Sources, read_report_file, reports_in_folder, scan_images
+    from fluxfleet.scan.scanners import find_scanner
+    from fluxfleet.usecases.workspace import Workspace
+
     ws = Workspace.open(repo, fleet_file=fleet_file)
     fleet = ws.fleet
     envs = [fleet.env(e).name for e in env] if env else fleet.env_names
@@ -117,6 +121,8 @@ def scan(
 
 
 def _text(scans: list[EnvScan]) -> str:
+    from fluxfleet.scan.policy import summary
+
     lines = []
     for s in scans:
         policy = (

@@ -4,19 +4,18 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from fluxfleet import yamlio
 from fluxfleet.cli.common import FleetOpt, OutputOpt, RepoOpt, echo
 from fluxfleet.errors import FleetError
-from fluxfleet.fleet.load import FLEET_FILE, load_fleet
-from fluxfleet.fsutil import safe_join, write_plan
 from fluxfleet.output import Format, structured
-from fluxfleet.secrets.sealed import SealedStatus, certificate_for
-from fluxfleet.secrets.sealing import Scope, choose_sealer, read_secret
-from fluxfleet.secrets.sealing_edit import check_certificate, set_sealing_certificate
+from fluxfleet.secrets.sealing import Scope
+
+if TYPE_CHECKING:
+    from fluxfleet.secrets.sealed import SealedStatus
 
 MAX_SECRET_BYTES = 1024 * 1024
 
@@ -58,6 +57,11 @@ def seal(
     output: OutputOpt = Format.yaml,
 ) -> None:
     """Seal FILE into a SealedSecret (bitnami.com/v1alpha1) safe to commit."""
+    from fluxfleet.fleet.load import load_fleet
+    from fluxfleet.fsutil import safe_join, write_plan
+    from fluxfleet.secrets.sealed import certificate_for
+    from fluxfleet.secrets.sealing import choose_sealer, read_secret
+
     fleet = load_fleet(repo, fleet_file)
     cert = certificate_for(fleet, env, cluster)
     if write:
@@ -90,6 +94,9 @@ def sealing_cert(
     fleet_file: FleetOpt = None,
 ) -> None:
     """Record a Sealed Secrets certificate in fleet.yaml for ENV (or one of its clusters)."""
+    from fluxfleet.fleet.load import FLEET_FILE, load_fleet
+    from fluxfleet.secrets.sealing_edit import check_certificate, set_sealing_certificate
+
     fleet = load_fleet(repo, fleet_file)
     fleet.env(env)
     if cluster is not None and fleet.cluster(cluster).environment != env:

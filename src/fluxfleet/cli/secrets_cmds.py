@@ -6,22 +6,18 @@ from __future__ import annotations
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from fluxfleet.cli import sealed_cmds
 from fluxfleet.cli.common import FleetOpt, OutputOpt, RepoOpt, echo, warn
-from fluxfleet.cli.sealed_cmds import print_sealed
 from fluxfleet.errors import did_you_mean
-from fluxfleet.fleet.load import FLEET_FILE, load_fleet
-from fluxfleet.fleet.placement import place
 from fluxfleet.output import Format, structured
-from fluxfleet.secrets import external, ops
-from fluxfleet.secrets.fleet_edit import set_age_recipients
-from fluxfleet.secrets.keys import check_key_path, generate_key, sops_age_secret_command
-from fluxfleet.secrets.sealed import sealed_status
-from fluxfleet.secrets.status import repo_status
+from fluxfleet.secrets import external
+
+if TYPE_CHECKING:
+    pass
 
 secrets_app = typer.Typer(
     name="secrets",
@@ -63,6 +59,10 @@ def keygen(
     output: OutputOpt = Format.text,
 ) -> None:
     """Create an age key for ENV: private key to --key-file (0600), public recipient into fleet.yaml."""
+    from fluxfleet.fleet.load import FLEET_FILE, load_fleet
+    from fluxfleet.secrets.fleet_edit import set_age_recipients
+    from fluxfleet.secrets.keys import check_key_path, generate_key, sops_age_secret_command
+
     fleet = load_fleet(repo, fleet_file)
     fleet.env(env)
     check_key_path(key_file, repo)  # refuse before anything is created
@@ -108,6 +108,10 @@ def encrypt(
     fleet_file: FleetOpt = None,
 ) -> None:
     """Encrypt a plaintext file in place for the recipients of every environment it is deployed to."""
+    from fluxfleet.fleet.load import load_fleet
+    from fluxfleet.fleet.placement import place
+    from fluxfleet.secrets import ops
+
     fleet = load_fleet(repo, fleet_file)
     rel = ops.repo_relative(repo, file)
     with ops.sops_with_keys([]) as sops:
@@ -123,6 +127,8 @@ def encrypt(
 
 def decrypt(file: FileArg, key_file: KeyFilesOpt = None, repo: RepoOpt = Path()) -> None:
     """Print the decrypted file to stdout (the MAC is verified). Nothing is written to disk."""
+    from fluxfleet.secrets import ops
+
     rel = ops.repo_relative(repo, file)
     with ops.sops_with_keys(key_file or []) as sops:
         plaintext = ops.decrypt_file(repo, sops, rel)
@@ -131,6 +137,8 @@ def decrypt(file: FileArg, key_file: KeyFilesOpt = None, repo: RepoOpt = Path())
 
 def edit(file: FileArg, key_file: KeyFilesOpt = None, repo: RepoOpt = Path()) -> None:
     """Edit an encrypted file in $EDITOR; unchanged values keep their ciphertext."""
+    from fluxfleet.secrets import ops
+
     rel = ops.repo_relative(repo, file)
     editor = ops.editor_command()
     with ops.sops_with_keys(key_file or []) as sops:
@@ -157,6 +165,10 @@ def rotate(
     output: OutputOpt = Format.text,
 ) -> None:
     """Re-key sops files whose recipients differ from fleet.yaml (after keygen or a removed key)."""
+    from fluxfleet.fleet.load import load_fleet
+    from fluxfleet.fleet.placement import place
+    from fluxfleet.secrets import ops
+
     fleet = load_fleet(repo, fleet_file)
     with ops.sops_with_keys(key_file or []) as sops:
         results = ops.rotate(repo, fleet, place(fleet), sops, env=env, data_key=data_key, dry_run=dry_run)
@@ -177,6 +189,12 @@ def rotate(
 
 def status(repo: RepoOpt = Path(), fleet_file: FleetOpt = None, output: OutputOpt = Format.text) -> None:
     """List sops files and plaintext Secrets; exit 1 when one is not encrypted for its environments."""
+    from fluxfleet.cli.sealed_cmds import print_sealed
+    from fluxfleet.fleet.load import load_fleet
+    from fluxfleet.fleet.placement import place
+    from fluxfleet.secrets.sealed import sealed_status
+    from fluxfleet.secrets.status import repo_status
+
     fleet = load_fleet(repo, fleet_file)
     rows = repo_status(repo, fleet, place(fleet))
     sealed = sealed_status(repo, fleet, datetime.now(UTC))
@@ -221,6 +239,8 @@ def add_secret_store(
     fleet_file: FleetOpt = None,
 ) -> None:
     """Scaffold an External Secrets ClusterSecretStore (AWS Secrets Manager or Vault)."""
+    from fluxfleet.fleet.load import load_fleet
+
     fleet = load_fleet(repo, fleet_file)
     spec = external.StoreSpec(
         name=name, provider=provider, region=region, server=server, vault_path=vault_path, role=role
@@ -253,6 +273,8 @@ def add_external_secret(
     fleet_file: FleetOpt = None,
 ) -> None:
     """Scaffold an ExternalSecret in an app's environment overlay and list it in its kustomization."""
+    from fluxfleet.fleet.load import load_fleet
+
     fleet = load_fleet(repo, fleet_file)
     spec = external.ExternalSecretSpec(
         name=name,

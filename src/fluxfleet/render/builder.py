@@ -29,6 +29,7 @@ from fluxfleet.render import engine as engine_mod
 from fluxfleet.render import files, secrets
 from fluxfleet.render.cache import BuildCache
 from fluxfleet.render.files import FileTree, join
+from fluxfleet.render.jsonpatch import NotApplicable
 from fluxfleet.render.kustfile import SpecEdits
 from fluxfleet.render.plan import (
     BuildPlan,
@@ -153,13 +154,16 @@ class Builder:
                 objects = plain_objects(tree, plan)
             except PlanError as exc:
                 return _done(self._remember(key, _plan_error(exc, key), "error"))
-            built = BuildResult(
-                tuple((body, rel) for body, rel, _ in objects),
-                key,
-                how="in-process",
-                positions=tuple(position for _, _, position in objects),
-            )
-            return _done(self._remember(key, built, "in-process"))
+            except NotApplicable:
+                objects = None  # a patch that does not apply: kustomize builds it and words why
+            if objects is not None:
+                built = BuildResult(
+                    tuple((body, rel) for body, rel, _ in objects),
+                    key,
+                    how="in-process",
+                    positions=tuple(position for _, _, position in objects),
+                )
+                return _done(self._remember(key, built, "in-process"))
         engine = self.engine()
         key = plan.content_key(engine.id)
         hit = self._memo.get(key)

@@ -23,12 +23,13 @@ from typing import Any
 
 from fluxfleet import yamlio
 from fluxfleet.errors import FleetError
-from fluxfleet.render import kustfile, pathfields
+from fluxfleet.render import jsonpatch, kustfile, pathfields
 from fluxfleet.render.files import FileTree, join
 from fluxfleet.render.kustfile import KUSTOMIZATION_FILES, SpecEdits
 from fluxfleet.render.pathfields import Kind
 
-_PLAIN_KEYS = frozenset({"apiVersion", "kind", "resources"})
+# ``patches`` only in the inline JSON 6902 shape render/jsonpatch.py applies (what generate writes).
+_PLAIN_KEYS = frozenset({"apiVersion", "kind", "resources", "patches"})
 _LOCAL_CONFIG = "config.kubernetes.io/local-config"
 
 
@@ -160,7 +161,11 @@ class _Collector:
             return
         self.seen_dirs.add(directory)
         self.add_dir_files(directory)
-        if set(kustomization) - _PLAIN_KEYS or kustomization.get("kind", "Kustomization") != "Kustomization":
+        if (
+            set(kustomization) - _PLAIN_KEYS
+            or kustomization.get("kind", "Kustomization") != "Kustomization"
+            or ("patches" in kustomization and jsonpatch.simple_patches(kustomization["patches"]) is None)
+        ):
             self.plan.plain = False
         resources = kustomization.get("resources") or []
         if not isinstance(resources, list):
@@ -353,12 +358,13 @@ def plan_build(tree: FileTree, path: str, edits: SpecEdits) -> BuildPlan:
 def plain_objects(tree: FileTree, plan: BuildPlan) -> list[tuple[dict[str, Any], str, int]]:
     """The output of a plain build, assembled in-process: documents in resource order, keys sorted.
 
-    Each object comes with its file and the index of its document in that file.
+    Each object comes with its file and the index of its document in that file. Raises
+    ``jsonpatch.NotApplicable`` when a patch does not apply cleanly: kustomize builds it instead.
     """
-    out: list[tuple[dict[str, Any], str, int]] = []
     seen: dict[tuple[str, str, str, str], str] = {}
 
-    def emit(directory: str, kustomization: Mapping[str, Any]) -> None:
+    def emit(directory: str, kustomization: Mapping[str, Any]) -> list[tuple[dict[str, Any], str, int]]:
+        out: list[tuple[dict[str, Any], str, int]] = []
         for value in kustomization.get("resources") or []:
             rel = join(directory, str(value))
             if rel is None:
@@ -385,10 +391,19 @@ def plain_objects(tree: FileTree, plan: BuildPlan) -> list[tuple[dict[str, Any],
             else:
                 sub = find_kustomization_file(tree, rel)
                 assert sub is not None  # a plain plan only lists files and kustomization dirs
-                emit(rel, _load_kustomization(tree, sub))
+                out.extend(emit(rel, _load_kustomization(tree, sub)))
+        # As kustomize: a kustomization's patches apply to everything it accumulated, below included.
+        patches = jsonpatch.simple_patches(kustomization.get("patches") or [])
+        if patches is None:
+            raise jsonpatch.NotApplicable
+        for patch in patches:
+            for i, (body, rel, position) in enumerate(out):
+                if patch.selects(body):
+                    jsonpatch.apply(body, patch)  # a copy: _sorted built it
+                    out[i] = (_sorted(body), rel, position)
+        return out
 
-    emit(plan.path, plan.kustomization)
-    return out
+    return emit(plan.path, plan.kustomization)
 
 
 def _sorted(node: Any) -> Any:

@@ -68,6 +68,9 @@ def _name_regex(pattern: str) -> re.Pattern[str] | None:
         return None
 
 
+# Folder and file names repeat across clusters (kustomization.yaml, platform, flux-system...): a
+# scan of a 1,000-cluster fleet asks the same (pattern, name) pairs hundreds of times.
+@functools.lru_cache(maxsize=1 << 16)
 def _match(pattern: str, name: str) -> bool:
     regex = _name_regex(pattern)
     return regex is not None and regex.match(name) is not None

@@ -14,15 +14,17 @@ import re
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
-
-from ruamel.yaml import YAML
+from typing import TYPE_CHECKING, Any
 
 from fluxfleet import yamlio
 from fluxfleet.errors import FleetError
-from fluxfleet.fleet.load import Fleet
 from fluxfleet.fleet.names import dns1123_label_error, duration_error
 from fluxfleet.fsutil import check_relative, safe_join, write_plan
+
+if TYPE_CHECKING:  # the CLI imports this module for its enums; keep pydantic and ruamel out of startup
+    from ruamel.yaml import YAML
+
+    from fluxfleet.fleet.load import Fleet
 
 DEFAULT_STORE_DIR = "platform/secret-stores"
 ESO_GROUP = "external-secrets.io"
@@ -161,6 +163,8 @@ def external_secret_manifest(fleet: Fleet, spec: ExternalSecretSpec, namespace: 
 
 
 def _rt() -> YAML:
+    from ruamel.yaml import YAML
+
     y = YAML(typ="rt")
     y.preserve_quotes = True
     y.indent(mapping=2, sequence=2, offset=0)

@@ -182,10 +182,16 @@ def flux_path_missing(ctx: ClusterContext) -> Iterator[Violation]:
     exists = ctx.options.path_exists
     if exists is None:
         return
+    # A fleet names a few dozen distinct paths from thousands of Kustomizations: ask the file
+    # system once per path and run.
+    known: dict[str, bool] = ctx.options.cache.setdefault("flux.path-exists", {})
     for ks in ctx.render.kustomizations:
         if ks.path is None or ks.status.value == "external":
             continue
-        if not exists(ks.path):
+        found = known.get(ks.path)
+        if found is None:
+            found = known[ks.path] = exists(ks.path)
+        if not found:
             objs = ctx.find(KS_GROUP, "Kustomization", ks.namespace, ks.name)
             yield Violation(
                 f"Kustomization {ks.id}: spec.path {ks.spec.get('path')!r} does not exist in the repository",

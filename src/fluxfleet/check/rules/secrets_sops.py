@@ -102,6 +102,7 @@ def _folder_sops_files(ctx: ClusterContext, repo: Path, folder: str) -> list[str
         except FleetError:
             root = None
         if root is not None and root.is_dir():
+            top = repo.resolve()  # once per folder, not once per file below it
             for i, path in enumerate(sorted(root.rglob("*"))):
                 if i > MAX_FOLDER_FILES:
                     break
@@ -110,7 +111,7 @@ def _folder_sops_files(ctx: ClusterContext, repo: Path, folder: str) -> list[str
                     and not path.is_symlink()
                     and not any(p.startswith(".") for p in path.parts)
                 ):
-                    rel = path.relative_to(repo.resolve()).as_posix()
+                    rel = path.relative_to(top).as_posix()
                     if _sops_file(ctx, repo, rel) is not None:
                         found.append(rel)
         memo[folder] = found
@@ -118,6 +119,14 @@ def _folder_sops_files(ctx: ClusterContext, repo: Path, folder: str) -> list[str
 
 
 def deployed_sops_files(ctx: ClusterContext) -> list[Deployed]:
+    # Three rules ask per cluster; walking every object's provenance once is enough.
+    found = ctx.cache.get("secrets.deployed")
+    if found is None:
+        found = ctx.cache["secrets.deployed"] = _deployed_sops_files(ctx)
+    return list(found)
+
+
+def _deployed_sops_files(ctx: ClusterContext) -> list[Deployed]:
     repo = _repo(ctx)
     if repo is None:
         return []
@@ -170,22 +179,29 @@ def sops_flux_compat(ctx: ClusterContext) -> Iterator[Violation]:
     repo = _repo(ctx)
     if repo is None:
         return
+    # Clusters deploy the same files: parse and judge each file once per run.
+    memo = _cache(ctx, "secrets.flux-compat")
     for d in deployed_sops_files(ctx):
         if d.file.file_type != "yaml":
             continue
-        tree = _tree(ctx)
-        try:
-            docs = (
-                tree.docs(d.file.path)
-                if tree is not None
-                else yamlio.load_file(repo / d.file.path, d.file.path)
-            )
-        except (FleetError, OSError):
-            continue
-        for doc in docs:
-            if isinstance(doc, dict) and doc.get("kind") == "Secret":
-                for problem in document_problems(doc, {}):
-                    yield _violation(d, problem.message)
+        if d.file.path not in memo:
+            memo[d.file.path] = _flux_compat_problems(_tree(ctx), repo, d.file.path)
+        for message in memo[d.file.path]:
+            yield _violation(d, message)
+
+
+def _flux_compat_problems(tree: FileTree | None, repo: Path, rel: str) -> list[str]:
+    # the revision being checked (a promotion's "after" tree is only in memory), else the disk
+    try:
+        docs = tree.docs(rel) if tree is not None else yamlio.load_file(repo / rel, rel)
+    except (FleetError, OSError):
+        return []
+    return [
+        problem.message
+        for doc in docs
+        if isinstance(doc, dict) and doc.get("kind") == "Secret"
+        for problem in document_problems(doc, {})
+    ]
 
 
 @cluster_rule(
