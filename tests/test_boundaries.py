@@ -73,8 +73,9 @@ FORBIDDEN: dict[str, set[str]] = {
     "api": FRONT_ENDS,
     # store: SQLAlchemy models and migrations of the service; knows nothing of HTTP
     "store": {"generate", "render", "check", "diff", "promote", "gitrepo"} | OUTPUT | ABOVE_ENGINES,
-    # front ends: each knows nothing of the other
-    "cli": {"serve"},
+    # front ends: the service knows nothing of the CLI; the CLI only starts the service
+    # (`fluxfleet serve`, keys, tokens, audit), so it may import it
+    "cli": set(),
     "serve": {"cli"},
 }
 
