@@ -3,7 +3,7 @@
 Exit codes (every command): 0 success; 1 the command's own "something to report" result
 (``generate --check`` stale, ``diff`` changes, ``check`` findings); 2 a user error (bad input,
 missing tool), printed with file, line, field and a hint; 3 a promotion refused by a gate;
-130 interrupted.
+70 a bug in fluxfleet (one line on stderr names the crash report); 130 interrupted.
 """
 
 from __future__ import annotations
@@ -14,7 +14,8 @@ import typer
 
 from fluxfleet import __version__
 from fluxfleet.cli import check_cmds, fleet_cmds, promote_cmds, render_cmds, secrets_cmds
-from fluxfleet.cli.common import stderr
+from fluxfleet.cli import crash
+from fluxfleet.cli.common import error_line, stderr
 from fluxfleet.errors import FleetError
 
 app = typer.Typer(
@@ -60,18 +61,32 @@ for _module, _panel in _PANELS:
 
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI and return its exit code (used by tests and by the console script)."""
+    args = list(sys.argv[1:] if argv is None else argv)
     try:
-        app(args=argv, prog_name="fluxfleet")
+        app(args=args, prog_name="fluxfleet")
     except SystemExit as exc:
         code = exc.code
         return code if isinstance(code, int) else (0 if code is None else 2)
     except FleetError as exc:
-        stderr().print(f"[bold red]error:[/bold red] {exc}", markup=True, highlight=False)
+        error_line("error:", "bold red", str(exc))
         return exc.exit_code
     except KeyboardInterrupt:
         stderr().print("interrupted")
         return 130
+    except Exception as exc:  # a bug: never reported as findings (1) or as the user's fault (2)
+        return _crashed(exc, args)
     return 0
+
+
+def _crashed(exc: Exception, args: list[str]) -> int:
+    what = f"{type(exc).__name__}"
+    try:
+        path = crash.write_report(exc, app, args)
+    except Exception as write_exc:  # the report is a courtesy; the exit code is what matters
+        error_line("internal error:", "bold red", f"{what}; no crash report ({type(write_exc).__name__})")
+    else:
+        error_line("internal error:", "bold red", f"{what}; please report this bug with {path}")
+    return crash.EXIT_BUG
 
 
 def run() -> None:

@@ -14,7 +14,7 @@ from typing import Annotated, Any
 import typer
 
 from fluxfleet import __version__
-from fluxfleet.cli.common import OutputOpt, RepoOpt, echo, progress, stderr
+from fluxfleet.cli.common import OutputOpt, RepoOpt, echo, error_line, progress, stderr
 from fluxfleet.errors import FleetError
 from fluxfleet.fsutil import write_plan
 from fluxfleet.output import Format, structured
@@ -69,9 +69,8 @@ def render_clusters(
 
 def _report_errors(renders: list[ClusterRender]) -> int:
     errors = [e for r in renders for e in r.errors]
-    console = stderr()
     for error in errors:
-        console.print(f"[red]error:[/red] {error}", markup=True, highlight=False)
+        error_line("error:", "red", str(error))
     return 1 if errors else 0
 
 
@@ -390,10 +389,11 @@ def register_diff(app: typer.Typer) -> None:
         # at the base must not turn every later pull request red.
         known = {(e.cluster, e.kustomization, e.message) for r in base_renders for e in r.errors}
         new_errors = [e for e in head_errors if (e.cluster, e.kustomization, e.message) not in known]
-        console = stderr()
         for error in head_errors:
-            tag = "[red]error:[/red]" if error in new_errors else "[yellow]already at the base:[/yellow]"
-            console.print(f"{tag} {error}", markup=True, highlight=False)
+            if error in new_errors:
+                error_line("error:", "red", str(error))
+            else:
+                error_line("already at the base:", "yellow", str(error))
         if new_errors:
             raise typer.Exit(2)
         raise typer.Exit(1 if result.changed else 0)
