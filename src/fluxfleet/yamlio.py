@@ -47,11 +47,17 @@ def _install_core_schema(loader: Any) -> None:
 
 def _construct_int(loader: Any, node: yaml.ScalarNode) -> int:
     text = str(loader.construct_scalar(node))
-    if text.startswith("0o"):
-        return int(text[2:], 8)
-    if text.startswith("0x"):
-        return int(text[2:], 16)
-    return int(text)
+    try:
+        if text.startswith("0o"):
+            return int(text[2:], 8)
+        if text.startswith("0x"):
+            return int(text[2:], 16)
+        return int(text)
+    except ValueError:
+        # Python refuses to convert decimal strings of more than 4,300 digits (CVE-2020-10735).
+        raise yaml.constructor.ConstructorError(
+            None, None, f"integer of {len(text)} digits is too large", node.start_mark
+        ) from None
 
 
 def _construct_float(loader: Any, node: yaml.ScalarNode) -> float:
@@ -88,6 +94,18 @@ def _mark_error(exc: yaml.MarkedYAMLError, file: str) -> FleetError:
         line=mark.line + 1 if mark else None,
         column=mark.column + 1 if mark else None,
     )
+
+
+def _yaml_failure(exc: yaml.YAMLError, file: str, text: str) -> FleetError:
+    if isinstance(exc, yaml.MarkedYAMLError):
+        return _mark_error(exc, file)
+    if isinstance(exc, yaml.reader.ReaderError):
+        # A character YAML forbids (control characters): point at it by line, as a marked error.
+        pos = exc.position
+        line = text.count("\n", 0, pos) + 1
+        column = pos - (text.rfind("\n", 0, pos) + 1) + 1
+        return FleetError(f"malformed YAML: {exc.reason}", file=file, line=line, column=column)
+    return FleetError(f"malformed YAML: {exc}", file=file)
 
 
 def read_text(path: Path, *, display: str | None = None, max_bytes: int = MAX_FILE_BYTES) -> str:
@@ -151,8 +169,8 @@ def _compose_checked(text: str, file: str) -> Iterator[yaml.Node]:
                     hint="this looks like a YAML bomb; remove the nested aliases",
                 )
             yield node
-    except yaml.MarkedYAMLError as exc:
-        raise _mark_error(exc, file) from None
+    except yaml.YAMLError as exc:
+        raise _yaml_failure(exc, file, text) from None
     finally:
         loader.dispose()
 
@@ -242,10 +260,8 @@ def load_all(text: str, file: str = "<input>") -> list[Any]:
                 return _load_direct(text)
             except _Unsupported:
                 return [d for d in yaml.load_all(text, Loader=_FastLoader) if d is not None]
-        except yaml.MarkedYAMLError as exc:
-            raise _mark_error(exc, file) from None
         except yaml.YAMLError as exc:
-            raise FleetError(f"malformed YAML: {exc}", file=file) from None
+            raise _yaml_failure(exc, file, text) from None
     docs = [_construct(n, file) for n in _compose_checked(text, file)]
     return [d for d in docs if d is not None]
 

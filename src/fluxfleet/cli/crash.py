@@ -77,7 +77,7 @@ def report_text(exc: BaseException, root: typer.Typer, argv: Sequence[str]) -> s
         f"command: fluxfleet {' '.join(command_path(root, argv))}",
         "",
         "traceback (most recent call last):",
-        *(line.rstrip("\n") for line in traceback.format_list(frames)),
+        *(_masked(line.rstrip("\n"), argv) for line in traceback.format_list(frames)),
         f"{type(exc).__module__}.{type(exc).__qualname__}: {_masked(str(exc), argv)}",
     ]
     return "\n".join(lines) + "\n"

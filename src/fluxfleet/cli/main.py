@@ -8,15 +8,21 @@ missing tool), printed with file, line, field and a hint; 3 a promotion refused 
 
 from __future__ import annotations
 
+import errno
 import sys
 
 import typer
 
 from fluxfleet import __version__
 from fluxfleet.cli import check_cmds, fleet_cmds, promote_cmds, render_cmds, secrets_cmds
-from fluxfleet.cli import crash
 from fluxfleet.cli.common import error_line, stderr
+from fluxfleet.cli.crash import EXIT_BUG, write_report
 from fluxfleet.errors import FleetError
+
+# OS refusals caused by the paths given, not by fluxfleet: a 300-character name, a loop of links...
+_USER_OS_ERRORS = frozenset(
+    {errno.ENAMETOOLONG, errno.ELOOP, errno.ENOENT, errno.ENOTDIR, errno.EISDIR, errno.EACCES, errno.EPERM}
+)
 
 app = typer.Typer(
     name="fluxfleet",
@@ -73,6 +79,13 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         stderr().print("interrupted")
         return 130
+    except OSError as exc:
+        if exc.errno not in _USER_OS_ERRORS:
+            return _crashed(exc, args)
+        # A path the user named (or a repository file named) that the system refuses: bad input.
+        name = f" {exc.filename}" if exc.filename else ""
+        error_line("error:", "bold red", f"cannot access{name}: {exc.strerror}")
+        return 2
     except Exception as exc:  # a bug: never reported as findings (1) or as the user's fault (2)
         return _crashed(exc, args)
     return 0
@@ -81,12 +94,12 @@ def main(argv: list[str] | None = None) -> int:
 def _crashed(exc: Exception, args: list[str]) -> int:
     what = f"{type(exc).__name__}"
     try:
-        path = crash.write_report(exc, app, args)
+        path = write_report(exc, app, args)
     except Exception as write_exc:  # the report is a courtesy; the exit code is what matters
         error_line("internal error:", "bold red", f"{what}; no crash report ({type(write_exc).__name__})")
     else:
         error_line("internal error:", "bold red", f"{what}; please report this bug with {path}")
-    return crash.EXIT_BUG
+    return EXIT_BUG
 
 
 def run() -> None:

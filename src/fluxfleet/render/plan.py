@@ -81,7 +81,34 @@ def _load_kustomization(tree: FileTree, rel: str) -> dict[str, Any]:
         return {}
     if len(docs) != 1 or not isinstance(docs[0], dict):
         raise PlanError("invalid kustomization: expected one YAML mapping", rel)
+    odd = _not_json(docs[0], ())
+    if odd is not None:
+        at, problem = odd
+        line, column = _position_of(tree, rel, at)
+        raise PlanError(f"invalid kustomization: {problem}", rel, line, column)
     return docs[0]
+
+
+def _not_json(node: Any, at: tuple[str | int, ...]) -> tuple[tuple[str | int, ...], str] | None:
+    """Where the kustomization holds what JSON cannot (kustomize reads it as JSON): key path, problem."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if not isinstance(key, str):
+                return (
+                    *at,
+                    str(key),
+                ), f"mapping keys must be strings, found {type(key).__name__} key {key!r}"
+            found = _not_json(value, (*at, key))
+            if found is not None:
+                return found
+    elif isinstance(node, list):
+        for i, value in enumerate(node):
+            found = _not_json(value, (*at, i))
+            if found is not None:
+                return found
+    elif not (node is None or isinstance(node, str | int | float | bool)):
+        return at, f"a {type(node).__name__} (such as !!set) is not a JSON value"
+    return None
 
 
 def _strings(node: Any) -> list[str]:
@@ -172,13 +199,24 @@ class _Collector:
 
 def _position(tree: FileTree, file: str | None, key: str = "resources") -> tuple[int | None, int | None]:
     """Line and column of a top-level key of a kustomization file (an error path only: parses again)."""
+    return _position_of(tree, file, (key,))
+
+
+def _position_of(
+    tree: FileTree, file: str | None, at: tuple[str | int, ...]
+) -> tuple[int | None, int | None]:
     if file is None:
         return None, None
     try:
         docs = yamlio.load_all_with_marks(tree.read(file)[0].decode("utf-8"), file)
     except (FleetError, OSError, UnicodeDecodeError):
         return None, None
-    mark = docs[0][1].get((key,)) if docs else None
+    marks = docs[0][1] if docs else {}
+    # Marks name keys as strings; walk up until a known path (the enclosing mapping at worst).
+    path = tuple(p if isinstance(p, int) else str(p) for p in at)
+    while path and path not in marks:
+        path = path[:-1]
+    mark = marks.get(path)
     return mark if mark is not None else (None, None)
 
 

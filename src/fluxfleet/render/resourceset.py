@@ -28,6 +28,10 @@ class ExpandError(Exception):
     pass
 
 
+class InvalidResourceSet(ExpandError):
+    """The spec is of a shape the API server refuses: an error, not just "unknowable offline"."""
+
+
 def is_resourceset(body: dict[str, Any]) -> bool:
     return body.get("kind") == "ResourceSet" and str(body.get("apiVersion") or "").startswith(GROUP + "/")
 
@@ -129,8 +133,11 @@ def expand(body: dict[str, Any]) -> list[dict[str, Any]]:
     """The objects a ResourceSet generates; raises :class:`ExpandError` when that is not knowable."""
     spec = body.get("spec") or {}
     if not isinstance(spec, dict):
-        raise ExpandError("spec must be a mapping")
+        raise InvalidResourceSet("invalid ResourceSet: spec must be a mapping")
     inputs = spec.get("inputs")
+    for key in ("inputs", "inputsFrom", "resources"):
+        if spec.get(key) is not None and not isinstance(spec.get(key), list):
+            raise InvalidResourceSet(f"invalid ResourceSet: spec.{key} must be a list")
     if spec.get("inputsFrom") and not inputs:
         raise ExpandError("its inputs come from spec.inputsFrom, which only the cluster knows")
     input_sets: list[dict[str, Any]] = [i for i in (inputs or [{}]) if isinstance(i, dict)]
