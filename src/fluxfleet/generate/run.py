@@ -9,6 +9,7 @@ from fluxfleet import proc, yamlio
 from fluxfleet.errors import FleetError
 from fluxfleet.fleet.load import Fleet, load_fleet
 from fluxfleet.fleet.placement import Placement, place
+from fluxfleet.generate import txn
 from fluxfleet.generate.apply import Changes, apply_changes, compute_changes, remember
 from fluxfleet.generate.plan import GeneratePlan, build_plan
 
@@ -59,6 +60,9 @@ def generate(
     fleet = load_fleet(repo, fleet_file)
     placement = place(fleet)
     plan = plan_for(fleet, placement, flux_components_text(components_file))
+    if write:
+        # Before comparing: an interrupted run's files are either all in place or none are.
+        txn.recover(repo)
     changes = compute_changes(repo, plan)
     if write:
         if changes.pending:
