@@ -15,8 +15,8 @@ import typer
 
 from fluxfleet import __version__
 from fluxfleet.cli.common import OutputOpt, RepoOpt, echo, error_line, progress, stderr
+from fluxfleet.cli.outdir import output_folder, write_output
 from fluxfleet.errors import FleetError
-from fluxfleet.fsutil import write_plan
 from fluxfleet.output import Format, structured
 from fluxfleet.render import present
 from fluxfleet.render.api import RenderOptions, RenderSession
@@ -149,7 +149,7 @@ def register(app: typer.Typer) -> None:
         ] = "yaml",
     ) -> None:
         """Render every cluster offline, exactly as Flux would apply it (Secret values masked)."""
-        target = _output_folder(output[4:], repo) if output.startswith("dir:") else None
+        target = output_folder(output[4:], repo) if output.startswith("dir:") else None
         if output not in ("yaml", "json") and target is None:
             raise FleetError(
                 f"unknown output {output!r}", field="--output", hint="use yaml, json or dir:PATH"
@@ -160,16 +160,8 @@ def register(app: typer.Typer) -> None:
         elif output == "json":
             echo(structured(present.json_doc(renders), Format.json))
         elif target is not None:
-            plan: dict[str, str | None] = dict(present.folder_plan(renders))
-            # Each cluster's folder is replaced whole: files of Kustomizations gone since the last
-            # run must not linger and be mistaken for current output.
-            for r in renders:
-                old = target / r.cluster
-                if old.is_dir():
-                    for stale in old.rglob("*.yaml"):
-                        plan.setdefault(str(stale.relative_to(target)), None)
             try:
-                write_plan(target, plan)
+                write_output(target, present.folder_plan(renders), [r.cluster for r in renders])
             except OSError as exc:
                 raise FleetError(
                     f"cannot write the rendered files: {exc.strerror}", file=str(target)
@@ -247,23 +239,6 @@ def register(app: typer.Typer) -> None:
             raise typer.Exit(2)
 
     register_diff(app)
-
-
-def _output_folder(raw: str, repo: Path) -> Path:
-    """The folder of ``-o dir:PATH``: named explicitly, a folder (or absent), never the repository itself."""
-    if not raw.strip():
-        raise FleetError("dir: needs a folder", field="--output", hint="e.g. -o dir:/tmp/rendered")
-    target = Path(raw).expanduser().resolve()
-    if target.exists() and not target.is_dir():
-        raise FleetError(f"{raw!r} exists and is not a folder", field="--output")
-    root = repo.resolve()
-    if target == root or target in root.parents:
-        raise FleetError(
-            f"{raw!r} would write rendered files over the repository",
-            field="--output",
-            hint="choose a folder outside the repository, or a subfolder such as rendered/",
-        )
-    return target
 
 
 def _team_lookup(repo: Path) -> dict[str, str]:
