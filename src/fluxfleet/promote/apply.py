@@ -111,6 +111,38 @@ def _write_and_commit(git: Git, change: Change, apply_files: Callable[[], list[s
         raise
 
 
+def _promotion_branch(
+    git: Git, change: Change, sha: str, name: str, opts: PushOptions, attempt: int, log: list[str]
+) -> Outcome:
+    """Move the commit to its promotion branch, put the current branch back, push when asked.
+
+    Whatever fails on the way, the repository ends as it was: the branch the user is on at
+    ``change.base`` and no promotion branch left behind.
+    """
+    found = git.run("rev-parse", "--verify", "-q", "--end-of-options", f"refs/heads/{name}", ok_codes=(0, 1))
+    previous = found.text.strip() if found.returncode == 0 else None
+    moved = False
+    try:
+        git.run("branch", "-f", "--end-of-options", name, sha)
+        moved = True
+        gitcommit.restore(git, change.base)
+        if opts.push:
+            res = gitpush.push(git, opts.remote, sha, f"refs/heads/{name}")
+            if not res.ok:
+                raise gitpush.PushRejected(
+                    f"{opts.remote} refused the promotion branch {name}: {res.message}",
+                    hint="a branch of that name may exist already; delete it or merge it first",
+                )
+    except BaseException:
+        gitcommit.restore(git, change.base)
+        if moved and previous is None:
+            git.run("branch", "-D", "--end-of-options", name, ok_codes=(0, 1))
+        elif moved and previous is not None:
+            git.run("branch", "-f", "--end-of-options", name, previous)  # put it back where it was
+        raise
+    return Outcome(change, sha, f"refs/heads/{name}" if opts.push else None, name, attempt, log=log)
+
+
 def run(
     repo: Path,
     planner: Planner,
@@ -128,6 +160,29 @@ def run(
     git.require_head()
     gitcommit.require_clean(git)
     branch = git.branch()
+    if opts.push:
+        gitpush.check_remote(git, opts.remote)
+    start = git.require_head()
+    try:
+        return _run(repo, git, branch, planner, now, app, dry_run, opts, preview, apply_files)
+    except BaseException:
+        # A refusal or error leaves the repository as it was, whatever step it came from.
+        gitcommit.restore(git, start)
+        raise
+
+
+def _run(
+    repo: Path,
+    git: Git,
+    branch: str,
+    planner: Planner,
+    now: Callable[[], datetime],
+    app: str | None,
+    dry_run: bool,
+    opts: PushOptions,
+    preview: Preview | None,
+    apply_files: Callable[[Change], list[str]] | None,
+) -> Outcome:
     if opts.push and not dry_run:
         tip = gitpush.fetch(git, opts.remote, branch)
         if tip is not None:
@@ -147,20 +202,10 @@ def run(
         if dry_run:
             return Outcome(change, attempts=attempt, dry_run=True, log=log)
         files_fn = (lambda c=change: apply_files(c)) if apply_files is not None else None
+        name = gitpush.check_branch_name(git, branch_name(change)) if opts.branch_mode else None
         sha = _write_and_commit(git, change, files_fn)
-        if opts.branch_mode:
-            name = branch_name(change)
-            git.run("branch", "-f", name, sha)
-            gitcommit.restore(git, change.base)
-            if opts.push:
-                res = gitpush.push(git, opts.remote, sha, f"refs/heads/{name}")
-                if not res.ok:
-                    git.run("branch", "-D", name)
-                    raise gitpush.PushRejected(
-                        f"{opts.remote} refused the promotion branch {name}: {res.message}",
-                        hint="a branch of that name may exist already; delete it or merge it first",
-                    )
-            return Outcome(change, sha, f"refs/heads/{name}" if opts.push else None, name, attempt, log=log)
+        if name is not None:
+            return _promotion_branch(git, change, sha, name, opts, attempt, log)
         if not opts.push:
             return Outcome(change, sha, attempts=attempt, log=log)
         res = gitpush.push(git, opts.remote, sha, f"refs/heads/{branch}")

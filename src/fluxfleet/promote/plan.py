@@ -180,7 +180,7 @@ def plan_promote(ctx: Context, req: PromoteRequest) -> Change:
     target = ctx.state(app.name, env.name)
     src_env = ctx.source_env(app.name, env.name)
     src = ctx.state(app.name, src_env) if src_env else None
-    version = req.version or (src.version if src else None)
+    version = req.version if req.version is not None else (src.version if src else None)
     if version is None:
         hint = (
             f"pass --version: {env.name} is the first environment of {app.name}"
@@ -284,6 +284,8 @@ def plan_rollback(ctx: Context, req: RollbackRequest) -> Change:
     app = fleet.app(req.app)
     env = fleet.env(req.env)
     image = require_image(app)
+    if req.to is not None:
+        check_tag(req.to, field="--to")
     target = ctx.state(app.name, env.name)
     rolling = target.rolling_out
     bad = set(ctx.ledger.bad_versions())

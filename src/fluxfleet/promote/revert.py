@@ -66,7 +66,9 @@ def plan_revert(
     change.forced_reason = force if any(r.status is g.Status.forced for r in change.gates) else None
     if rec.action == "promote" and rec.version:
         change.bad_version = rec.version
-    touched = git.run("diff-tree", "--no-commit-id", "--name-only", "-r", "--relative", sha).text.split("\n")
+    touched = git.run(
+        "diff-tree", "--no-commit-id", "--name-only", "-r", "--relative", "--end-of-options", sha
+    ).text.split("\n")
     change.files = {p: None for p in touched if p}  # for the preview; the revert itself writes them
     return change
 
@@ -74,7 +76,7 @@ def plan_revert(
 def apply_revert(git: Git, change: Change) -> list[str]:
     """Apply the revert to index and tree; the changed paths (fleet-relative)."""
     assert change.reverts
-    res = git.run("revert", "--no-commit", "--no-edit", change.reverts, ok_codes=(0, 1))
+    res = git.run("revert", "--no-commit", "--no-edit", "--end-of-options", change.reverts, ok_codes=(0, 1))
     if res.returncode != 0:
         git.run("revert", "--abort", ok_codes=(0, 128))
         raise FleetError(

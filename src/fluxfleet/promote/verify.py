@@ -29,7 +29,7 @@ def _after_tree(ctx: Context, change: Change) -> Iterator[Path]:
     with checkout(ctx.git.toplevel, ctx.head) as top:
         root = top / ctx.git.prefix if ctx.git.prefix else top
         if change.reverts:
-            patch = ctx.git.run("diff-tree", "-p", "--binary", change.reverts).stdout
+            patch = ctx.git.run("diff-tree", "-p", "--binary", "--end-of-options", change.reverts).stdout
             Git(top, exe=ctx.git.exe).run("apply", "-R", "-", input=patch)
         else:
             write_plan(root, change.files)
