@@ -265,6 +265,31 @@ def _bad(ctx: Context, version: str) -> tuple[str, str] | None:
     return (rec.sha, rec.subject) if rec else None
 
 
+def overlay_versions(ctx: Context, state: EnvState, image: str) -> list[str]:
+    """Every version the environment's overlay named, newest first (from git history)."""
+    out: list[str] = []
+    for rev in history.file_revisions(ctx.git, state.overlay):
+        if rev.content is None:
+            continue
+        try:
+            tag = image_tag(rev.content.decode("utf-8", "replace"), image, state.overlay)
+        except FleetError:
+            continue
+        if tag and tag not in out:
+            out.append(tag)
+    return out
+
+
+def _known_gate(ctx: Context, app_name: str, target: EnvState, image: str, version: str) -> g.GateResult:
+    ran_here = version in overlay_versions(ctx, target, image) or version in target.pins.values()
+    src_env = ctx.source_env(app_name, target.env)
+    ran_there = False
+    if not ran_here and src_env is not None:
+        src = ctx.state(app_name, src_env)
+        ran_there = version in overlay_versions(ctx, src, image)
+    return g.known_version(version, target.env, ran_here, src_env, ran_there)
+
+
 def previous_good(ctx: Context, state: EnvState, image: str, avoid: set[str]) -> str | None:
     """The newest earlier overlay version of this environment that is not bad."""
     for rev in history.file_revisions(ctx.git, state.overlay):
@@ -306,6 +331,7 @@ def plan_rollback(ctx: Context, req: RollbackRequest) -> Change:
     change = Change("rollback", app.name, env.name, to, leaving or None, "", base=ctx.head)
     results = [
         g.not_bad(to, _bad(ctx, to)),
+        _known_gate(ctx, app.name, target, image, to),
         g.GateResult("soak", g.Status.skipped, "rollbacks skip soak"),
     ]
     approver = _approver(ctx, req.approve, req.approver)
