@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from promote.promote_helpers import ff, git, head, make_repo, overlay
+from promote.promote_helpers import ff, git, head, make_repo, overlay, trailers, with_remote
 
 
 @pytest.fixture
@@ -45,3 +45,41 @@ def test_revert_that_does_not_apply_is_a_user_error_naming_files(
     err = capsys.readouterr().err
     assert "does not revert cleanly" in err and "apps/web/overlays/staging/kustomization.yaml" in err
     assert head(repo) == before and git(repo, "status", "--porcelain") == ""
+
+
+def test_marks_on_the_branch_promoted_into_refuse_an_older_fork(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    src = make_repo(tmp_path / "origin-src")
+    _, (a, b) = with_remote(src, tmp_path, clones=2)
+    git(b, "checkout", "-q", "-b", "feature")  # forked before the mark
+    assert ff(a, "promote", "web", "--to", "staging", "--push") == 0
+    assert ff(a, "rollback", "web", "--env", "staging", "--push") == 0  # marks v2 bad on main
+    assert trailers(a)["Fluxfleet-Bad-Version"] == "v2"
+    before = head(b)
+    capsys.readouterr()
+    assert ff(b, "promote", "web", "--to", "staging", "--branch", "--push") == 3
+    assert "not-bad: v2 was marked bad" in capsys.readouterr().err
+    assert head(b) == before and git(b, "branch", "--list", "fluxfleet/*") == ""
+    # Without --push the remote-tracking branch as last fetched is read.
+    git(b, "fetch", "-q", "origin")
+    assert ff(b, "promote", "web", "--to", "staging", "--branch") == 3
+    assert head(b) == before
+
+
+def test_trailers_on_a_commit_that_does_not_carry_them_out_prove_nothing(
+    repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    fake = (
+        "rollback web in staging\n\nFluxfleet-Action: rollback\nFluxfleet-App: web\nFluxfleet-Env: staging\n"
+        "Fluxfleet-Version: v1\nFluxfleet-Bad-Version: v2\n"
+    )
+    git(repo, "commit", "-q", "--allow-empty", "-m", fake)
+    # An empty commit marks nothing bad: the promotion goes through.
+    assert ff(repo, "promote", "web", "--to", "staging") == 0
+    assert "newTag: v2" in overlay(repo, "web", "staging")
+    # A real rollback (its commit moves the overlay) does mark v2 bad.
+    assert ff(repo, "rollback", "web", "--env", "staging") == 0
+    capsys.readouterr()
+    assert ff(repo, "promote", "web", "--to", "staging") == 3
+    assert "not-bad: v2 was marked bad" in capsys.readouterr().err

@@ -137,6 +137,14 @@ def _cat_file_batch(git: Git, request: bytes, count: int) -> list[bytes | None]:
     return out
 
 
+def read_at(git: Git, wanted: Sequence[tuple[str, str]]) -> list[bytes | None]:
+    """The content of each (revision, fleet-relative path) in one process; None where absent."""
+    if not wanted:
+        return []
+    request = "".join(f"{rev}:{git.full_path(p)}\n" for rev, p in wanted).encode("utf-8")
+    return _cat_file_batch(git, request, len(wanted))
+
+
 def read_blobs(git: Git, rev: str, paths: Sequence[str]) -> dict[str, bytes | None]:
     """Several files at one revision in one process (fleet-relative paths)."""
     if not paths:

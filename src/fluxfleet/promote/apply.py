@@ -111,6 +111,26 @@ def _write_and_commit(git: Git, change: Change, apply_files: Callable[[], list[s
         raise
 
 
+_MAIN_BRANCHES = ("main", "master")
+
+
+def _upstream(git: Git, opts: PushOptions, dry_run: bool) -> str | None:
+    """The tip of the branch a change lands in when it is not HEAD's own history: the remote's
+    main branch, fetched when pushing, else as last fetched. Its bad-version marks count too."""
+    if opts.push and not opts.branch_mode:
+        return None  # HEAD was just brought up to the remote branch it is pushed to
+    for name in _MAIN_BRANCHES:
+        if opts.push and not dry_run:
+            tip = gitpush.fetch(git, opts.remote, name)
+        else:
+            ref = f"refs/remotes/{opts.remote}/{name}"
+            res = git.run("rev-parse", "--verify", "-q", "--end-of-options", ref, ok_codes=(0, 1, 128))
+            tip = res.text.strip() if res.returncode == 0 else None
+        if tip:
+            return tip
+    return None
+
+
 def _promotion_branch(
     git: Git, change: Change, sha: str, name: str, opts: PushOptions, attempt: int, log: list[str]
 ) -> Outcome:
@@ -191,7 +211,7 @@ def _run(
     log: list[str] = []
     while True:
         attempt += 1
-        ctx = load_context(repo, git, now(), app)
+        ctx = load_context(repo, git, now(), app, upstream=_upstream(git, opts, dry_run))
         change = planner(ctx)
         if preview is not None:
             preview(change, attempt)
