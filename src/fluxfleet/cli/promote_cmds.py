@@ -57,7 +57,10 @@ SkipChecksOpt = Annotated[
     ),
 ]
 RetriesOpt = Annotated[
-    int, typer.Option("--retries", min=0, max=50, help="Re-apply attempts when the push races.")
+    int,
+    typer.Option(
+        "--retries", min=0, max=100, help="Re-apply attempts when the push races (jittered backoff)."
+    ),
 ]
 
 
@@ -173,7 +176,7 @@ def register(app: typer.Typer) -> None:
         push: PushOpt = False,
         branch: BranchOpt = None,
         remote: RemoteOpt = "origin",
-        retries: RetriesOpt = 5,
+        retries: RetriesOpt = apply.DEFAULT_RETRIES,
         skip_checks: SkipChecksOpt = None,
         repo: RepoOpt = Path("."),
         output: OutputOpt = Format.text,
@@ -225,7 +228,7 @@ def register(app: typer.Typer) -> None:
         push: PushOpt = False,
         branch: BranchOpt = None,
         remote: RemoteOpt = "origin",
-        retries: RetriesOpt = 5,
+        retries: RetriesOpt = apply.DEFAULT_RETRIES,
         skip_checks: SkipChecksOpt = None,
         repo: RepoOpt = Path("."),
         output: OutputOpt = Format.text,

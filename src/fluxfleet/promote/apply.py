@@ -41,12 +41,25 @@ class GateRefused(FleetError):
         self.change = change
 
 
+# Enough for a busy fleet repository: with 8 promoters racing on one remote, every one lands.
+DEFAULT_RETRIES = 30
+_BACKOFF_BASE = 0.1
+_BACKOFF_CAP = 4.0
+
+
+def backoff(attempt: int, rng: random.Random | None = None) -> float:
+    """Seconds to wait before re-applying after losing race number ``attempt``: exponential with
+    full jitter, so promoters that lost together do not collide again in lockstep."""
+    ceiling = min(_BACKOFF_CAP, _BACKOFF_BASE * 2 ** min(attempt, 16))
+    return (rng or random).uniform(0, ceiling)
+
+
 @dataclass(frozen=True)
 class PushOptions:
     push: bool = False
     branch_mode: bool = False  # push a promotion branch (pull-request flow) instead of the branch itself
     remote: str = "origin"
-    retries: int = 5
+    retries: int = DEFAULT_RETRIES
 
 
 @dataclass
@@ -243,7 +256,7 @@ def _run(
                 hint="try again; the local commit was dropped and nothing changed",
             )
         log.append(f"attempt {attempt}: {opts.remote}/{branch} moved on; re-applying on the new head")
-        time.sleep(random.uniform(0.05, 0.2) * attempt)
+        time.sleep(backoff(attempt))
         tip = gitpush.fetch(git, opts.remote, branch)
         if tip is not None:
             gitpush.fast_forward(git, tip)
