@@ -23,6 +23,7 @@ from fluxfleet.errors import FleetError
 
 MAX_FILE_BYTES = 16 * 1024 * 1024
 MAX_EXPANDED_NODES = 2_000_000
+_MAX_INT_BITS = 4096  # far beyond any int64 Kubernetes field, far below str()'s 4,300-digit limit
 
 _CLoader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _CDumper: Any = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
@@ -49,15 +50,20 @@ def _construct_int(loader: Any, node: yaml.ScalarNode) -> int:
     text = str(loader.construct_scalar(node))
     try:
         if text.startswith("0o"):
-            return int(text[2:], 8)
-        if text.startswith("0x"):
-            return int(text[2:], 16)
-        return int(text)
+            value = int(text[2:], 8)
+        elif text.startswith("0x"):
+            value = int(text[2:], 16)
+        else:
+            value = int(text)
     except ValueError:
-        # Python refuses to convert decimal strings of more than 4,300 digits (CVE-2020-10735).
+        value = None  # Python refuses decimal strings of over 4,300 digits (CVE-2020-10735)
+    # Such a number could not be printed either (str() has the same limit), nor does Kubernetes
+    # take one: refuse it here, where the line is known.
+    if value is None or value.bit_length() > _MAX_INT_BITS:
         raise yaml.constructor.ConstructorError(
             None, None, f"integer of {len(text)} digits is too large", node.start_mark
         ) from None
+    return value
 
 
 def _construct_float(loader: Any, node: yaml.ScalarNode) -> float:

@@ -58,10 +58,12 @@ def command_path(root: typer.Typer, argv: Sequence[str]) -> list[str]:
     return shown
 
 
-def _masked(text: str, argv: Sequence[str]) -> str:
+def _masked(text: str, root: typer.Typer, argv: Sequence[str]) -> str:
     secrets = {v for v in os.environ.values() if len(v) >= _MIN_MASKED}
+    named = set(command_path(root, argv))
     for token in argv:
-        secrets.add(token)
+        if token not in named:
+            secrets.add(token)
         if "=" in token:
             secrets.add(token.split("=", 1)[1])
     for value in sorted((s for s in secrets if len(s) >= _MIN_MASKED), key=len, reverse=True):
@@ -77,8 +79,9 @@ def report_text(exc: BaseException, root: typer.Typer, argv: Sequence[str]) -> s
         f"command: fluxfleet {' '.join(command_path(root, argv))}",
         "",
         "traceback (most recent call last):",
-        *(_masked(line.rstrip("\n"), argv) for line in traceback.format_list(frames)),
-        f"{type(exc).__module__}.{type(exc).__qualname__}: {_masked(str(exc), argv)}",
+        # Frames are fluxfleet's code, never data: only the message can quote input.
+        *(line.rstrip("\n") for line in traceback.format_list(frames)),
+        f"{type(exc).__module__}.{type(exc).__qualname__}: {_masked(str(exc), root, argv)}",
     ]
     return "\n".join(lines) + "\n"
 
