@@ -41,4 +41,4 @@ clean:
 .PHONY: fuzz
 fuzz: $(STAMP)
 	PATH="$(CURDIR)/$(BIN):$$PATH" FLUXFLEET_FUZZ_EXAMPLES=$${FLUXFLEET_FUZZ_EXAMPLES:-10000} \
-		$(BIN)/pytest -q -x -p no:cacheprovider tests/hardening/test_fuzz.py
+		$(BIN)/pytest -q -x -p no:cacheprovider --hypothesis-show-statistics tests/hardening/test_fuzz.py
