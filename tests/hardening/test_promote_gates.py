@@ -83,3 +83,19 @@ def test_trailers_on_a_commit_that_does_not_carry_them_out_prove_nothing(
     capsys.readouterr()
     assert ff(repo, "promote", "web", "--to", "staging") == 3
     assert "not-bad: v2 was marked bad" in capsys.readouterr().err
+
+
+def test_an_empty_commit_with_trailers_cannot_be_reverted_or_block_a_revert(
+    repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    fake = "promote web v9\n\nFluxfleet-Action: promote\nFluxfleet-App: web\nFluxfleet-Env: staging\nFluxfleet-Version: v9\n"
+    git(repo, "commit", "-q", "--allow-empty", "-m", fake)
+    assert ff(repo, "rollback", "--revert", head(repo)) == 2
+    assert "did not change web's version in staging" in capsys.readouterr().err
+    assert ff(repo, "promote", "web", "--to", "staging") == 0
+    promo = head(repo)
+    # A fake "Reverts:" record does not make the real promotion count as reverted already.
+    claim = f"x\n\nFluxfleet-Action: revert\nFluxfleet-App: web\nFluxfleet-Env: staging\nFluxfleet-Reverts: {promo}\n"
+    git(repo, "commit", "-q", "--allow-empty", "-m", claim)
+    assert ff(repo, "rollback", "--revert", promo) == 0
+    assert trailers(repo)["Fluxfleet-Reverts"] == promo

@@ -13,6 +13,7 @@ from fluxfleet.promote import gates as g
 from fluxfleet.promote import ledger
 from fluxfleet.promote.context import Context
 from fluxfleet.promote.plan import Change
+from fluxfleet.promote.trust import trusted
 
 
 def resolve(git: Git, commit: str) -> str:
@@ -40,7 +41,12 @@ def plan_revert(
         )
     if len(rec.parents) != 1:
         raise FleetError(f"commit {sha[:10]} is a merge; revert exactly one promotion commit")
-    for later in ledger.load(git, app=rec.app):
+    if not trusted(git, ctx.fleet, (rec,)):
+        raise FleetError(
+            f"commit {sha[:10]} carries promotion trailers but did not change {rec.app}'s version in {rec.env}",
+            hint="only a commit that really promoted or rolled back can be reverted this way; use `git revert`",
+        )
+    for later in trusted(git, ctx.fleet, tuple(ledger.load(git, app=rec.app))):
         if later.reverts == sha:
             raise FleetError(f"commit {sha[:10]} was already reverted by {later.sha[:10]}")
     env = ctx.fleet.env(rec.env)
