@@ -159,3 +159,12 @@ def test_a_bug_exits_70_with_a_crash_report_and_no_secret(
     assert "render_cmds.py" in text  # the traceback frames
     assert secret not in text and arg_value not in text
     assert oct(os.stat(reports[0]).st_mode & 0o777) == "0o600"
+
+
+@pytest.mark.parametrize("option", [["--source", "x=a\0b"], ["-o", "dir:/tmp/x\0y"], ["--path", "a\0b"]])
+def test_nul_in_a_path_argument(
+    option: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    repo = _repo(tmp_path, OVERLAY)
+    code, err = _run(["build", "-C", str(repo), *option], capsys)
+    assert code == 2, err

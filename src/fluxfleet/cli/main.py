@@ -86,6 +86,12 @@ def main(argv: list[str] | None = None) -> int:
         name = f" {exc.filename}" if exc.filename else ""
         error_line("error:", "bold red", f"cannot access{name}: {exc.strerror}")
         return 2
+    except ValueError as exc:
+        if "null byte" not in str(exc):
+            return _crashed(exc, args)
+        # The OS cannot name a file with NUL in it: a path given with one is bad input.
+        error_line("error:", "bold red", "a path contains a NUL byte")
+        return 2
     except Exception as exc:  # a bug: never reported as findings (1) or as the user's fault (2)
         return _crashed(exc, args)
     return 0

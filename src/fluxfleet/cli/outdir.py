@@ -21,6 +21,8 @@ def output_folder(raw: str, repo: Path) -> Path:
     """The folder of ``-o dir:PATH``, refused when it could hold what is not fluxfleet's to replace."""
     if not raw.strip():
         raise FleetError("dir: needs a folder", field="--output", hint="e.g. -o dir:/tmp/rendered")
+    if "\0" in raw:
+        raise FleetError("the folder name contains a NUL byte", field="--output")
     target = Path(raw).expanduser().resolve()
     if target.exists() and not target.is_dir():
         raise FleetError(f"{raw!r} exists and is not a folder", field="--output")
