@@ -25,7 +25,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from fluxfleet import yamlio
@@ -238,6 +238,9 @@ def cases(draw: st.DrawFn) -> tuple[str, tuple[str | int, ...] | None, bool, int
     print_blob=True,
 )
 @given(case=cases())
+# Found by `make fuzz` once; kept so the suite always runs them.
+@example(case=("clusters/test/apps.yaml", ("kind",), False, 8, 0))  # kind: {1: 2}
+@example(case=("clusters/test/apps.yaml", ("apiVersion",), False, 12, 0))  # 0xfff...: 4,800 digits
 def test_hostile_inputs_never_crash_hang_or_leak(case: tuple[str, Any, bool, Any, int]) -> None:
     rel, at, as_key, value, command = case
     with tempfile.TemporaryDirectory(prefix="fluxfleet-fuzz-") as tmp_name:
