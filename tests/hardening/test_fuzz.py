@@ -241,6 +241,8 @@ def cases(draw: st.DrawFn) -> tuple[str, tuple[str | int, ...] | None, bool, int
 # Found by `make fuzz` once; kept so the suite always runs them.
 @example(case=("clusters/test/apps.yaml", ("kind",), False, 8, 0))  # kind: {1: 2}
 @example(case=("clusters/test/apps.yaml", ("apiVersion",), False, 12, 0))  # 0xfff...: 4,800 digits
+@example(case=("clusters/test/apps.yaml", ("spec", "dependsOn"), False, 0, 0))  # dependsOn: 5
+@example(case=("clusters/test/apps.yaml", ("spec", "dependsOn"), False, 0, 2))  # the same, `check`
 def test_hostile_inputs_never_crash_hang_or_leak(case: tuple[str, Any, bool, Any, int]) -> None:
     rel, at, as_key, value, command = case
     with tempfile.TemporaryDirectory(prefix="fluxfleet-fuzz-") as tmp_name:

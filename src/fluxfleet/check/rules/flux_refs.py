@@ -93,8 +93,9 @@ def flux_source_missing(obj: K8sObject, ctx: ClusterContext) -> Iterator[Violati
 
 
 def _deps(obj: K8sObject) -> list[str]:
-    out = []
-    for dep in _spec(obj).get("dependsOn") or []:
+    out: list[str] = []
+    deps = _spec(obj).get("dependsOn")
+    for dep in deps if isinstance(deps, list) else []:
         if isinstance(dep, dict) and dep.get("name"):
             out.append(f"{dep.get('namespace') or obj.key.namespace}/{dep['name']}")
     return out
