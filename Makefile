@@ -41,4 +41,5 @@ clean:
 .PHONY: fuzz
 fuzz: $(STAMP)
 	PATH="$(CURDIR)/$(BIN):$$PATH" FLUXFLEET_FUZZ_EXAMPLES=$${FLUXFLEET_FUZZ_EXAMPLES:-10000} \
-		$(BIN)/pytest -q -x -p no:cacheprovider --hypothesis-show-statistics tests/hardening/test_fuzz.py
+		FLUXFLEET_FUZZ_SHARDS=4 $(BIN)/pytest -q -x -n 4 -p no:cacheprovider --hypothesis-show-statistics \
+		tests/hardening/test_fuzz.py

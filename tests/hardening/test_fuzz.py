@@ -25,6 +25,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
@@ -34,6 +35,8 @@ from promote.promote_helpers import fleet_text
 from render.helpers import DEPLOYMENT, PLACEHOLDER, ks
 
 EXAMPLES = int(os.environ.get("FLUXFLEET_FUZZ_EXAMPLES", "40"))
+# `make fuzz` splits the examples over shards that pytest-xdist runs side by side.
+SHARDS = int(os.environ.get("FLUXFLEET_FUZZ_SHARDS", "1"))
 LONG = EXAMPLES > 1000
 HANG_SECONDS = 60
 CANARY = "fluxfleet-canary-" + secrets.token_hex(12)
@@ -230,7 +233,7 @@ def cases(draw: st.DrawFn) -> tuple[str, tuple[str | int, ...] | None, bool, int
 
 
 @settings(
-    max_examples=EXAMPLES,
+    max_examples=max(1, EXAMPLES // SHARDS),
     deadline=None,
     derandomize=not LONG,
     database=None,
@@ -243,7 +246,8 @@ def cases(draw: st.DrawFn) -> tuple[str, tuple[str | int, ...] | None, bool, int
 @example(case=("clusters/test/apps.yaml", ("apiVersion",), False, 12, 0))  # 0xfff...: 4,800 digits
 @example(case=("clusters/test/apps.yaml", ("spec", "dependsOn"), False, 0, 0))  # dependsOn: 5
 @example(case=("clusters/test/apps.yaml", ("spec", "dependsOn"), False, 0, 2))  # the same, `check`
-def test_hostile_inputs_never_crash_hang_or_leak(case: tuple[str, Any, bool, Any, int]) -> None:
+@pytest.mark.parametrize("shard", range(SHARDS))
+def test_hostile_inputs_never_crash_hang_or_leak(shard: int, case: tuple[str, Any, bool, Any, int]) -> None:
     rel, at, as_key, value, command = case
     with tempfile.TemporaryDirectory(prefix="fluxfleet-fuzz-") as tmp_name:
         tmp = Path(tmp_name)
