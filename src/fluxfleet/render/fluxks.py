@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -152,6 +153,14 @@ _SPEC_MAPS = ("postBuild", "commonMetadata", "decryption", "kubeConfig")
 
 
 def _shape_problem(spec: dict[str, Any]) -> str | None:
+    try:
+        json.dumps(spec)
+    except (TypeError, ValueError):
+        return "spec holds a value JSON cannot (a !!set, or a non-string key)"
+    patches = spec.get("patches")
+    for patch in patches if isinstance(patches, list) else []:
+        if not isinstance(patch, dict) or not isinstance(patch.get("patch", ""), str):
+            return "spec.patches[].patch must be a string"
     for key in _SPEC_LISTS:
         value = spec.get(key)
         if value is not None and not (

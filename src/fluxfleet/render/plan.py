@@ -318,7 +318,8 @@ def plain_objects(tree: FileTree, plan: BuildPlan) -> list[tuple[dict[str, Any],
                     out.append((body, rel, position))
             else:
                 sub = find_kustomization_file(tree, rel)
-                assert sub is not None  # a plain plan only lists files and kustomization dirs
+                if sub is None:  # neither a file nor a kustomization inside the source root
+                    raise PlanError(f"resource {value!r} is not a file or kustomization in the source root")
                 emit(rel, _load_kustomization(tree, sub))
 
     emit(plan.path, plan.kustomization)

@@ -182,9 +182,9 @@ def _shape_problem(body: dict[str, Any], meta: dict[str, Any]) -> str | None:
         value = meta.get(key)
         if value is not None and not (
             isinstance(value, dict)
-            and all(isinstance(k, str) and isinstance(v, str) for k, v in value.items())
+            and all(isinstance(k, str) and not isinstance(v, dict | list) for k, v in value.items())
         ):
-            return f"metadata.{key} must map strings to strings"
+            return f"metadata.{key} must map names to scalar values"
     return None
 
 
