@@ -168,3 +168,14 @@ def test_nul_in_a_path_argument(
     repo = _repo(tmp_path, OVERLAY)
     code, err = _run(["build", "-C", str(repo), *option], capsys)
     assert code == 2, err
+
+
+def test_a_number_as_a_key_in_a_rendered_object_is_a_finding_not_a_crash(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    repo = _repo(tmp_path, "resources:\n- deploy.yaml\n- cm.yaml\n")
+    (repo / "apps/cm.yaml").write_text(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\ndata: {1.5: x}\n"
+    )
+    code, err = _run(["check", "-C", str(repo), "-o", "json"], capsys)
+    assert code in (0, 1), err
