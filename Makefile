@@ -53,3 +53,10 @@ unit: oci-registry
 
 clean:
 	rm -rf $(VENV) build dist src/*.egg-info .pytest_cache .mypy_cache .ruff_cache
+
+# The property test of tests/hardening/test_fuzz.py, long: 10,000 hostile inputs with a random seed.
+.PHONY: fuzz
+fuzz: $(STAMP)
+	PATH="$(CURDIR)/$(BIN):$$PATH" FLUXFLEET_FUZZ_EXAMPLES=$${FLUXFLEET_FUZZ_EXAMPLES:-10000} \
+		FLUXFLEET_FUZZ_SHARDS=4 $(BIN)/pytest -q -x -n 4 -p no:cacheprovider --hypothesis-show-statistics \
+		tests/hardening/test_fuzz.py

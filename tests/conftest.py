@@ -34,6 +34,7 @@ def _isolated_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest
     monkeypatch.setenv("XDG_CACHE_HOME", str(home / "cache"))
     # Charts only from the cache: tests reach no network but loopback (chart tests unset it).
     monkeypatch.setenv("FLUXFLEET_OFFLINE", "1")
+    monkeypatch.setenv("XDG_STATE_HOME", str(home / "state"))  # crash reports, generate journal tokens
     monkeypatch.setenv("GIT_CONFIG_GLOBAL", str(home / "gitconfig"))
     (home / "gitconfig").write_text(
         "[user]\n\tname = Test\n\temail = test@example.com\n[init]\n\tdefaultBranch = main\n"

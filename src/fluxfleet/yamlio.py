@@ -24,6 +24,7 @@ from fluxfleet.errors import FleetError
 
 MAX_FILE_BYTES = 16 * 1024 * 1024
 MAX_EXPANDED_NODES = 2_000_000
+_MAX_INT_BITS = 4096  # far beyond any int64 Kubernetes field, far below str()'s 4,300-digit limit
 
 _CLoader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _CDumper: Any = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
@@ -48,11 +49,22 @@ def _install_core_schema(loader: Any) -> None:
 
 def _construct_int(loader: Any, node: yaml.ScalarNode) -> int:
     text = str(loader.construct_scalar(node))
-    if text.startswith("0o"):
-        return int(text[2:], 8)
-    if text.startswith("0x"):
-        return int(text[2:], 16)
-    return int(text)
+    try:
+        if text.startswith("0o"):
+            value = int(text[2:], 8)
+        elif text.startswith("0x"):
+            value = int(text[2:], 16)
+        else:
+            value = int(text)
+    except ValueError:
+        value = None  # Python refuses decimal strings of over 4,300 digits (CVE-2020-10735)
+    # Such a number could not be printed either (str() has the same limit), nor does Kubernetes
+    # take one: refuse it here, where the line is known.
+    if value is None or value.bit_length() > _MAX_INT_BITS:
+        raise yaml.constructor.ConstructorError(
+            None, None, f"integer of {len(text)} digits is too large", node.start_mark
+        ) from None
+    return value
 
 
 def _construct_float(loader: Any, node: yaml.ScalarNode) -> float:
@@ -89,6 +101,18 @@ def _mark_error(exc: yaml.MarkedYAMLError, file: str) -> FleetError:
         line=mark.line + 1 if mark else None,
         column=mark.column + 1 if mark else None,
     )
+
+
+def _yaml_failure(exc: yaml.YAMLError, file: str, text: str) -> FleetError:
+    if isinstance(exc, yaml.MarkedYAMLError):
+        return _mark_error(exc, file)
+    if isinstance(exc, yaml.reader.ReaderError):
+        # A character YAML forbids (control characters): point at it by line, as a marked error.
+        pos = exc.position
+        line = text.count("\n", 0, pos) + 1
+        column = pos - (text.rfind("\n", 0, pos) + 1) + 1
+        return FleetError(f"malformed YAML: {exc.reason}", file=file, line=line, column=column)
+    return FleetError(f"malformed YAML: {exc}", file=file)
 
 
 def read_text(path: Path, *, display: str | None = None, max_bytes: int = MAX_FILE_BYTES) -> str:
@@ -156,8 +180,8 @@ def _compose_checked(text: str, file: str) -> Iterator[yaml.Node]:
                     hint="this looks like a YAML bomb; remove the nested aliases",
                 )
             yield node
-    except yaml.MarkedYAMLError as exc:
-        raise _mark_error(exc, file) from None
+    except yaml.YAMLError as exc:
+        raise _yaml_failure(exc, file, text) from None
     finally:
         loader.dispose()
 
@@ -258,10 +282,8 @@ def load_all(text: str, file: str = "<input>") -> list[Any]:
                 return _load_direct(text)
             except _Unsupported:
                 return [d for d in yaml.load_all(text, Loader=_FastLoader) if d is not None]
-        except yaml.MarkedYAMLError as exc:
-            raise _mark_error(exc, file) from None
         except yaml.YAMLError as exc:
-            raise FleetError(f"malformed YAML: {exc}", file=file) from None
+            raise _yaml_failure(exc, file, text) from None
     docs = [_construct(n, file) for n in _compose_checked(text, file)]
     return [d for d in docs if d is not None]
 

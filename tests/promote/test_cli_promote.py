@@ -168,7 +168,13 @@ def test_rollback_to_given_version_and_nothing_earlier(
 ) -> None:
     assert ff(repo, "rollback", "web", "--env", "staging") == 2
     assert "no earlier good version" in capsys.readouterr().err
-    assert ff(repo, "rollback", "web", "--env", "staging", "--to", "v0", "--no-mark-bad") == 0
+    # v0 never ran anywhere: refused by the known-version gate unless forced
+    assert ff(repo, "rollback", "web", "--env", "staging", "--to", "v0", "--no-mark-bad") == 3
+    assert "known-version: v0 never ran in staging or dev" in capsys.readouterr().err
+    assert (
+        ff(repo, "rollback", "web", "--env", "staging", "--to", "v0", "--no-mark-bad", "--force", "INC-1")
+        == 0
+    )
     assert "newTag: v0" in overlay(repo, "web", "staging")
     assert "Fluxfleet-Bad-Version" not in trailers(repo)
 

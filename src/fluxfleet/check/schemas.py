@@ -88,13 +88,18 @@ def _first_line(message: str) -> str:
 
 def validate(validator: Any, body: dict[str, Any]) -> list[SchemaError]:
     """Errors of ``body`` against a compiled validator; fast path when it is valid."""
-    if validator.is_valid(body):
-        return []
-    errors: list[SchemaError] = []
-    for err in validator.iter_errors(body):
-        errors.append(SchemaError(_error_path(err.instance_path), _first_line(err.message)))
-        if len(errors) >= MAX_ERRORS_PER_OBJECT:
-            break
+    try:
+        if validator.is_valid(body):
+            return []
+        errors: list[SchemaError] = []
+        for err in validator.iter_errors(body):
+            errors.append(SchemaError(_error_path(err.instance_path), _first_line(err.message)))
+            if len(errors) >= MAX_ERRORS_PER_OBJECT:
+                break
+    except ValueError as exc:
+        # The validator takes JSON only: a YAML key that is a number (`1.5: x`) or a `!!set` is
+        # something no API server accepts either.
+        return [SchemaError("", f"not a JSON object ({exc})")]
     return errors
 
 

@@ -12,6 +12,7 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.text import Text
 
 from fluxfleet.output import Format
 
@@ -37,12 +38,18 @@ FleetOpt = Annotated[
 def stdout() -> Console:
     # Built per call so tests that swap sys.stdout see the output. Piped output is not cut to 80
     # columns: tables go to files and CI logs whole.
+    # No markup: messages quote user input (paths, names, tool errors) where `[/x]` is just text.
     width = None if sys.stdout.isatty() else 240
-    return Console(file=sys.stdout, highlight=False, soft_wrap=True, width=width)
+    return Console(file=sys.stdout, highlight=False, soft_wrap=True, width=width, markup=False)
 
 
 def stderr() -> Console:
-    return Console(file=sys.stderr, highlight=False, soft_wrap=True)
+    return Console(file=sys.stderr, highlight=False, soft_wrap=True, markup=False)
+
+
+def error_line(tag: str, style: str, text: str) -> None:
+    """``tag`` in ``style``, then ``text`` printed verbatim on stderr."""
+    stderr().print(Text.assemble((tag, style), " ", text))
 
 
 def interactive() -> bool:
@@ -56,7 +63,7 @@ def echo(text: str) -> None:
 
 
 def warn(text: str) -> None:
-    stderr().print(f"[yellow]warning:[/yellow] {text}", markup=True, highlight=False)
+    error_line("warning:", "yellow", text)
 
 
 class _NullProgress:

@@ -157,9 +157,15 @@ def _print_changes(changes: Changes, *, verb: str) -> None:
         ("update", changes.updated),
         ("delete", changes.deleted),
         ("scaffold", changes.scaffolded),
+        ("remove", changes.stray),
     ):
         for p in paths:
-            echo(f"{verb}{label:<9} {p}")
+            echo(
+                f"{verb}{label:<9} {p}"
+                + (" (temp file of an interrupted write)" if label == "remove" else "")
+            )
+    if changes.interrupted:
+        echo(f"{verb}finish   the generate interrupted in .fluxfleet-txn/")
     for p in changes.user_owned:
         echo(f"  keep     {p} (no fluxfleet header: the file is yours)")
 

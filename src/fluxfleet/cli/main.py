@@ -3,12 +3,14 @@
 Exit codes (every command): 0 success; 1 the command's own "something to report" result
 (``generate --check`` stale, ``diff`` changes, ``check`` findings); 2 a user error (bad input,
 missing tool), printed with file, line, field and a hint; 3 a promotion refused by a gate;
-130 interrupted (SIGINT), 143 terminated (SIGTERM): running tools are killed with their process
-groups and scratch folders removed before exiting.
+70 a bug in fluxfleet (one line on stderr names the crash report); 130 interrupted (SIGINT), 143
+terminated (SIGTERM): running tools are killed with their process groups and scratch folders removed
+before exiting.
 """
 
 from __future__ import annotations
 
+import errno
 import sys
 
 import typer
@@ -25,8 +27,14 @@ from fluxfleet.cli import (
     serve_cmds,
     signals,
 )
-from fluxfleet.cli.common import stderr
+from fluxfleet.cli.common import error_line, stderr
+from fluxfleet.cli.crash import EXIT_BUG, write_report
 from fluxfleet.errors import FleetError
+
+# OS refusals caused by the paths given, not by fluxfleet: a 300-character name, a loop of links...
+_USER_OS_ERRORS = frozenset(
+    {errno.ENAMETOOLONG, errno.ELOOP, errno.ENOENT, errno.ENOTDIR, errno.EISDIR, errno.EACCES, errno.EPERM}
+)
 
 app = typer.Typer(
     name="fluxfleet",
@@ -74,13 +82,14 @@ for _module, _panel in _PANELS:
 
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI and return its exit code (used by tests and by the console script)."""
+    args = list(sys.argv[1:] if argv is None else argv)
     with signals.handled():
-        return _main(argv)
+        return _main(args)
 
 
-def _main(argv: list[str] | None) -> int:
+def _main(args: list[str]) -> int:
     try:
-        app(args=argv, prog_name="fluxfleet")
+        app(args=args, prog_name="fluxfleet")
     except signals.Terminated:
         stderr().print("terminated")
         return 143
@@ -88,12 +97,38 @@ def _main(argv: list[str] | None) -> int:
         code = exc.code
         return code if isinstance(code, int) else (0 if code is None else 2)
     except FleetError as exc:
-        stderr().print(f"[bold red]error:[/bold red] {exc}", markup=True, highlight=False)
+        error_line("error:", "bold red", str(exc))
         return exc.exit_code
     except KeyboardInterrupt:
         stderr().print("interrupted")
         return 130
+    except OSError as exc:
+        if exc.errno not in _USER_OS_ERRORS:
+            return _crashed(exc, args)
+        # A path the user named (or a repository file named) that the system refuses: bad input.
+        name = f" {exc.filename}" if exc.filename else ""
+        error_line("error:", "bold red", f"cannot access{name}: {exc.strerror}")
+        return 2
+    except ValueError as exc:
+        if "null byte" not in str(exc):
+            return _crashed(exc, args)
+        # The OS cannot name a file with NUL in it: a path given with one is bad input.
+        error_line("error:", "bold red", "a path contains a NUL byte")
+        return 2
+    except Exception as exc:  # a bug: never reported as findings (1) or as the user's fault (2)
+        return _crashed(exc, args)
     return 0
+
+
+def _crashed(exc: Exception, args: list[str]) -> int:
+    what = f"{type(exc).__name__}"
+    try:
+        path = write_report(exc, app, args)
+    except Exception as write_exc:  # the report is a courtesy; the exit code is what matters
+        error_line("internal error:", "bold red", f"{what}; no crash report ({type(write_exc).__name__})")
+    else:
+        error_line("internal error:", "bold red", f"{what}; please report this bug with {path}")
+    return EXIT_BUG
 
 
 def run() -> None:

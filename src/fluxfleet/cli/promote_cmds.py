@@ -16,6 +16,9 @@ from fluxfleet.cli.common import OutputOpt, RepoOpt, echo, stderr
 from fluxfleet.errors import FleetError
 from fluxfleet.output import Format, structured
 
+# promote.apply.DEFAULT_RETRIES, not imported: the CLI loads no domain module before a command runs
+DEFAULT_RETRIES = 30
+
 if TYPE_CHECKING:
     from fluxfleet.fleet.load import Fleet
     from fluxfleet.promote.evidence import ServiceEvidence
@@ -66,7 +69,10 @@ SkipChecksOpt = Annotated[
     ),
 ]
 RetriesOpt = Annotated[
-    int, typer.Option("--retries", min=0, max=50, help="Re-apply attempts when the push races.")
+    int,
+    typer.Option(
+        "--retries", min=0, max=100, help="Re-apply attempts when the push races (jittered backoff)."
+    ),
 ]
 # Hidden: decide as if it were this moment (windows, freezes, soak); for scripts and tests.
 NowOpt = Annotated[str | None, typer.Option("--now", envvar="FLUXFLEET_NOW", hidden=True)]
@@ -159,7 +165,7 @@ def register(app: typer.Typer) -> None:
         push: PushOpt = False,
         branch: BranchOpt = None,
         remote: RemoteOpt = "origin",
-        retries: RetriesOpt = 5,
+        retries: RetriesOpt = DEFAULT_RETRIES,
         skip_checks: SkipChecksOpt = None,
         service: ServiceOpt = None,
         repo: RepoOpt = Path("."),
@@ -218,7 +224,7 @@ def register(app: typer.Typer) -> None:
         push: PushOpt = False,
         branch: BranchOpt = None,
         remote: RemoteOpt = "origin",
-        retries: RetriesOpt = 5,
+        retries: RetriesOpt = DEFAULT_RETRIES,
         skip_checks: SkipChecksOpt = None,
         repo: RepoOpt = Path("."),
         output: OutputOpt = Format.text,

@@ -15,7 +15,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from fluxfleet import __version__
-from fluxfleet.cli.common import OutputOpt, RepoOpt, echo, progress, stderr
+from fluxfleet.cli.common import OutputOpt, RepoOpt, echo, error_line, progress, stderr
+from fluxfleet.cli.outdir import output_folder, write_output
 from fluxfleet.errors import FleetError
 from fluxfleet.output import Format, structured
 from fluxfleet.render.model import ClusterRender
@@ -94,9 +95,8 @@ def render_clusters(
 
 def _report_errors(renders: list[ClusterRender]) -> int:
     errors = [e for r in renders for e in r.errors]
-    console = stderr()
     for error in errors:
-        console.print(f"[red]error:[/red] {error}", markup=True, highlight=False)
+        error_line("error:", "red", str(error))
     return 1 if errors else 0
 
 
@@ -194,10 +194,9 @@ def register(app: typer.Typer) -> None:
         ] = "yaml",
     ) -> None:
         """Render every cluster offline, exactly as Flux would apply it (Secret values masked)."""
-        from fluxfleet.fsutil import write_plan
         from fluxfleet.render import present
 
-        target = _output_folder(output[4:], repo) if output.startswith("dir:") else None
+        target = output_folder(output[4:], repo) if output.startswith("dir:") else None
         if output not in ("yaml", "json") and target is None:
             raise FleetError(
                 f"unknown output {output!r}", field="--output", hint="use yaml, json or dir:PATH"
@@ -210,16 +209,8 @@ def register(app: typer.Typer) -> None:
         elif output == "json":
             echo(structured(present.json_doc(renders), Format.json))
         elif target is not None:
-            plan: dict[str, str | None] = dict(present.folder_plan(renders))
-            # Each cluster's folder is replaced whole: files of Kustomizations gone since the last
-            # run must not linger and be mistaken for current output.
-            for r in renders:
-                old = target / r.cluster
-                if old.is_dir():
-                    for stale in old.rglob("*.yaml"):
-                        plan.setdefault(str(stale.relative_to(target)), None)
             try:
-                write_plan(target, plan)
+                write_output(target, present.folder_plan(renders), [r.cluster for r in renders])
             except OSError as exc:
                 raise FleetError(
                     f"cannot write the rendered files: {exc.strerror}", file=str(target)
@@ -315,23 +306,6 @@ def register(app: typer.Typer) -> None:
     register_diff(app)
 
 
-def _output_folder(raw: str, repo: Path) -> Path:
-    """The folder of ``-o dir:PATH``: named explicitly, a folder (or absent), never the repository itself."""
-    if not raw.strip():
-        raise FleetError("dir: needs a folder", field="--output", hint="e.g. -o dir:/tmp/rendered")
-    target = Path(raw).expanduser().resolve()
-    if target.exists() and not target.is_dir():
-        raise FleetError(f"{raw!r} exists and is not a folder", field="--output")
-    root = repo.resolve()
-    if target == root or target in root.parents:
-        raise FleetError(
-            f"{raw!r} would write rendered files over the repository",
-            field="--output",
-            hint="choose a folder outside the repository, or a subfolder such as rendered/",
-        )
-    return target
-
-
 def register_diff(app: typer.Typer) -> None:
     @app.command("diff")
     def diff(
@@ -394,10 +368,11 @@ def register_diff(app: typer.Typer) -> None:
             echo(structured(as_data(result, head_errors), output))
         # Only errors the change introduces fail the diff: a Kustomization that was already broken
         # at the base must not turn every later pull request red.
-        console = stderr()
         for error in head_errors:
-            tag = "[red]error:[/red]" if error in new_errors else "[yellow]already at the base:[/yellow]"
-            console.print(f"{tag} {error}", markup=True, highlight=False)
+            if error in new_errors:
+                error_line("error:", "red", str(error))
+            else:
+                error_line("already at the base:", "yellow", str(error))
         if new_errors:
             raise typer.Exit(2)
         raise typer.Exit(1 if result.changed else 0)

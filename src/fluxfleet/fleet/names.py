@@ -24,7 +24,7 @@ _DIGEST = re.compile(r"^[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9
 def dns1123_label_error(value: str) -> str | None:
     if len(value) > 63:
         return f"{value!r} is longer than 63 characters"
-    if not _DNS1123_LABEL.match(value):
+    if not _DNS1123_LABEL.fullmatch(value):
         return (
             f"{value!r} is not a valid DNS-1123 label: lower-case letters, digits and '-', "
             "starting and ending with a letter or digit"
@@ -37,13 +37,13 @@ def label_key_error(key: str) -> str | None:
     if slash:
         if not prefix:
             return f"label key {key!r} has an empty prefix"
-        if len(prefix) > 253 or not _DNS1123_SUBDOMAIN.match(prefix):
+        if len(prefix) > 253 or not _DNS1123_SUBDOMAIN.fullmatch(prefix):
             return f"label key prefix {prefix!r} must be a DNS-1123 subdomain"
     if not name:
         return f"label key {key!r} has an empty name"
     if len(name) > 63:
         return f"label key name {name!r} is longer than 63 characters"
-    if not _QUALIFIED_NAME_PART.match(name):
+    if not _QUALIFIED_NAME_PART.fullmatch(name):
         return (
             f"label key {key!r} is invalid: alphanumerics, '-', '_' or '.', "
             "starting and ending with an alphanumeric"
@@ -54,7 +54,7 @@ def label_key_error(key: str) -> str | None:
 def label_value_error(value: str) -> str | None:
     if len(value) > 63:
         return f"label value {value!r} is longer than 63 characters"
-    if not _LABEL_VALUE.match(value):
+    if not _LABEL_VALUE.fullmatch(value):
         return (
             f"label value {value!r} is invalid: empty, or alphanumerics, '-', '_' or '.', "
             "starting and ending with an alphanumeric"
@@ -91,14 +91,14 @@ def image_reference_error(value: str, *, tagged: bool = True) -> str | None:
 
 
 def duration_error(value: str) -> str | None:
-    if not _GO_DURATION.match(value):
+    if not _GO_DURATION.fullmatch(value):
         return f"{value!r} is not a duration like 30s, 5m, 1h30m"
     return None
 
 
 def var_name_error(value: str) -> str | None:
     """Flux's rule for postBuild variable names (kustomize-controller varsub)."""
-    if not _ENV_VAR_NAME.match(value):
+    if not _ENV_VAR_NAME.fullmatch(value):
         return f"variable name {value!r} must match ^[_a-zA-Z][_a-zA-Z0-9]*$"
     return None
 

@@ -56,7 +56,7 @@ class ChangeWindow(Strict):
     @field_validator("start", "end")
     @classmethod
     def _clock(cls, v: str) -> str:
-        if not _CLOCK.match(v):
+        if not _CLOCK.fullmatch(v):
             raise ValueError(f"{v!r} is not a time of day like 09:00 (24-hour clock)")
         return v
 

@@ -39,7 +39,7 @@ DEFAULT_ENCRYPTED_REGEX = "^(data|stringData)$"
 
 
 def _quantity(v: str) -> str:
-    if not _QUANTITY.match(v):
+    if not _QUANTITY.fullmatch(v):
         raise ValueError(f"{v!r} is not a Kubernetes quantity like 500m, 2, 512Mi or 4Gi")
     return v
 

@@ -20,11 +20,12 @@ from pathlib import Path
 
 from platformdirs import user_cache_dir
 
-from fluxfleet.fsutil import safe_join, write_plan
+from fluxfleet.fsutil import safe_join
+from fluxfleet.generate import txn
 from fluxfleet.generate.layout import HEADER_PREFIX
 from fluxfleet.generate.plan import GeneratePlan
 
-_SKIP_DIRS = {".git", ".venv", "node_modules", "__pycache__"}
+_SKIP_DIRS = {".git", ".venv", "node_modules", "__pycache__", txn.TXN_DIR}
 _STATE_VERSION = 1
 
 Stat = tuple[int, int]  # size, mtime_ns
@@ -38,10 +39,14 @@ class Changes:
     scaffolded: list[str] = field(default_factory=list)
     user_owned: list[str] = field(default_factory=list)
     unchanged: int = 0
+    stray: list[str] = field(default_factory=list)  # temp files of an interrupted write, removed
+    interrupted: bool = False  # an interrupted transaction waits to be finished or undone
 
     @property
     def pending(self) -> bool:
-        return bool(self.created or self.updated or self.deleted or self.scaffolded)
+        return bool(
+            self.created or self.updated or self.deleted or self.scaffolded or self.stray or self.interrupted
+        )
 
     def writes(self, plan: GeneratePlan) -> dict[str, str | None]:
         files: dict[str, str | None] = {p: plan.generated[p] for p in (*self.created, *self.updated)}
@@ -59,6 +64,8 @@ class Changes:
             "scaffolded": self.scaffolded,
             "userOwned": self.user_owned,
             "unchanged": self.unchanged,
+            "strayTempFiles": self.stray,
+            "interrupted": self.interrupted,
         }
 
 
@@ -93,8 +100,11 @@ def _save_state(repo: Path, files: dict[str, list[object]]) -> None:
         pass  # the state only saves time; without it the next run reads the files
 
 
-def _scan(repo: Path) -> dict[str, Stat]:
-    """Every regular *.yaml/*.yml file under ``repo`` (symlinks skipped) with size and mtime."""
+def _scan(repo: Path, stray: list[str] | None = None) -> dict[str, Stat]:
+    """Every regular *.yaml/*.yml file under ``repo`` (symlinks skipped) with size and mtime.
+
+    ``stray`` collects temp files an interrupted writer left behind.
+    """
     found: dict[str, Stat] = {}
     stack = [(str(repo), "")]
     while stack:
@@ -107,6 +117,10 @@ def _scan(repo: Path) -> dict[str, Stat]:
             if entry.is_dir(follow_symlinks=False):
                 if entry.name not in _SKIP_DIRS:
                     stack.append((entry.path, f"{prefix}{entry.name}/"))
+            elif (
+                stray is not None and txn.STRAY_TMP.match(entry.name) and entry.is_file(follow_symlinks=False)
+            ):
+                stray.append(prefix + entry.name)
             elif entry.name.endswith((".yaml", ".yml")) and entry.is_file(follow_symlinks=False):
                 st = entry.stat(follow_symlinks=False)
                 found[prefix + entry.name] = (st.st_size, st.st_mtime_ns)
@@ -130,9 +144,10 @@ def _known(state: dict[str, list[object]], rel: str, stat: Stat) -> str | None:
 
 def compute_changes(repo: Path, plan: GeneratePlan) -> Changes:
     repo = repo.resolve()
-    files = _scan(repo)
+    stray: list[str] = []
+    files = _scan(repo, stray)
     state = _load_state(repo)
-    changes = Changes()
+    changes = Changes(stray=sorted(stray), interrupted=txn.pending(repo))
     for path, content in plan.generated.items():
         stat = files.get(path)
         if stat is None:
@@ -173,7 +188,10 @@ def compute_changes(repo: Path, plan: GeneratePlan) -> Changes:
 
 
 def apply_changes(repo: Path, plan: GeneratePlan, changes: Changes) -> None:
-    write_plan(repo, changes.writes(plan))
+    writes = changes.writes(plan)
+    if writes:
+        txn.write(repo, writes)
+    txn.remove_stray(repo.resolve(), changes.stray)
 
 
 def remember(repo: Path, plan: GeneratePlan, changes: Changes) -> None:

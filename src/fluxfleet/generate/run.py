@@ -11,6 +11,7 @@ from fluxfleet.errors import FleetError
 from fluxfleet.fleet.load import Fleet, load_fleet
 from fluxfleet.fleet.placement import Placement, place
 from fluxfleet.fsutil import safe_join
+from fluxfleet.generate import txn
 from fluxfleet.generate.apply import Changes, apply_changes, compute_changes, remember
 from fluxfleet.generate.layout import HEADER_PREFIX, cluster_dirs
 from fluxfleet.generate.plan import COMPONENTS_SUFFIX, GeneratePlan, build_plan
@@ -174,6 +175,9 @@ def generate(
             f"kept the real Flux components in {len(kept)} gotk-components.yaml file(s) instead of the "
             "placeholder (record their source in fleet.yaml: spec.flux.components.file or .version)"
         )
+    if write:
+        # Before comparing: an interrupted run's files are either all in place or none are.
+        txn.recover(repo)
     changes = compute_changes(repo, plan)
     moves = cluster_moves(repo, changes, cluster_dirs(fleet))
     # A removed cluster was the user's decision; a folder moving under a live cluster is not.

@@ -83,7 +83,7 @@ def log(
         args.append("--all-match")
     if max_count is not None:
         args.append(f"--max-count={max_count}")
-    args.append(rev)
+    args += ["--end-of-options", rev]
     if paths:
         args += ["--", *(f":(top,literal){git.full_path(p)}" for p in paths)]
     if git.head() is None:
@@ -104,7 +104,13 @@ def file_revisions(git: Git, path: str, *, rev: str = "HEAD", max_count: int = 2
         return []
     full = git.full_path(path)
     listing = git.run(
-        "log", "--format=%H %ct", f"--max-count={max_count}", rev, "--", f":(top,literal){full}"
+        "log",
+        "--format=%H %ct",
+        f"--max-count={max_count}",
+        "--end-of-options",
+        rev,
+        "--",
+        f":(top,literal){full}",
     ).text.split()
     pairs = list(zip(listing[0::2], listing[1::2], strict=True))
     if not pairs:
@@ -131,6 +137,14 @@ def _cat_file_batch(git: Git, request: bytes, count: int) -> list[bytes | None]:
     return out
 
 
+def read_at(git: Git, wanted: Sequence[tuple[str, str]]) -> list[bytes | None]:
+    """The content of each (revision, fleet-relative path) in one process; None where absent."""
+    if not wanted:
+        return []
+    request = "".join(f"{rev}:{git.full_path(p)}\n" for rev, p in wanted).encode("utf-8")
+    return _cat_file_batch(git, request, len(wanted))
+
+
 def read_blobs(git: Git, rev: str, paths: Sequence[str]) -> dict[str, bytes | None]:
     """Several files at one revision in one process (fleet-relative paths)."""
     if not paths:
@@ -148,6 +162,7 @@ def last_change(git: Git, path: str, needle: str, *, rev: str = "HEAD") -> tuple
         "--max-count=1",
         "--format=%H %ct",
         f"-S{needle}",
+        "--end-of-options",
         rev,
         "--",
         f":(top,literal){git.full_path(path)}",

@@ -45,7 +45,13 @@ def resolve(repo: Path, rev: str) -> str:
         raise FleetError(f"invalid revision {rev!r}")
     try:
         return _git(
-            repo, "rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}", what="git rev-parse"
+            repo,
+            "rev-parse",
+            "--verify",
+            "--quiet",
+            "--end-of-options",
+            f"{rev}^{{commit}}",
+            what="git rev-parse",
         ).strip()
     except FleetError:
         raise FleetError(

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from typing import Protocol
 
 from fluxfleet.errors import FleetError
 from fluxfleet.fsutil import write_plan
@@ -41,12 +42,25 @@ class GateRefused(FleetError):
         self.change = change
 
 
+# Enough for a busy fleet repository: with 8 promoters racing on one remote, every one lands.
+DEFAULT_RETRIES = 30
+_BACKOFF_BASE = 0.1
+_BACKOFF_CAP = 4.0
+
+
+def backoff(attempt: int, rng: random.Random | None = None) -> float:
+    """Seconds to wait before re-applying after losing race number ``attempt``: exponential with
+    full jitter, so promoters that lost together do not collide again in lockstep."""
+    ceiling = min(_BACKOFF_CAP, _BACKOFF_BASE * 2 ** min(attempt, 16))
+    return (rng or random).uniform(0, ceiling)
+
+
 @dataclass(frozen=True)
 class PushOptions:
     push: bool = False
     branch_mode: bool = False  # push a promotion branch (pull-request flow) instead of the branch itself
     remote: str = "origin"
-    retries: int = 5
+    retries: int = DEFAULT_RETRIES
 
 
 @dataclass
@@ -61,8 +75,17 @@ class Outcome:
 
 
 Planner = Callable[[Context], Change]
+
+
 # Gathers what a decision reads on the current HEAD (a use case passes one that shares its Workspace).
-ContextLoader = Callable[[Path, Git, datetime, str | None], Context]
+class ContextLoader(Protocol):
+    """Reads the promotion context at HEAD (``upstream``: the tip of the branch promoted into)."""
+
+    def __call__(
+        self, repo: Path, git: Git, now: datetime, app: str | None = None, *, upstream: str | None = None
+    ) -> Context: ...
+
+
 Preview = Callable[[Change, int], None]
 
 
@@ -113,6 +136,58 @@ def _write_and_commit(git: Git, change: Change, apply_files: Callable[[], list[s
         raise
 
 
+_MAIN_BRANCHES = ("main", "master")
+
+
+def _upstream(git: Git, opts: PushOptions, dry_run: bool) -> str | None:
+    """The tip of the branch a change lands in when it is not HEAD's own history: the remote's
+    main branch, fetched when pushing, else as last fetched. Its bad-version marks count too."""
+    if opts.push and not opts.branch_mode:
+        return None  # HEAD was just brought up to the remote branch it is pushed to
+    for name in _MAIN_BRANCHES:
+        if opts.push and not dry_run:
+            tip = gitpush.fetch(git, opts.remote, name)
+        else:
+            ref = f"refs/remotes/{opts.remote}/{name}"
+            res = git.run("rev-parse", "--verify", "-q", "--end-of-options", ref, ok_codes=(0, 1, 128))
+            tip = res.text.strip() if res.returncode == 0 else None
+        if tip:
+            return tip
+    return None
+
+
+def _promotion_branch(
+    git: Git, change: Change, sha: str, name: str, opts: PushOptions, attempt: int, log: list[str]
+) -> Outcome:
+    """Move the commit to its promotion branch, put the current branch back, push when asked.
+
+    Whatever fails on the way, the repository ends as it was: the branch the user is on at
+    ``change.base`` and no promotion branch left behind.
+    """
+    found = git.run("rev-parse", "--verify", "-q", "--end-of-options", f"refs/heads/{name}", ok_codes=(0, 1))
+    previous = found.text.strip() if found.returncode == 0 else None
+    moved = False
+    try:
+        git.run("branch", "-f", "--end-of-options", name, sha)
+        moved = True
+        gitcommit.restore(git, change.base)
+        if opts.push:
+            res = gitpush.push(git, opts.remote, sha, f"refs/heads/{name}")
+            if not res.ok:
+                raise gitpush.PushRejected(
+                    f"{opts.remote} refused the promotion branch {name}: {res.message}",
+                    hint="a branch of that name may exist already; delete it or merge it first",
+                )
+    except BaseException:
+        gitcommit.restore(git, change.base)
+        if moved and previous is None:
+            git.run("branch", "-D", "--end-of-options", name, ok_codes=(0, 1))
+        elif moved and previous is not None:
+            git.run("branch", "-f", "--end-of-options", name, previous)  # put it back where it was
+        raise
+    return Outcome(change, sha, f"refs/heads/{name}" if opts.push else None, name, attempt, log=log)
+
+
 def run(
     repo: Path,
     planner: Planner,
@@ -132,6 +207,30 @@ def run(
     gitcommit.require_clean(git)
     # Pushes go to the branch the local one tracks on that remote (main may track origin/trunk).
     branch = gitpush.upstream_branch(git, git.branch(), opts.remote)
+    if opts.push:
+        gitpush.check_remote(git, opts.remote)
+    start = git.require_head()
+    try:
+        return _run(repo, git, branch, planner, now, app, dry_run, opts, preview, apply_files, context)
+    except BaseException:
+        # A refusal or error leaves the repository as it was, whatever step it came from.
+        gitcommit.restore(git, start)
+        raise
+
+
+def _run(
+    repo: Path,
+    git: Git,
+    branch: str,
+    planner: Planner,
+    now: Callable[[], datetime],
+    app: str | None,
+    dry_run: bool,
+    opts: PushOptions,
+    preview: Preview | None,
+    apply_files: Callable[[Change], list[str]] | None,
+    context: ContextLoader,
+) -> Outcome:
     if opts.push and not dry_run:
         tip = gitpush.fetch(git, opts.remote, branch)
         if tip is not None:
@@ -140,7 +239,7 @@ def run(
     log: list[str] = []
     while True:
         attempt += 1
-        ctx = context(repo, git, now(), app)
+        ctx = context(repo, git, now(), app, upstream=_upstream(git, opts, dry_run))
         change = planner(ctx)
         if preview is not None:
             preview(change, attempt)
@@ -151,20 +250,10 @@ def run(
         if dry_run:
             return Outcome(change, attempts=attempt, dry_run=True, log=log)
         files_fn = (lambda c=change: apply_files(c)) if apply_files is not None else None
+        name = gitpush.check_branch_name(git, branch_name(change)) if opts.branch_mode else None
         sha = _write_and_commit(git, change, files_fn)
-        if opts.branch_mode:
-            name = branch_name(change)
-            git.run("branch", "-f", name, sha)
-            gitcommit.restore(git, change.base)
-            if opts.push:
-                res = gitpush.push(git, opts.remote, sha, f"refs/heads/{name}")
-                if not res.ok:
-                    git.run("branch", "-D", name)
-                    raise gitpush.PushRejected(
-                        f"{opts.remote} refused the promotion branch {name}: {res.message}",
-                        hint="a branch of that name may exist already; delete it or merge it first",
-                    )
-            return Outcome(change, sha, f"refs/heads/{name}" if opts.push else None, name, attempt, log=log)
+        if name is not None:
+            return _promotion_branch(git, change, sha, name, opts, attempt, log)
         if not opts.push:
             return Outcome(change, sha, attempts=attempt, log=log)
         res = gitpush.push(git, opts.remote, sha, f"refs/heads/{branch}")
@@ -182,7 +271,7 @@ def run(
                 hint="try again; the local commit was dropped and nothing changed",
             )
         log.append(f"attempt {attempt}: {opts.remote}/{branch} moved on; re-applying on the new head")
-        time.sleep(random.uniform(0.05, 0.2) * attempt)
+        time.sleep(backoff(attempt))
         tip = gitpush.fetch(git, opts.remote, branch)
         if tip is not None:
             gitpush.fast_forward(git, tip)

@@ -14,6 +14,7 @@ from fluxfleet.gitrepo import history
 from fluxfleet.gitrepo.git import Git
 from fluxfleet.promote import ledger
 from fluxfleet.promote.state import EnvState, app_envs, env_state
+from fluxfleet.promote.trust import trusted
 
 
 @dataclass(frozen=True)
@@ -55,13 +56,27 @@ class Context:
 
 
 def load_context(
-    repo: Path, git: Git, now: datetime, app: str | None = None, fleet: Fleet | None = None
+    repo: Path,
+    git: Git,
+    now: datetime,
+    app: str | None = None,
+    fleet: Fleet | None = None,
+    upstream: str | None = None,
 ) -> Context:
-    """``fleet``: the fleet already loaded from HEAD's tree (read from disk when not given)."""
+    """``fleet``: the fleet already loaded from HEAD's tree (read from disk when not given).
+    ``upstream``: the tip of the branch the change is promoted into, when it is not HEAD."""
     repo = repo.resolve()
     head = git.require_head()
     fleet = fleet if fleet is not None else load_fleet(repo)
     if app is not None:
         fleet.app(app)
-    records = tuple(ledger.load(git, app=app, authors=ledger.automation_authors(fleet))) if app else ()
-    return Context(repo, git, fleet, place(fleet), ledger.Ledger(records), now, head)
+    authors = ledger.automation_authors(fleet)
+    records = trusted(git, fleet, tuple(ledger.load(git, app=app, authors=authors))) if app else ()
+    theirs: tuple[ledger.Record, ...] = ()
+    if app and upstream and upstream != head:
+        mine = {r.sha for r in records}
+        extra = tuple(
+            r for r in ledger.load(git, app=app, rev=upstream, authors=authors) if r.sha not in mine
+        )
+        theirs = trusted(git, fleet, extra)
+    return Context(repo, git, fleet, place(fleet), ledger.Ledger(records, theirs), now, head)

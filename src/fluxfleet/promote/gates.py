@@ -85,6 +85,18 @@ def not_bad(version: str, marked_by: tuple[str, str] | None) -> GateResult:
     return _fail("not-bad", f"{version} was marked bad by {sha[:10]} ({subject})")
 
 
+def known_version(
+    version: str, env: str, ran_here: bool, source_env: str | None, ran_there: bool
+) -> GateResult:
+    """A rollback target must have run before: here, or in the environment it would come from."""
+    if ran_here:
+        return _ok("known-version", f"{version} ran in {env} before")
+    if ran_there and source_env:
+        return _ok("known-version", f"{version} passed {source_env}")
+    where = f"{env} or {source_env}" if source_env else env
+    return _fail("known-version", f"{version} never ran in {where}")
+
+
 def soak(required: str | None, landed: tuple[str, int] | None, now: datetime, where: str) -> GateResult:
     """``landed`` = (commit, committer time) of the change whose soak is measured."""
     if not required:

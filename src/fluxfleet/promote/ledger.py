@@ -202,11 +202,14 @@ class Ledger:
     """Records of one app (newest first) with the questions gates ask of them."""
 
     records: tuple[Record, ...]
+    # Records of the branch promoted into (the remote's main) that HEAD may not contain yet: their
+    # bad-version marks count as much as the local ones.
+    upstream: tuple[Record, ...] = ()
 
     def bad_versions(self) -> dict[str, Record]:
         """Version -> the rollback that marked it bad."""
         out: dict[str, Record] = {}
-        for rec in reversed(self.records):
+        for rec in (*reversed(self.upstream), *reversed(self.records)):
             if rec.bad_version:
                 out[rec.bad_version] = rec
         return out

@@ -184,7 +184,7 @@ def plan_promote(ctx: Context, req: PromoteRequest) -> Change:
     target = ctx.state(app.name, env.name)
     src_env = ctx.source_env(app.name, env.name)
     src = ctx.state(app.name, src_env) if src_env else None
-    version = req.version or (src.version if src else None)
+    version = req.version if req.version is not None else (src.version if src else None)
     if version is None:
         hint = (
             f"pass --version: {env.name} is the first environment of {app.name}"
@@ -294,6 +294,31 @@ def _bad(ctx: Context, version: str) -> tuple[str, str] | None:
     return (rec.sha, rec.subject) if rec else None
 
 
+def overlay_versions(ctx: Context, state: EnvState, image: str) -> list[str]:
+    """Every version the environment's overlay named, newest first (from git history)."""
+    out: list[str] = []
+    for rev in history.file_revisions(ctx.git, state.overlay):
+        if rev.content is None:
+            continue
+        try:
+            tag = image_tag(rev.content.decode("utf-8", "replace"), image, state.overlay)
+        except FleetError:
+            continue
+        if tag and tag not in out:
+            out.append(tag)
+    return out
+
+
+def _known_gate(ctx: Context, app_name: str, target: EnvState, image: str, version: str) -> g.GateResult:
+    ran_here = version in overlay_versions(ctx, target, image) or version in target.pins.values()
+    src_env = ctx.source_env(app_name, target.env)
+    ran_there = False
+    if not ran_here and src_env is not None:
+        src = ctx.state(app_name, src_env)
+        ran_there = version in overlay_versions(ctx, src, image)
+    return g.known_version(version, target.env, ran_here, src_env, ran_there)
+
+
 def previous_good(ctx: Context, state: EnvState, image: str, avoid: set[str]) -> str | None:
     """The newest earlier overlay version of this environment that is not bad."""
     for rev in history.file_revisions(ctx.git, state.overlay):
@@ -313,6 +338,8 @@ def plan_rollback(ctx: Context, req: RollbackRequest) -> Change:
     app = fleet.app(req.app)
     env = fleet.env(req.env)
     image = require_image(app)
+    if req.to is not None:
+        check_tag(req.to, field="--to")
     target = ctx.state(app.name, env.name)
     rolling = target.rolling_out
     bad = set(ctx.ledger.bad_versions())
@@ -333,6 +360,7 @@ def plan_rollback(ctx: Context, req: RollbackRequest) -> Change:
     change = Change("rollback", app.name, env.name, to, leaving or None, "", base=ctx.head)
     results = [
         g.not_bad(to, _bad(ctx, to)),
+        _known_gate(ctx, app.name, target, image, to),
         g.GateResult("soak", g.Status.skipped, "rollbacks skip soak"),
     ]
     approver = _approver(ctx, req.approve, req.approver)

@@ -14,7 +14,8 @@ _SPECIAL = {"true", "false", "null", "yes", "no", "on", "off", "y", "n"}
 
 
 def check_tag(tag: str, *, field: str = "--version") -> str:
-    if not _TAG.match(tag):
+    # fullmatch: with match, `$` also matches before a final newline ("v1.2.9\n" would pass).
+    if not _TAG.fullmatch(tag):
         raise FleetError(
             f"{tag!r} is not a valid image tag",
             field=field,
@@ -25,6 +26,6 @@ def check_tag(tag: str, *, field: str = "--version") -> str:
 
 def yaml_scalar(value: str) -> str:
     """``value`` as a YAML scalar that every reader parses back to the same string."""
-    if _PLAIN.match(value) and value.lower() not in _SPECIAL:
+    if _PLAIN.fullmatch(value) and value.lower() not in _SPECIAL:
         return value
     return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'

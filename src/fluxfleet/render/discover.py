@@ -22,7 +22,8 @@ from fluxfleet.render.files import FileTree, norm
 from fluxfleet.render.fluxks import SOURCE_GROUP, FluxKustomization, SourceRef, is_flux_kustomization
 
 FLUX_NS = "flux-system"
-_SKIP_DIRS = frozenset({".git", "node_modules", ".github"})
+# .fluxfleet-txn: the staging folder of an interrupted `generate`, never a cluster of its own.
+_SKIP_DIRS = frozenset({".git", "node_modules", ".github", ".fluxfleet-txn"})
 
 
 @dataclass(frozen=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import tempfile
 from dataclasses import dataclass
@@ -72,7 +73,7 @@ class FluxKustomization:
             if value is not None and not isinstance(value, str):
                 where = "spec.sourceRef.namespace" if key == "namespace" else "spec.path"
                 return f"{where} must be a string"
-        return None
+        return _shape_problem(self.spec)
 
     @property
     def id(self) -> str:
@@ -182,3 +183,40 @@ def parse_source_mappings(values: list[str], repo: Path, origin: str = "--source
             raise FleetError(f"{origin} {item!r}: {target} is not a directory")
         out[name.strip()] = target
     return out
+
+
+# The list and map fields of a Kustomization spec fluxfleet reads; the API server's OpenAPI schema
+# refuses other types, so such an object never reaches the controller.
+_SPEC_LISTS = ("patches", "images", "components", "dependsOn", "healthChecks")
+_SPEC_MAPS = ("postBuild", "commonMetadata", "decryption", "kubeConfig")
+
+
+def _shape_problem(spec: dict[str, Any]) -> str | None:
+    try:
+        json.dumps(spec)
+    except (TypeError, ValueError):
+        return "spec holds a value JSON cannot (a !!set, or a non-string key)"
+    patches = spec.get("patches")
+    for patch in patches if isinstance(patches, list) else []:
+        if not isinstance(patch, dict) or not isinstance(patch.get("patch", ""), str):
+            return "spec.patches[].patch must be a string"
+    for key in _SPEC_LISTS:
+        value = spec.get(key)
+        if value is not None and not (
+            isinstance(value, list) and all(isinstance(i, dict | str) for i in value)
+        ):
+            return f"spec.{key} must be a list"
+    for key in _SPEC_MAPS:
+        value = spec.get(key)
+        if value is not None and not isinstance(value, dict):
+            return f"spec.{key} must be a mapping"
+    post_build = spec.get("postBuild") or {}
+    substitute_from = post_build.get("substituteFrom")
+    if substitute_from is not None and not (
+        isinstance(substitute_from, list) and all(isinstance(i, dict) for i in substitute_from)
+    ):
+        return "spec.postBuild.substituteFrom must be a list of {kind, name} references"
+    substitute = post_build.get("substitute")
+    if substitute is not None and not isinstance(substitute, dict):
+        return "spec.postBuild.substitute must be a mapping"
+    return None

@@ -58,7 +58,8 @@ class NotRendered(Exception):
 
 def _values_sources(spec: dict[str, Any]) -> tuple[str, ...]:
     out: list[str] = []
-    for ref in spec.get("valuesFrom") or []:
+    refs = spec.get("valuesFrom")
+    for ref in refs if isinstance(refs, list) else []:
         if isinstance(ref, dict):
             key = ref.get("valuesKey") or "values.yaml"
             optional = " (optional)" if ref.get("optional") else ""
@@ -66,6 +67,25 @@ def _values_sources(spec: dict[str, Any]) -> tuple[str, ...]:
     if spec.get("values"):
         out.append("inline")
     return tuple(out)
+
+
+def spec_problem(spec: Mapping[str, Any]) -> str | None:
+    """Why the API server would reject this HelmRelease spec (its OpenAPI types), None when usable."""
+    for key in ("chart", "chartRef", "values", "install", "upgrade"):
+        value = spec.get(key)
+        if value is not None and not isinstance(value, dict):
+            return f"spec.{key} must be a mapping"
+    chart = spec.get("chart")
+    if isinstance(chart, dict) and chart.get("spec") is not None and not isinstance(chart.get("spec"), dict):
+        return "spec.chart.spec must be a mapping"
+    refs = spec.get("valuesFrom")
+    if refs is not None and not (isinstance(refs, list) and all(isinstance(r, dict) for r in refs)):
+        return "spec.valuesFrom must be a list of {kind, name} references"
+    for key in ("postRenderers", "dependsOn"):
+        value = spec.get(key)
+        if value is not None and not isinstance(value, list):
+            return f"spec.{key} must be a list"
+    return None
 
 
 def _spec(body: Mapping[str, Any]) -> dict[str, Any]:
@@ -789,7 +809,7 @@ class HelmRenderer:
                 refs[SourceRef(k.kind, k.namespace, k.name)] = obj.body
         apis = api_versions(objects)
         prepared = [
-            self._prepare(obj, sources, index, refs, apis)
+            self._prepare(cluster, obj, sources, index, refs, apis)
             for obj in objects
             if obj.key.kind == "HelmRelease" and obj.key.group == HELM_GROUP
         ]
@@ -823,6 +843,7 @@ class HelmRenderer:
 
     def _prepare(
         self,
+        cluster: str,
         obj: K8sObject,
         sources: Sources,
         index: dict[tuple[str, str, str], dict[str, Any]],
@@ -831,6 +852,19 @@ class HelmRenderer:
     ) -> Outcome | _Job:
         body = obj.body
         listed = info(body, obj.source.kustomization, self.helm is not None)
+        problem = spec_problem(_spec(body))
+        if problem is not None:
+            return Outcome(
+                replace(listed, reason=f"not rendered: invalid HelmRelease: {problem}"),
+                None,
+                RenderError(
+                    cluster,
+                    f"invalid HelmRelease: {problem}",
+                    f"{listed.namespace}/{listed.name}",
+                    obj.source.file,
+                    obj.source.line,
+                ),
+            )
         if self.helm is None:
             return Outcome(replace(listed, reason=f"not rendered: {self.missing}"))
         spec = _spec(body)

@@ -176,7 +176,7 @@ def apply_edits(
         out["nameSuffix"] = edits.name_suffix
     patches = json.loads(edits.patches)
     if patches:
-        out["patches"] = [*(out.get("patches") or []), *patches]
+        out["patches"] = [*_listed(out, "patches"), *patches]
     if edits.components:
         added: list[str] = []
         for comp in edits.components:
@@ -190,15 +190,25 @@ def apply_edits(
                 continue
             added.append(comp)
         if added:
-            out["components"] = [*(out.get("components") or []), *added]
+            out["components"] = [*_listed(out, "components"), *added]
     images = json.loads(edits.images)
     if images:
-        out["images"] = merge_images(list(out.get("images") or []), images)
+        out["images"] = merge_images(_listed(out, "images"), images)
     if edits.build_metadata:
         out["buildMetadata"] = list(edits.build_metadata)
     out.setdefault("apiVersion", "kustomize.config.k8s.io/v1beta1")
     out.setdefault("kind", "Kustomization")
     return out
+
+
+def _listed(kustomization: Mapping[str, Any], key: str) -> list[Any]:
+    """A list field Flux appends its spec to; kustomize's own decoder refuses any other type."""
+    value = kustomization.get(key)
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise EditError(f"`{key}` in kustomization.yaml must be a list, not {type(value).__name__}")
+    return value
 
 
 def generated(resources: list[str]) -> dict[str, Any]:

@@ -84,8 +84,9 @@ class KustomizationRender:
 
     @property
     def depends_on(self) -> list[str]:
-        out = []
-        for dep in self.spec.get("dependsOn") or []:
+        out: list[str] = []
+        deps = self.spec.get("dependsOn")
+        for dep in deps if isinstance(deps, list) else []:  # another type is reported as an error
             if isinstance(dep, dict) and dep.get("name"):
                 out.append(f"{dep.get('namespace') or self.namespace}/{dep['name']}")
         return out

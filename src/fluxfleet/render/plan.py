@@ -87,6 +87,11 @@ def _load_kustomization(tree: FileTree, rel: str) -> dict[str, Any]:
         return {}
     if len(docs) != 1 or not isinstance(docs[0], dict):
         raise PlanError("invalid kustomization: expected one YAML mapping", rel)
+    odd = _not_json(docs[0], ())
+    if odd is not None:
+        at, problem = odd
+        line, column = _position_of(tree, rel, at)
+        raise PlanError(f"invalid kustomization: {problem}", rel, line, column)
     return docs[0]
 
 
@@ -120,6 +125,38 @@ def check_input(data: bytes, rel: str) -> None:
             raise PlanError.wrap(exc.message, exc, rel) from None
     except RecursionError:
         raise PlanError(f"YAML nested too deeply to read (over {MAX_FLOW_DEPTH} levels)", rel) from None
+
+
+def _not_json(node: Any, at: tuple[str | int, ...]) -> tuple[tuple[str | int, ...], str] | None:
+    """Where the kustomization holds what JSON cannot (kustomize reads it as JSON): key path, problem."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if not isinstance(key, str):
+                return (
+                    *at,
+                    str(key),
+                ), f"mapping keys must be strings, found {type(key).__name__} key {key!r}"
+            found = _not_json(value, (*at, key))
+            if found is not None:
+                return found
+    elif isinstance(node, list):
+        for i, value in enumerate(node):
+            found = _not_json(value, (*at, i))
+            if found is not None:
+                return found
+    elif not (node is None or isinstance(node, str | int | float | bool)):
+        return at, f"a {type(node).__name__} (such as !!set) is not a JSON value"
+    return None
+
+
+def _strings(node: Any) -> list[str]:
+    if isinstance(node, str):
+        return [node] if "\n" not in node and node.strip() else []
+    if isinstance(node, dict):
+        return [s for v in node.values() for s in _strings(v)]
+    if isinstance(node, list):
+        return [s for v in node for s in _strings(v)]
+    return []
 
 
 class _Collector:
@@ -268,6 +305,13 @@ def _file_docs(tree: FileTree, rel: str) -> list[Any]:
         return []  # kustomize words the error
 
 
+def _position_of(
+    tree: FileTree, file: str | None, at: tuple[str | int, ...]
+) -> tuple[int | None, int | None]:
+    """Line and column of a key path (mapping keys named as strings, list items by index)."""
+    return _position(tree, file, tuple(p if isinstance(p, int) else str(p) for p in at))
+
+
 def _position(
     tree: FileTree, file: str | None, key: tuple[str | int, ...] | str = "resources"
 ) -> tuple[int | None, int | None]:
@@ -390,7 +434,8 @@ def plain_objects(tree: FileTree, plan: BuildPlan) -> list[tuple[dict[str, Any],
                     out.append((body, rel, position))
             else:
                 sub = find_kustomization_file(tree, rel)
-                assert sub is not None  # a plain plan only lists files and kustomization dirs
+                if sub is None:  # neither a file nor a kustomization inside the source root
+                    raise PlanError(f"resource {value!r} is not a file or kustomization in the source root")
                 out.extend(emit(rel, _load_kustomization(tree, sub)))
         # As kustomize: a kustomization's patches apply to everything it accumulated, below included.
         patches = jsonpatch.simple_patches(kustomization.get("patches") or [])

@@ -170,6 +170,24 @@ def _identity(body: dict[str, Any]) -> str:
     return f"{body.get('kind')}/{namespace + '/' if namespace else ''}{meta.get('name')}"
 
 
+def _shape_problem(body: dict[str, Any], meta: dict[str, Any]) -> str | None:
+    """What the API server's decoder refuses in the fields every object has (typed, not free-form)."""
+    for key in ("apiVersion", "kind"):
+        if not isinstance(body.get(key), str):
+            return f"{key} must be a string"
+    for key in ("name", "namespace"):
+        if meta.get(key) is not None and not isinstance(meta.get(key), str):
+            return f"metadata.{key} must be a string"
+    for key in ("labels", "annotations"):
+        value = meta.get(key)
+        if value is not None and not (
+            isinstance(value, dict)
+            and all(isinstance(k, str) and not isinstance(v, dict | list) for k, v in value.items())
+        ):
+            return f"metadata.{key} must map names to scalar values"
+    return None
+
+
 def process(body: dict[str, Any], ctx: Context, file: str | None) -> dict[str, Any]:
     """The resource as the controller would apply it; raises :class:`ResourceError`."""
     meta = body.get("metadata")
@@ -182,6 +200,9 @@ def process(body: dict[str, Any], ctx: Context, file: str | None) -> dict[str, A
         raise ResourceError(
             f"failed to decode Kubernetes apiVersion, kind and name from: {file or 'build output'}"
         )
+    problem = _shape_problem(body, meta)
+    if problem is not None:
+        raise ResourceError(f"invalid object in {file or 'build output'}: {problem}")
     paths = ctx.paths_of(body) if ctx.variables is not None else []
     if paths is None or needs_deep_normalize(body):
         out: dict[str, Any] = copy_json(body)

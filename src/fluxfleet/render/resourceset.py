@@ -29,6 +29,10 @@ class ExpandError(Exception):
     pass
 
 
+class InvalidResourceSet(ExpandError):
+    """The spec is of a shape the API server refuses: an error, not just "unknowable offline"."""
+
+
 def is_resourceset(body: dict[str, Any]) -> bool:
     return body.get("kind") == "ResourceSet" and str(body.get("apiVersion") or "").startswith(GROUP + "/")
 
@@ -111,7 +115,10 @@ def expand(body: dict[str, Any], providers: Providers | None = None) -> list[dic
     """The objects a ResourceSet generates; raises :class:`ExpandError` when that is not knowable."""
     spec = body.get("spec") or {}
     if not isinstance(spec, dict):
-        raise ExpandError("spec must be a mapping")
+        raise InvalidResourceSet("invalid ResourceSet: spec must be a mapping")
+    for key in ("inputs", "inputsFrom", "resources"):
+        if spec.get(key) is not None and not isinstance(spec.get(key), list):
+            raise InvalidResourceSet(f"invalid ResourceSet: spec.{key} must be a list")
     namespace = str((body.get("metadata") or {}).get("namespace") or "")
     strategy = spec.get("inputStrategy") if isinstance(spec.get("inputStrategy"), dict) else {}
     if str((strategy or {}).get("name") or "Flatten") != "Flatten":

@@ -261,9 +261,10 @@ class Walker:
 
     def _missing_sources(self, state: _Cluster, item: _Item) -> bool:
         post_build = item.ks.spec.get("postBuild")
-        if not isinstance(post_build, dict):
-            return False
-        for ref in post_build.get("substituteFrom") or []:
+        refs = post_build.get("substituteFrom") if isinstance(post_build, dict) else None
+        if not isinstance(refs, list):
+            return False  # a malformed spec is reported by spec_problem when the item is processed
+        for ref in refs:
             if (
                 isinstance(ref, dict)
                 and (str(ref.get("kind")), item.ks.namespace, str(ref.get("name"))) not in state.index
@@ -562,6 +563,10 @@ class Walker:
                     new.prebuilt = tuple((o, obj.source.file) for o in expanded)
                 except resourceset.ExpandError as exc:
                     new.done = True
+                    if isinstance(exc, resourceset.InvalidResourceSet):
+                        state.errors.append(
+                            RenderError(state.spec.name, str(exc), child.id, obj.source.file, obj.source.line)
+                        )
                     state.results[cid] = KustomizationRender(
                         name=child.name,
                         namespace=child.namespace,

@@ -96,11 +96,13 @@ class _Attempts:
         self.workspace = self.open(repo)
         self._head = self.git.head()
 
-    def context(self, repo: Path, git: Git, now: datetime, app: str | None) -> Context:
+    def context(
+        self, repo: Path, git: Git, now: datetime, app: str | None = None, *, upstream: str | None = None
+    ) -> Context:
         head = git.require_head()
         if head != self._head:
             self.workspace, self._head = self.open(repo), head
-        return load_context(repo, git, now, app, fleet=self.workspace.fleet)
+        return load_context(repo, git, now, app, fleet=self.workspace.fleet, upstream=upstream)
 
     def verify(self, ctx: Context, change: Change) -> verify.Verified:
         before_ws = self.workspace

@@ -44,7 +44,9 @@ def source_refs(obj: K8sObject) -> list[tuple[str, dict[str, Any]]]:
     ):
         out.append(("spec.sourceRef", spec["sourceRef"]))
     if obj.key.kind == "HelmRelease":
-        chart_ref = ((spec.get("chart") or {}).get("spec") or {}).get("sourceRef")
+        chart = spec.get("chart")
+        template = chart.get("spec") if isinstance(chart, dict) else None
+        chart_ref = template.get("sourceRef") if isinstance(template, dict) else None
         if isinstance(chart_ref, dict):
             out.append(("spec.chart.spec.sourceRef", chart_ref))
         if isinstance(spec.get("chartRef"), dict):
@@ -91,8 +93,9 @@ def flux_source_missing(obj: K8sObject, ctx: ClusterContext) -> Iterator[Violati
 
 
 def _deps(obj: K8sObject) -> list[str]:
-    out = []
-    for dep in _spec(obj).get("dependsOn") or []:
+    out: list[str] = []
+    deps = _spec(obj).get("dependsOn")
+    for dep in deps if isinstance(deps, list) else []:
         if isinstance(dep, dict) and dep.get("name"):
             out.append(f"{dep.get('namespace') or obj.key.namespace}/{dep['name']}")
     return out
