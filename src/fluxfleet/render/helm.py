@@ -50,6 +50,8 @@ HELM_WORKERS = 4
 OWNER_NAME = "helm.toolkit.fluxcd.io/name"
 OWNER_NAMESPACE = "helm.toolkit.fluxcd.io/namespace"
 MASK = "***"
+MAX_UNPACKED_BYTES = 100 << 20
+MAX_UNPACKED_FILES = 10_000
 HELM_CHART_LAYER = "application/vnd.cncf.helm.chart.content.v1.tar+gzip"
 
 
@@ -513,6 +515,17 @@ def _unpack(chart: CachedChart, target: Path) -> Path:
     """The chart archive unpacked into ``target``; returns the chart folder."""
     try:
         with tarfile.open(chart.archive, "r:gz") as tar:
+            # a 64 MiB download can inflate to terabytes: count before writing anything (helm's own
+            # loader refuses charts above 100 MiB unpacked, so no real chart is turned away)
+            total, members = 0, 0
+            for member in tar:
+                total += member.size
+                members += 1
+                if total > MAX_UNPACKED_BYTES or members > MAX_UNPACKED_FILES:
+                    raise ToolError(
+                        f"chart archive {chart.archive.name} unpacks to more than "
+                        f"{MAX_UNPACKED_BYTES >> 20} MiB or {MAX_UNPACKED_FILES} files"
+                    )
             tar.extractall(target, filter="data")
     except (tarfile.TarError, OSError) as exc:
         raise ToolError(f"chart archive {chart.archive.name} cannot be unpacked: {exc}") from None
