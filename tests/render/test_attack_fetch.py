@@ -144,15 +144,17 @@ def test_redirects_to_file_urls_or_metadata_are_refused(tmp_path: Path, outside:
 def test_credentials_are_not_forwarded_through_a_redirect(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    with serve(lambda h: h.send_error(404)) as (elsewhere, elsewhere_seen):
-        with serve(redirect_to(f"{elsewhere}/index.yaml")) as (url, seen):
-            config = tmp_path / "repositories.yaml"
-            config.write_text(
-                f"repositories:\n- name: r\n  url: {url}\n  username: u\n  password: {CANARY_ENV}\n"
-            )
-            monkeypatch.setenv("HELM_REPOSITORY_CONFIG", str(config))
-            with pytest.raises(ChartUnavailable, match="HTTP 404"):
-                ChartCache(tmp_path / "cache").fetch(ChartRequest("http", url, "hello", "1.0.0"))
+    with (
+        serve(lambda h: h.send_error(404)) as (elsewhere, elsewhere_seen),
+        serve(redirect_to(f"{elsewhere}/index.yaml")) as (url, seen),
+    ):
+        config = tmp_path / "repositories.yaml"
+        config.write_text(
+            f"repositories:\n- name: r\n  url: {url}\n  username: u\n  password: {CANARY_ENV}\n"
+        )
+        monkeypatch.setenv("HELM_REPOSITORY_CONFIG", str(config))
+        with pytest.raises(ChartUnavailable, match="HTTP 404"):
+            ChartCache(tmp_path / "cache").fetch(ChartRequest("http", url, "hello", "1.0.0"))
     assert seen[0].get("authorization", "").startswith("Basic ")  # the named repository gets them
     assert [s["path"] for s in elsewhere_seen] == ["/index.yaml"]
     assert "authorization" not in elsewhere_seen[0]  # the host it redirects to does not
@@ -190,9 +192,8 @@ def test_a_huge_index_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
             for _ in range(64):
                 h.wfile.write(b"#" * 65536)
 
-    with serve(huge) as (url, _):
-        with pytest.raises(ChartUnavailable, match="larger than 1 MiB"):
-            ChartCache(tmp_path / "cache").fetch(ChartRequest("http", url, "hello", "1.0.0"))
+    with serve(huge) as (url, _), pytest.raises(ChartUnavailable, match="larger than 1 MiB"):
+        ChartCache(tmp_path / "cache").fetch(ChartRequest("http", url, "hello", "1.0.0"))
 
 
 def test_refused_addresses() -> None:

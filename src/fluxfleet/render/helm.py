@@ -517,10 +517,9 @@ def _unpack(chart: CachedChart, target: Path) -> Path:
         with tarfile.open(chart.archive, "r:gz") as tar:
             # a 64 MiB download can inflate to terabytes: count before writing anything (helm's own
             # loader refuses charts above 100 MiB unpacked, so no real chart is turned away)
-            total, members = 0, 0
-            for member in tar:
+            total = 0
+            for members, member in enumerate(tar, start=1):
                 total += member.size
-                members += 1
                 if total > MAX_UNPACKED_BYTES or members > MAX_UNPACKED_FILES:
                     raise ToolError(
                         f"chart archive {chart.archive.name} unpacks to more than "
