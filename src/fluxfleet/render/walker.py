@@ -561,6 +561,8 @@ class Walker:
                     expanded = resourceset.expand(body, _providers(state, objects))
                     new.prebuilt = tuple((o, obj.source.file) for o in expanded)
                 except resourceset.ExpandError as exc:
+                    if isinstance(exc, resourceset.ExpandLimit):
+                        state.errors.append(RenderError(state.spec.name, str(exc), cid, obj.source.file))
                     new.done = True
                     state.results[cid] = KustomizationRender(
                         name=child.name,
