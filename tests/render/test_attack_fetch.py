@@ -244,3 +244,67 @@ def test_a_decompression_bomb_is_not_unpacked(tmp_path: Path) -> None:
     with pytest.raises(ToolError, match="unpacks to more than 100 MiB"):
         helm._unpack(chart, target)
     assert list(target.rglob("*")) == []  # refused before anything was written
+
+
+def _hostile_archive(path: Path, outside: Path, escape: bool) -> None:
+    """A chart archive with a ``../`` entry, absolute and escaping symlinks, read by its template."""
+    template = (
+        b"apiVersion: v1\nkind: ConfigMap\nmetadata: {name: leak}\ndata:\n"
+        b'  environ: {{ .Files.Get "environ" | quote }}\n'
+        b'  outside: {{ .Files.Get "outside" | quote }}\n'
+        b'  up: {{ .Files.Get "up" | quote }}\n'
+    )
+    with tarfile.open(path, "w:gz") as tar:
+        for name, data in [
+            ("hello/Chart.yaml", b"apiVersion: v2\nname: hello\nversion: 1.0.0\n"),
+            ("hello/values.yaml", b"{}\n"),
+            ("hello/templates/cm.yaml", template),
+            *([("hello/../../escaped.txt", b"written outside\n")] if escape else []),
+        ]:
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+        for name, target in [
+            ("hello/environ", "/proc/self/environ"),
+            ("hello/outside", str(outside)),
+            ("hello/up", "../../../../../../../../" + str(outside).lstrip("/")),
+        ]:
+            info = tarfile.TarInfo(name)
+            info.type = tarfile.SYMTYPE
+            info.linkname = target
+            tar.addfile(info)
+
+
+@pytest.mark.parametrize("escape", [True, False], ids=["dotdot", "symlinks"])
+@pytest.mark.parametrize("values_files", [False, True], ids=["archive", "unpacked"])
+def test_a_hostile_chart_archive_reads_and_writes_nothing_outside(
+    tmp_path: Path, outside: Path, values_files: bool, escape: bool
+) -> None:
+    served = tmp_path / "served"
+    served.mkdir()
+    archive = served / "hello-1.0.0.tgz"
+    _hostile_archive(archive, outside, escape)
+    index = (
+        "apiVersion: v1\nentries:\n  hello:\n  - name: hello\n    version: 1.0.0\n"
+        "    urls: [hello-1.0.0.tgz]\n"
+    )
+
+    def handle(h: http.server.BaseHTTPRequestHandler) -> None:
+        body = index.encode() if h.path == "/index.yaml" else archive.read_bytes()
+        h.send_response(200)
+        h.send_header("Content-Length", str(len(body)))
+        h.end_headers()
+        h.wfile.write(body)
+
+    with serve(handle) as (url, _):
+        files = _release_and_repo(url)
+        if values_files:
+            files["r.yaml"][0]["spec"]["chart"]["spec"]["valuesFiles"] = ["values.yaml"]
+        render = one(cluster_repo(tmp_path / "repo", files))
+    text = repr(render)
+    assert CANARY_FILE not in text and CANARY_ENV not in text
+    assert not (tmp_path / "escaped.txt").exists() and not (served.parent.parent / "escaped.txt").exists()
+    (release,) = render.helmreleases
+    if release.rendered:
+        leak = next(o.body for o in render.objects if o.key.kind == "ConfigMap")
+        assert all(v == "" for v in leak["data"].values()), leak
