@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import http.server
 import io
+import os
 import tarfile
 import threading
 import time
@@ -23,6 +24,7 @@ import pytest
 from fluxfleet.cli.main import main
 from fluxfleet.render import charts
 from fluxfleet.render.charts import ChartCache, ChartRequest, ChartUnavailable, FetchRefused
+from fluxfleet.render.helm import find_helm
 
 from .helpers import cluster_repo, one
 
@@ -308,3 +310,21 @@ def test_a_hostile_chart_archive_reads_and_writes_nothing_outside(
     if release.rendered:
         leak = next(o.body for o in render.objects if o.key.kind == "ConfigMap")
         assert all(v == "" for v in leak["data"].values()), leak
+
+
+def test_an_oversized_oci_chart_is_cut_off_while_helm_pull_writes_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from .chart_servers import oci_registry, package, push
+
+    monkeypatch.setattr(charts, "MAX_CHART_BYTES", 8 << 10)
+    noise = os.urandom(64 << 10).hex()  # incompressible: the archive is far above 8 KiB
+    big = package(tmp_path / "oci-charts", "hello", "1.0.0", template=f"# {noise}\n")
+    with oci_registry(tmp_path) as registry:
+        push(big, registry)
+        request = ChartRequest("oci", f"oci://{registry}/charts/hello", "hello", "1.0.0", plain_http=True)
+        cache = ChartCache(tmp_path / "cache")
+        cache.helm = find_helm()[0]
+        with pytest.raises(ChartUnavailable, match="file too large"):
+            cache.fetch(request)
+    assert not list((tmp_path / "cache").rglob("*.tgz"))

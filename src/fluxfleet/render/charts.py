@@ -36,6 +36,7 @@ import ipaddress
 import json
 import os
 import re
+import resource
 import shutil
 import socket
 import tempfile
@@ -246,14 +247,19 @@ class ChartCache:
                 argv.append("--plain-http")
             # helm pull keeps the caller's environment (registry logins live there) but not its
             # terminal, and gets memory and CPU limits and a process group killed on a timeout
-            limits = sandbox.Confinement(None, sandbox.MEMORY_LIMIT, int(PULL_TIMEOUT) + 1)
+            limits = sandbox.Confinement(None, sandbox.MEMORY_LIMIT, int(PULL_TIMEOUT) + 1).preexec()
+
+            def preexec() -> None:  # and no file it writes may grow past the chart size limit
+                limits()
+                resource.setrlimit(resource.RLIMIT_FSIZE, (MAX_CHART_BYTES + 1, MAX_CHART_BYTES + 1))
+
             try:
                 result = run(
                     argv,
                     cwd=scratch,
                     timeout=PULL_TIMEOUT,
                     what="helm pull",
-                    preexec=limits.preexec(),
+                    preexec=preexec,
                     own_group=True,
                 )
             except ToolError as exc:
