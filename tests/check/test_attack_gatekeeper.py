@@ -125,3 +125,47 @@ def test_bounded_call_returns_results_and_errors_of_the_work() -> None:
         bounded.call(lambda: (_ for _ in ()).throw(ValueError("bad")))
     with pytest.raises(bounded.LimitExceeded, match="within 1s"):
         bounded.call(lambda: time.sleep(30), timeout=1)
+
+
+VAP = """apiVersion: admissionregistration.k8s.io/v1
+kind: ValidatingAdmissionPolicy
+metadata: {name: evil}
+spec:
+  failurePolicy: Fail
+  matchConstraints:
+    resourceRules:
+    - {apiGroups: [""], apiVersions: [v1], operations: [CREATE, UPDATE], resources: [pods]}
+  validations:
+  - expression: "L.all(a, L.all(b, L.all(c, L.all(d, a + b + c + d >= 0))))"
+---
+apiVersion: admissionregistration.k8s.io/v1
+kind: ValidatingAdmissionPolicyBinding
+metadata: {name: evil}
+spec:
+  policyName: evil
+  validationActions: [Deny]
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: web, namespace: apps}
+spec:
+  containers: [{name: web, image: "nginx:1.27"}]
+"""
+
+
+def test_runaway_cel_in_an_admission_policy_is_stopped_and_reported(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr(bounded, "TIMEOUT", 5.0)
+    numbers = "[" + ",".join(str(i) for i in range(300)) + "]"  # 300^4 evaluations: hours
+    (tmp_path / "cluster").mkdir()
+    (tmp_path / "cluster" / "policy.yaml").write_text(VAP.replace("L.", f"{numbers}."))
+    args = ["check", "-C", str(tmp_path), "--path", "cluster", "-o", "json", "-r", "gatekeeper-not-evaluated"]
+    started = time.monotonic()
+    code = main(args)
+    out, err = capsys.readouterr()
+    assert time.monotonic() - started < 60
+    assert code == 1, out + err
+    [finding] = json.loads(out)["findings"]
+    assert "stopped" in finding["message"] and "within 5s" in finding["message"], finding
+    assert CANARY_ENV not in out + err
