@@ -169,3 +169,40 @@ def test_runaway_cel_in_an_admission_policy_is_stopped_and_reported(
     [finding] = json.loads(out)["findings"]
     assert "stopped" in finding["message"] and "within 5s" in finding["message"], finding
     assert CANARY_ENV not in out + err
+
+
+def test_policy_test_stops_a_runaway_template_and_fails_its_case(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr(bounded, "TIMEOUT", 5.0)
+    template, constraint, pod = POLICY.replace(
+        "BODY",
+        "x := count([i | numbers.range(0, 1000000)[i]; numbers.range(0, 1000000)[_]])\n"
+        '        msg := sprintf("%v", [x])',
+    ).split("---\n")
+    (tmp_path / "template.yaml").write_text(template)
+    (tmp_path / "constraint.yaml").write_text(constraint)
+    (tmp_path / "pod.yaml").write_text(pod)
+    suite = {
+        "kind": "Suite",
+        "apiVersion": "test.gatekeeper.sh/v1alpha1",
+        "tests": [
+            {
+                "name": "evil",
+                "template": "template.yaml",
+                "constraint": "constraint.yaml",
+                "cases": [{"name": "pod", "object": "pod.yaml", "assertions": [{"violations": "no"}]}],
+            }
+        ],
+    }
+    (tmp_path / "suite.yaml").write_text(json.dumps(suite))
+    started = time.monotonic()
+    code = main(["policy", "test", "-C", str(tmp_path), "-o", "json"])
+    out, err = capsys.readouterr()
+    assert time.monotonic() - started < 60
+    assert code == 1, out + err
+    [case] = json.loads(out)["suites"][0]["cases"]
+    assert (
+        case["status"] == "fail" and "evaluation stopped" in case["detail"] and "within 5s" in case["detail"]
+    )
+    assert CANARY_ENV not in out + err
