@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from fluxfleet import bounded
 from fluxfleet.check import gkclient, gkmatch, gkmutate
 from fluxfleet.check.context import ClusterContext
 from fluxfleet.check.podspec import WORKLOAD_KINDS, synthesise_pod
@@ -43,8 +44,22 @@ def results(ctx: ClusterContext) -> list[GatekeeperResult]:
     """Every Gatekeeper result of the cluster, computed once per cluster."""
     cached: list[GatekeeperResult] | None = ctx.cache.get("gatekeeper")
     if cached is None:
-        cached = ctx.cache["gatekeeper"] = list(_evaluate(ctx))
+        cached = ctx.cache["gatekeeper"] = _bounded_evaluate(ctx)
     return cached
+
+
+def _bounded_evaluate(ctx: ClusterContext) -> list[GatekeeperResult]:
+    """The policies come from the repository: a runaway one is stopped, and says so."""
+    policy_objects = _policy_objects(ctx)
+    if not any(o.key.group == CONSTRAINT_GROUP for o in policy_objects):
+        return []
+    try:
+        return bounded.call(lambda: list(_evaluate(ctx)))
+    except bounded.LimitExceeded as exc:
+        culprit = next((o for o in policy_objects if o.key.group == TEMPLATE_GROUP), policy_objects[0])
+        return [
+            GatekeeperResult(culprit, f"not evaluated: the Gatekeeper policies were stopped: {exc}", "error")
+        ]
 
 
 def _policy_objects(ctx: ClusterContext) -> list[K8sObject]:

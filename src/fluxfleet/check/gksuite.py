@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from fluxfleet import yamlio
+from fluxfleet import bounded, yamlio
 from fluxfleet.check import celeval, gkclient
 from fluxfleet.check.gkmatch import mp
 from fluxfleet.errors import FleetError
@@ -312,6 +312,11 @@ class Runner:
             if o.get("kind") == "Namespace" and o.get("apiVersion") == "v1"
         }
         client = gkclient.Client([template], [constraint], engine=engine, data=inventory)
-        results = client.review(review, namespaces.get, point=POINT)
-        problem = check_assertions(case.get("assertions"), [r.message for r in results])
+        try:  # the template may be anyone's: a runaway one is stopped (see fluxfleet.bounded)
+            messages = bounded.call(
+                lambda: [r.message for r in client.review(review, namespaces.get, point=POINT)]
+            )
+        except bounded.LimitExceeded as exc:
+            return CaseResult(test, cname, label, "fail", f"evaluation stopped: {exc}")
+        problem = check_assertions(case.get("assertions"), messages)
         return CaseResult(test, cname, label, "fail" if problem else "pass", problem)

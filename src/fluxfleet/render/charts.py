@@ -13,6 +13,14 @@ digest) and gets a packaged chart back; it never talks to the network itself.
   with the same URL); a repository's own ``secretRef`` is never read: the repository may come
   from anyone's pull request.
 
+What a pull request can make the runner fetch: only ``http``/``https`` (index and charts) and
+``oci://`` (registries), never ``file://``; never a link-local, unspecified, multicast or cloud
+metadata address (169.254.169.254 and friends), checked on the resolved name and again on the
+connected socket, and on every redirect (at most 5, to http/https only, credentials never
+forwarded). Loopback and private addresses stay allowed: internal chart mirrors live there.
+Downloads are bounded in size and in total time; ``--offline`` (or ``FLUXFLEET_OFFLINE=1``)
+fetches nothing.
+
 Archives are stored once by their SHA-256 (``blobs/``); small records map the exact
 (kind, URL, chart, version or digest) and the requested constraint to a blob, so a chart is
 downloaded once per version however many releases use it. ``offline`` answers from the records
@@ -23,12 +31,17 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import http.client
+import ipaddress
 import json
 import os
 import re
+import resource
 import shutil
+import socket
 import tempfile
 import threading
+import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -41,10 +54,12 @@ import platformdirs
 from fluxfleet import yamlio
 from fluxfleet.errors import FleetError
 from fluxfleet.proc import ToolError, run
-from fluxfleet.render import semver
+from fluxfleet.render import sandbox, semver
 
 FORMAT = "v1"
-HTTP_TIMEOUT = 30.0
+HTTP_TIMEOUT = 30.0  # per connect or read
+HTTP_DEADLINE = 120.0  # per download, however slowly the server drips
+MAX_REDIRECTS = 5
 PULL_TIMEOUT = 120.0
 MAX_INDEX_BYTES = 64 << 20
 MAX_CHART_BYTES = 64 << 20
@@ -223,13 +238,30 @@ class ChartCache:
             ref, version_args = request.url, ["--version", request.version]
         else:
             ref, version_args = f"{request.url}:{(request.version or 'latest').replace('+', '_')}", []
+        host = urllib.parse.urlparse(request.url.replace("oci://", "https://", 1)).hostname or ""
+        check_host(host, request.url)
         scratch = tempfile.mkdtemp(prefix="fluxfleet-pull-")
         try:
             argv = [self.helm, "pull", ref, *version_args, "--destination", scratch]
             if request.plain_http:
                 argv.append("--plain-http")
+            # helm pull keeps the caller's environment (registry logins live there) but not its
+            # terminal, and gets memory and CPU limits and a process group killed on a timeout
+            limits = sandbox.Confinement(None, sandbox.MEMORY_LIMIT, int(PULL_TIMEOUT) + 1).preexec()
+
+            def preexec() -> None:  # and no file it writes may grow past the chart size limit
+                limits()
+                resource.setrlimit(resource.RLIMIT_FSIZE, (MAX_CHART_BYTES + 1, MAX_CHART_BYTES + 1))
+
             try:
-                result = run(argv, cwd=scratch, timeout=PULL_TIMEOUT, what="helm pull")
+                result = run(
+                    argv,
+                    cwd=scratch,
+                    timeout=PULL_TIMEOUT,
+                    what="helm pull",
+                    preexec=preexec,
+                    own_group=True,
+                )
             except ToolError as exc:
                 raise ChartUnavailable(_short(exc.message)) from None
             archives = sorted(Path(scratch).glob("*.tgz"))
@@ -237,6 +269,8 @@ class ChartCache:
                 raise ChartUnavailable(f"helm pull {ref} left no chart archive")
             output = result.text + result.stderr.decode("utf-8", errors="replace")
             digest = re.search(r"Digest:\s*(sha256:[0-9a-f]{64})", output)
+            if archives[0].stat().st_size > MAX_CHART_BYTES:
+                raise ChartUnavailable(f"helm pull {ref}: larger than {MAX_CHART_BYTES >> 20} MiB")
             data = archives[0].read_bytes()
             self.stats.downloads += 1
             blob = self._store_blob(data)
@@ -274,26 +308,129 @@ def helm_repository_auth(url: str) -> str | None:
     return None
 
 
+class FetchRefused(ChartUnavailable):
+    """A URL fluxfleet will not fetch from, whoever wrote it (see the module notes)."""
+
+
+# Metadata services that answer on addresses the generic checks below let through.
+_METADATA = {ipaddress.ip_address("100.100.100.200"), ipaddress.ip_address("fd00:ec2::254")}
+
+
+def refused_address(address: str) -> bool:
+    """An address no chart source may point at: link-local (cloud metadata), unspecified, multicast."""
+    try:
+        ip = ipaddress.ip_address(address.split("%", 1)[0])
+    except ValueError:
+        return True
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    reserved = ip.is_reserved and ip.version == 4  # IPv6 "reserved" covers ::1
+    return ip.is_link_local or ip.is_unspecified or ip.is_multicast or reserved or ip in _METADATA
+
+
+def check_host(host: str, url: str) -> None:
+    """Refuse a host that is, or resolves to, a refused address (DNS failures are left to the fetch)."""
+    if not host:
+        raise FetchRefused(f"{url}: no host to fetch from")
+    try:
+        infos = socket.getaddrinfo(host, None, type=socket.SOCK_STREAM)
+    except (OSError, UnicodeError):
+        return
+    for info in infos:
+        if refused_address(str(info[4][0])):
+            raise FetchRefused(
+                f"{url}: {host} is a link-local or metadata address; charts are not fetched from it"
+            )
+
+
+def _checked(sock: socket.socket, host: str) -> None:
+    # the address actually connected to: a name that resolved differently the second time
+    # (DNS rebinding) is caught here
+    peer = sock.getpeername()[0]
+    if refused_address(str(peer)):
+        sock.close()
+        raise FetchRefused(f"{host} connected to {peer}, a link-local or metadata address")
+
+
+class _HTTPConnection(http.client.HTTPConnection):
+    def connect(self) -> None:
+        super().connect()
+        if getattr(self, "_tunnel_host", None) is None:
+            _checked(self.sock, self.host)
+
+
+class _HTTPSConnection(http.client.HTTPSConnection):
+    def connect(self) -> None:
+        super().connect()
+        if getattr(self, "_tunnel_host", None) is None:
+            _checked(self.sock, self.host)
+
+
+class _HTTPHandler(urllib.request.HTTPHandler):
+    def http_open(self, req: urllib.request.Request) -> http.client.HTTPResponse:
+        return self.do_open(_HTTPConnection, req)
+
+
+class _HTTPSHandler(urllib.request.HTTPSHandler):
+    def https_open(self, req: urllib.request.Request) -> http.client.HTTPResponse:
+        return self.do_open(_HTTPSConnection, req)
+
+
+class _Redirects(urllib.request.HTTPRedirectHandler):
+    max_redirections = MAX_REDIRECTS
+
+    def redirect_request(
+        self,
+        req: urllib.request.Request,
+        fp: Any,
+        code: int,
+        msg: str,
+        headers: Any,
+        newurl: str,
+    ) -> urllib.request.Request | None:
+        target = urllib.parse.urlparse(newurl)
+        if target.scheme not in ("http", "https"):
+            raise FetchRefused(f"{req.full_url} redirects to {newurl}: only http and https are followed")
+        check_host(target.hostname or "", newurl)
+        return super().redirect_request(req, fp, code, msg, headers, newurl)
+
+
+_OPENER = urllib.request.build_opener(_HTTPHandler, _HTTPSHandler, _Redirects)
+
+
 def _http_get(url: str, repo_url: str, limit: int) -> bytes:
     parsed = urllib.parse.urlparse(url)
     if parsed.scheme not in ("http", "https"):
-        raise ChartUnavailable(f"{url}: only http and https chart repositories can be fetched")
+        raise FetchRefused(f"{url}: only http and https chart repositories can be fetched")
+    check_host(parsed.hostname or "", url)
     request = urllib.request.Request(url, headers={"User-Agent": "fluxfleet"})
     same_host = urllib.parse.urlparse(repo_url).netloc == parsed.netloc
     auth = helm_repository_auth(repo_url) if same_host else None
     if auth:
-        request.add_header("Authorization", auth)
+        request.add_unredirected_header("Authorization", auth)  # never sent on to a redirect target
+    deadline = time.monotonic() + HTTP_DEADLINE
+    chunks: list[bytes] = []
+    size = 0
     try:
-        with urllib.request.urlopen(request, timeout=HTTP_TIMEOUT) as response:
-            data: bytes = response.read(limit + 1)
+        with _OPENER.open(request, timeout=HTTP_TIMEOUT) as response:
+            while size <= limit:
+                if time.monotonic() > deadline:
+                    raise ChartUnavailable(f"GET {url}: not done within {HTTP_DEADLINE:.0f}s")
+                chunk: bytes = response.read1(min(1 << 16, limit + 1 - size))
+                if not chunk:
+                    break
+                chunks.append(chunk)
+                size += len(chunk)
     except urllib.error.HTTPError as exc:
         raise ChartUnavailable(f"GET {url}: HTTP {exc.code} {exc.reason}") from None
-    except (urllib.error.URLError, OSError, ValueError) as exc:
+    except (urllib.error.URLError, OSError, ValueError, http.client.HTTPException) as exc:
         reason = getattr(exc, "reason", exc)
+        if isinstance(reason, ChartUnavailable):
+            raise reason from None
         raise ChartUnavailable(f"GET {url}: {reason}") from None
-    if len(data) > limit:
+    if size > limit:
         raise ChartUnavailable(f"GET {url}: larger than {limit >> 20} MiB")
-    return data
+    return b"".join(chunks)
 
 
 def _atomic_write(target: Path, data: bytes) -> None:

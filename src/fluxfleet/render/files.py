@@ -145,6 +145,8 @@ class FileTree:
         mode: int | None = None
         if rel == "":
             mode = stat.S_IFDIR
+        elif rel.startswith("/"):
+            pass  # not root-relative: nothing here (and "/" is its own dirname, an endless walk up)
         else:
             parent = posixpath.dirname(rel)
             if parent not in self._listing:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 import unicodedata
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -23,9 +24,19 @@ import yaml
 
 LEFT, RIGHT = "<<", ">>"
 
+# A ResourceSet comes from the repository, so from anyone's pull request: its templates get a
+# budget (steps, bytes, seconds) far above any real one, and a clear error past it.
+MAX_STEPS = 1_000_000
+MAX_BYTES = 16 << 20
+MAX_SECONDS = 10.0
+
 
 class TemplateError(Exception):
     pass
+
+
+class BudgetError(TemplateError):
+    """The template went over its budget: a hostile or broken template, an error, not a skip."""
 
 
 # -- values as Go prints and tests them --------------------------------------------------------
@@ -125,7 +136,10 @@ def _to_yaml(value: Any) -> str:
 
 
 def _indent(n: Any, text: Any) -> str:
-    pad = " " * _to_int(n)
+    width = _to_int(n)
+    if width > MAX_BYTES:
+        raise BudgetError(f"indent {width}: over the template budget of {MAX_BYTES} bytes")
+    pad = " " * width
     return pad + go_string(text).replace("\n", "\n" + pad)
 
 
@@ -351,11 +365,56 @@ def _fields(value: Any, names: list[str], label: str) -> Any:
     return value
 
 
+def _over(value: Any, budget: int, deadline: float) -> bool:
+    """Whether ``value`` would print to more than ``budget`` bytes; walks at most that many nodes
+    (lists built from themselves share nodes, so their printed size can be exponential)."""
+    stack, size = [value], 0
+    while stack:
+        node = stack.pop()
+        if isinstance(node, str):
+            size += len(node) + 2
+        elif isinstance(node, dict):
+            size += 2 + len(node)
+            stack.extend(node.keys())
+            stack.extend(node.values())
+        elif isinstance(node, list | tuple):
+            size += 2 + len(node)
+            stack.extend(node)
+        else:
+            size += 8
+        if size > budget:
+            return True
+        if size & 0xFFFF == 0 and time.monotonic() > deadline:
+            return True
+    return False
+
+
 class _Eval:
     def __init__(self, inputs: dict[str, Any]) -> None:
         self.scope = _Scope(inputs)
         self.funcs = dict(FUNCS)
         self.funcs["inputs"] = lambda: inputs
+        self.steps = 0
+        self.size = 0
+        self.deadline = time.monotonic() + MAX_SECONDS
+
+    def tick(self) -> None:
+        self.steps += 1
+        if self.steps > MAX_STEPS:
+            raise BudgetError(f"template runs more than {MAX_STEPS} steps (an endless or huge range?)")
+        if self.steps & 0x3FF == 0 and time.monotonic() > self.deadline:
+            raise BudgetError(f"template did not finish within {MAX_SECONDS:.0f}s")
+
+    def emit(self, out: list[str], text: str) -> None:
+        self.size += len(text)
+        if self.size > MAX_BYTES:
+            raise BudgetError(f"template output is over {MAX_BYTES >> 20} MiB")
+        out.append(text)
+
+    def bounded(self, name: str, value: Any) -> Any:
+        if _over(value, MAX_BYTES, self.deadline):
+            raise BudgetError(f"{name}: a value over the template budget of {MAX_BYTES >> 20} MiB")
+        return value
 
     def pipeline(self, toks: list[Tok], dot: Any) -> tuple[Any, list[str], bool]:
         """(value, declared variable names, whether it was a declaration)."""
@@ -396,8 +455,10 @@ class _Eval:
             if func is None:
                 raise TemplateError(f'function "{name}" is not supported offline')
             args = [self.operand(op, dot) for op in operands[1:]] + list(piped)
+            self.tick()
+            self.bounded(name, args)
             try:
-                return func(*args)
+                return self.bounded(name, func(*args))
             except TemplateError:
                 raise
             except (TypeError, ValueError, AttributeError, KeyError) as exc:
@@ -483,14 +544,15 @@ class _Eval:
 
     def run(self, nodes: list[Node], dot: Any, out: list[str]) -> None:
         for node in nodes:
+            self.tick()
             if node.kind == "text":
-                out.append(node.text)
+                self.emit(out, node.text)
             elif node.kind == "action":
                 value, names, declare = self.pipeline(node.expr, dot)
                 if names:
                     self.scope.set(names[-1], value, declare)
                 else:
-                    out.append(go_string(value))
+                    self.emit(out, go_string(self.bounded("output", value)))
             elif node.kind == "if":
                 self.scope.frames.append({})
                 value, names, declare = self.pipeline(node.expr, dot)
@@ -518,6 +580,8 @@ class _Eval:
         elif isinstance(value, list):
             items = list(enumerate(value))
         elif isinstance(value, int) and not isinstance(value, bool):
+            if value > MAX_STEPS:
+                raise BudgetError(f"range {value}: over the template budget of {MAX_STEPS} steps")
             items = [(i, i) for i in range(value)]
         elif value is None:
             items = []
@@ -527,6 +591,7 @@ class _Eval:
             self.run(node.orelse, dot, out)
             return
         for key, item in items:
+            self.tick()
             self.scope.frames.append({})
             if len(names) == 1:
                 self.scope.set(names[0], item, True)

@@ -37,6 +37,7 @@ from fluxfleet import yamlio
 from fluxfleet.errors import FleetError
 from fluxfleet.objects import BUILTIN_CLUSTER_SCOPED, K8sObject, ObjectKey, Provenance
 from fluxfleet.proc import ToolError, find_tool, run
+from fluxfleet.render import sandbox
 from fluxfleet.render.charts import ChartCache, ChartRequest, ChartUnavailable
 from fluxfleet.render.files import FileTree, norm
 from fluxfleet.render.fluxks import SourceRef, Sources
@@ -49,6 +50,8 @@ HELM_WORKERS = 4
 OWNER_NAME = "helm.toolkit.fluxcd.io/name"
 OWNER_NAMESPACE = "helm.toolkit.fluxcd.io/namespace"
 MASK = "***"
+MAX_UNPACKED_BYTES = 100 << 20
+MAX_UNPACKED_FILES = 10_000
 HELM_CHART_LAYER = "application/vnd.cncf.helm.chart.content.v1.tar+gzip"
 
 
@@ -532,6 +535,16 @@ def _unpack(chart: CachedChart, target: Path) -> Path:
     """The chart archive unpacked into ``target``; returns the chart folder."""
     try:
         with tarfile.open(chart.archive, "r:gz") as tar:
+            # a 64 MiB download can inflate to terabytes: count before writing anything (helm's own
+            # loader refuses charts above 100 MiB unpacked, so no real chart is turned away)
+            total = 0
+            for members, member in enumerate(tar, start=1):
+                total += member.size
+                if total > MAX_UNPACKED_BYTES or members > MAX_UNPACKED_FILES:
+                    raise ToolError(
+                        f"chart archive {chart.archive.name} unpacks to more than "
+                        f"{MAX_UNPACKED_BYTES >> 20} MiB or {MAX_UNPACKED_FILES} files"
+                    )
             tar.extractall(target, filter="data")
     except (tarfile.TarError, OSError) as exc:
         raise ToolError(f"chart archive {chart.archive.name} cannot be unpacked: {exc}") from None
@@ -636,13 +649,31 @@ def template(
     scratch = tempfile.mkdtemp(prefix="fluxfleet-helm-")  # mode 0700: only this user can look in
     try:
         chart_dir = _chart_dir(chart, Path(scratch), files)
+        if chart_dir == getattr(chart, "archive", None):
+            # the confined helm reads only the scratch folder, not the chart cache
+            chart_dir = Path(shutil.copyfile(chart_dir, os.path.join(scratch, chart_dir.name)))
         values_file = os.path.join(scratch, "values.yaml")
         _private_file(values_file, yamlio.dump(values.merged) if values.merged else "{}\n")
+        home = Path(scratch) / "home"
+        home.mkdir()
         argv = [helm, "template", args.name, str(chart_dir), "--values", values_file, *args.flags()]
-        try:
-            return run(argv, cwd=scratch, timeout=HELM_TIMEOUT, what="helm template").text
-        except ToolError as exc:
-            raise ToolError(_redact(exc.message, values, scratch)) from None
+        # A chart may come from a stranger's pull request: helm gets the kustomize treatment (reads
+        # only the scratch folder, no TCP, none of the caller's environment, memory and CPU limits,
+        # its whole process group killed on a timeout).
+        with sandbox.confined(Path(scratch), helm, timeout=HELM_TIMEOUT) as confinement:
+            try:
+                return run(
+                    argv,
+                    cwd=scratch,
+                    env=sandbox.clean_env(home),
+                    timeout=HELM_TIMEOUT,
+                    what="helm template",
+                    preexec=confinement.preexec(),
+                    pass_fds=confinement.pass_fds,
+                    own_group=True,
+                ).text
+            except ToolError as exc:
+                raise ToolError(_redact(exc.message, values, scratch)) from None
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
 

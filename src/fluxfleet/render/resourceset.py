@@ -33,6 +33,10 @@ class InvalidResourceSet(ExpandError):
     """The spec is of a shape the API server refuses: an error, not just "unknowable offline"."""
 
 
+class ExpandLimit(ExpandError):
+    """A template over its budget (``gotemplate.BudgetError``): reported as a render error."""
+
+
 def is_resourceset(body: dict[str, Any]) -> bool:
     return body.get("kind") == "ResourceSet" and str(body.get("apiVersion") or "").startswith(GROUP + "/")
 
@@ -44,6 +48,8 @@ def _render_resource(resource: dict[str, Any], inputs: dict[str, Any]) -> dict[s
         return resource
     try:
         docs = yamlio.load_all(gotemplate.execute(text, inputs), "<resourceset>")
+    except gotemplate.BudgetError as exc:
+        raise ExpandLimit(f"template: {exc}") from None
     except gotemplate.TemplateError as exc:
         raise ExpandError(f"template: {exc}") from None
     except FleetError as exc:
@@ -139,6 +145,8 @@ def expand(body: dict[str, Any], providers: Providers | None = None) -> list[dic
         if isinstance(template, str) and template.strip():
             try:
                 docs = yamlio.load_all(gotemplate.execute(template, values), "<resourcesTemplate>")
+            except gotemplate.BudgetError as exc:
+                raise ExpandLimit(f"resourcesTemplate: {exc}") from None
             except gotemplate.TemplateError as exc:
                 raise ExpandError(f"resourcesTemplate: {exc}") from None
             except FleetError as exc:

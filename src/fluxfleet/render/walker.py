@@ -562,6 +562,8 @@ class Walker:
                     expanded = resourceset.expand(body, _providers(state, objects))
                     new.prebuilt = tuple((o, obj.source.file) for o in expanded)
                 except resourceset.ExpandError as exc:
+                    if isinstance(exc, resourceset.ExpandLimit):
+                        state.errors.append(RenderError(state.spec.name, str(exc), cid, obj.source.file))
                     new.done = True
                     if isinstance(exc, resourceset.InvalidResourceSet):
                         state.errors.append(

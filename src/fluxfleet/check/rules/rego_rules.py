@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from fluxfleet import bounded
 from fluxfleet.check import gatekeeper, vap
 from fluxfleet.check.context import ClusterContext
 from fluxfleet.check.model import Severity, Violation
@@ -70,8 +71,22 @@ def gatekeeper_not_evaluated(ctx: ClusterContext) -> Iterator[Violation]:
 def _vap_results(ctx: ClusterContext) -> list[vap.VapResult]:
     cached: list[vap.VapResult] | None = ctx.cache.get("vap")
     if cached is None:
-        cached = ctx.cache["vap"] = list(vap.results(ctx, gatekeeper.namespace_lookup(ctx)))
+        cached = ctx.cache["vap"] = _bounded_vap_results(ctx)
     return cached
+
+
+def _bounded_vap_results(ctx: ClusterContext) -> list[vap.VapResult]:
+    """The policies come from the repository: runaway CEL is stopped (see fluxfleet.bounded)."""
+    extra = ctx.options.rego.gatekeeper if ctx.options.rego is not None else ()
+    policies = [
+        o for o in (*ctx.objects, *extra) if o.key.group == vap.GROUP and o.key.kind in vap.POLICY_KINDS
+    ]
+    if not any(o.key.kind == vap.POLICY_KINDS[1] for o in policies):
+        return []
+    try:
+        return bounded.call(lambda: list(vap.results(ctx, gatekeeper.namespace_lookup(ctx))))
+    except bounded.LimitExceeded as exc:
+        return [vap.VapResult(policies[0], f"the admission policies were stopped: {exc}", "error")]
 
 
 @cluster_rule(
