@@ -34,7 +34,7 @@ import pytest
 
 SRC = Path(__file__).resolve().parents[1] / "src" / "fluxfleet"
 
-CORE = {"errors", "yamlio", "objects", "fsutil", "proc", "output"}
+CORE = {"errors", "yamlio", "objects", "fsutil", "proc", "output", "bounded"}
 KERNEL = {"core"}
 MODEL = {"fleet"}
 ENGINES = {"generate", "render", "check", "diff", "promote", "secrets", "scan"}
