@@ -267,6 +267,7 @@ def cases(draw: st.DrawFn) -> tuple[str, tuple[str | int, ...] | None, bool, int
 @example(case=("clusters/test/apps.yaml", ("spec", "dependsOn"), False, 0, 0))  # dependsOn: 5
 @example(case=("clusters/test/apps.yaml", ("spec", "dependsOn"), False, 0, 2))  # the same, `check`
 @example(case=("clusters/test/apps.yaml", ("spec", "patches", 0, "patch"), False, 7, 0))  # !!set
+@example(case=("apps/deploy.yaml", ("spec", "template", "spec", "containers", 0, "image"), True, 27, 2))
 @pytest.mark.parametrize("shard", range(SHARDS))
 def test_hostile_inputs_never_crash_hang_or_leak(shard: int, case: tuple[str, Any, bool, Any, int]) -> None:
     rel, at, as_key, value, command = case
