@@ -116,13 +116,11 @@ POINTS = [
 ]
 
 
-# Paths out of the repository and device files named in a kustomization.yaml are read by kustomize
-# itself: keeping them inside the source root (and devices out) is the "Confinement" and "Denial of
-# service" work of issue 9, done on another branch. Until it is merged they would leak the canary
-# and hang, so the fuzz names them only in fleet.yaml and Flux objects (set FLUXFLEET_FUZZ_CONFINED=1
-# to include kustomization.yaml too; that is the default to switch to after the merge).
+# Paths out of the repository and device files are named in kustomization.yaml too: the render
+# confines every path field (render/pathfields.py) and refuses devices, so none may leak the canary
+# or hang. FLUXFLEET_FUZZ_CONFINED=0 limits them to fleet.yaml and Flux objects.
 KUSTOMIZE_READ = {"apps/kustomization.yaml"}
-CONFINED = os.environ.get("FLUXFLEET_FUZZ_CONFINED") == "1"
+CONFINED = os.environ.get("FLUXFLEET_FUZZ_CONFINED", "1") == "1"
 
 
 def _hostile(tmp: Path) -> list[str]:
