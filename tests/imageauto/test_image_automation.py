@@ -14,8 +14,8 @@ import pytest
 from fluxfleet import yamlio
 from fluxfleet.cli.main import main
 from fluxfleet.generate.run import generate
-from imageauto.crd_schema import crd_errors
 from gitcmd import commit_all, git
+from imageauto.crd_schema import crd_errors
 from usecases.helpers import FLEET_HEAD
 
 FLEET = (
