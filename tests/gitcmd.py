@@ -20,3 +20,10 @@ def git(repo: Path, *args: str) -> str:
     }
     out = subprocess.run(["git", *args], cwd=repo, check=True, capture_output=True, text=True, env=env)
     return out.stdout
+
+
+def commit_all(repo: Path, message: str = "fleet") -> None:
+    """Make ``repo`` a git repository on ``main`` with everything in it committed."""
+    git(repo, "init", "-q", "-b", "main")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", message)

@@ -86,10 +86,11 @@ def write_plan(root: Path, plan: FilePlan) -> None:
         os.replace(staged_file, final)
     for gone in deletes:
         gone.unlink(missing_ok=True)
-        _prune_empty_dirs(gone.parent, root.resolve())
+        prune_empty_dirs(gone.parent, root.resolve())
 
 
-def _prune_empty_dirs(start: Path, root: Path) -> None:
+def prune_empty_dirs(start: Path, root: Path) -> None:
+    """Remove ``start`` and its parents while they are empty, stopping at ``root``."""
     cur = start
     while cur != root and root in cur.parents:
         try:

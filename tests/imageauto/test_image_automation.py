@@ -14,16 +14,13 @@ import pytest
 from fluxfleet import yamlio
 from fluxfleet.cli.main import main
 from fluxfleet.generate.run import generate
+from gitcmd import commit_all, git
 from imageauto.crd_schema import crd_errors
+from usecases.helpers import FLEET_HEAD
 
-FLEET = """\
-apiVersion: fluxfleet.dev/v1alpha1
-kind: Fleet
-metadata:
-  name: t
-spec:
-  source:
-    url: ssh://git@example.com/fleet.git
+FLEET = (
+    FLEET_HEAD
+    + """\
   environments:
     - name: dev
     - name: staging
@@ -45,6 +42,7 @@ spec:
       images: [ghcr.io/acme/api]
       versions: {{dev: v1, staging: v1}}
 """
+)
 
 SEMVER = """\
       automation:
@@ -68,12 +66,6 @@ ALPHA = """\
           name: bot
           email: bot@example.com
 """
-
-
-def git(repo: Path, *args: str) -> str:
-    res = subprocess.run(["git", *args], cwd=repo, capture_output=True, text=True, check=False)
-    assert res.returncode == 0, res.stderr
-    return res.stdout
 
 
 def _repo(tmp_path: Path, automation: str) -> Path:
@@ -207,9 +199,7 @@ def test_bad_automation_is_a_located_error(
 
 def _committed(tmp_path: Path) -> Path:
     repo = _repo(tmp_path, SEMVER)
-    git(repo, "init", "-q", "-b", "main")
-    git(repo, "add", "-A")
-    git(repo, "-c", "user.name=t", "-c", "user.email=t@example.com", "commit", "-qm", "fleet")
+    commit_all(repo)
     return repo
 
 
@@ -314,9 +304,7 @@ def test_soak_counts_from_the_automation_commit(
     )
     (repo / "fleet.yaml").write_text(fleet)
     generate(repo)
-    git(repo, "init", "-q", "-b", "main")
-    git(repo, "add", "-A")
-    git(repo, "-c", "user.name=t", "-c", "user.email=t@example.com", "commit", "-qm", "fleet")
+    commit_all(repo)
     _automation_commit(repo, "v2.1.0", date if date != "now" else datetime.now(UTC).isoformat())
     args = ["promote", "web", "--to", "staging", "--skip-checks", "t", "-C", str(repo)]
     assert main(args) == exit_code

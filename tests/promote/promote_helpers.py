@@ -11,16 +11,12 @@ from pathlib import Path
 
 from fluxfleet.cli.main import main
 from fluxfleet.generate.run import generate
+from usecases.helpers import FLEET_HEAD
 
-FLEET = """\
-# test fleet
-apiVersion: fluxfleet.dev/v1alpha1
-kind: Fleet
-metadata:
-  name: t
-spec:
-  source:
-    url: ssh://git@example.com/fleet.git
+FLEET = (
+    "# test fleet\n"
+    + FLEET_HEAD
+    + """\
   environments:
     - name: dev
     - name: staging
@@ -41,6 +37,7 @@ spec:
   apps:
 {apps}
 """
+)
 
 CLUSTERS = [
     ("dev-a", "dev", "us-west-2"),

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
 from importlib import resources
 from pathlib import Path
 
@@ -13,17 +12,14 @@ import pytest
 
 from fluxfleet.cli.main import main
 from fluxfleet.generate.run import generate
+from gitcmd import commit_all, git
+from usecases.helpers import FLEET_HEAD
 
 REPORTS = Path(__file__).parent / "reports"
 
-FLEET = """\
-apiVersion: fluxfleet.dev/v1alpha1
-kind: Fleet
-metadata:
-  name: t
-spec:
-  source:
-    url: ssh://git@example.com/fleet.git
+FLEET = (
+    FLEET_HEAD
+    + """\
   environments:
     - name: dev
     - name: staging
@@ -45,6 +41,7 @@ spec:
       images: [ghcr.io/acme/api]
       versions: {{dev: v1, staging: v1}}
 """
+)
 
 ACCEPT = """\
         accept:
@@ -52,12 +49,6 @@ ACCEPT = """\
             expires: "2099-01-01"
             reason: no fix upstream yet
 """
-
-
-def git(repo: Path, *args: str) -> str:
-    res = subprocess.run(["git", *args], cwd=repo, capture_output=True, text=True, check=False)
-    assert res.returncode == 0, res.stderr
-    return res.stdout
 
 
 @pytest.fixture
@@ -70,9 +61,7 @@ def repo(tmp_path: Path) -> Path:
     scans.mkdir(parents=True)
     for name in ("trivy-web-v2.json", "grype-api-v1.json", "cyclonedx-web-v2-vex.json"):
         shutil.copy(REPORTS / name, scans / name)
-    git(root, "init", "-q", "-b", "main")
-    git(root, "add", "-A")
-    git(root, "-c", "user.name=t", "-c", "user.email=t@example.com", "commit", "-qm", "fleet")
+    commit_all(root)
     return root
 
 

@@ -22,18 +22,14 @@ from fluxfleet.secrets.sealing import (
 )
 from sealing.certs import key_and_cert
 from sealing.unseal import unseal
+from usecases.helpers import FLEET_HEAD
 
 PASSWORD = "s3cr3t-Pa55word-xyzzy"
 TOKEN = b"\x00\x01binary-token\xff"
 
-FLEET = """\
-apiVersion: fluxfleet.dev/v1alpha1
-kind: Fleet
-metadata:
-  name: t
-spec:
-  source:
-    url: ssh://git@example.com/fleet.git
+FLEET = (
+    FLEET_HEAD
+    + """\
   environments:
     - name: dev
       sealingCertificate: |
@@ -49,6 +45,7 @@ spec:
     - name: prod-a
       labels: {{environment: prod, region: eu}}
 """
+)
 
 SECRET = f"""\
 apiVersion: v1

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from fluxfleet.render.api import RenderOptions
 
-FLEET = """\
+# The head every test fleet.yaml shares; each test module appends its own spec.
+FLEET_HEAD = """\
 apiVersion: fluxfleet.dev/v1alpha1
 kind: Fleet
 metadata:
@@ -12,6 +13,11 @@ metadata:
 spec:
   source:
     url: ssh://git@example.com/fleet.git
+"""
+
+FLEET = (
+    FLEET_HEAD
+    + """\
   policy:
     rego: [policy]
   environments:
@@ -28,6 +34,7 @@ spec:
       images: [ghcr.io/acme/web]
       versions: {dev: v2, prod: v1}
 """
+)
 POLICY = 'package main\n\nimport rego.v1\n\nwarn contains "seen" if { input.kind == "Namespace" }\n'
 OVERLAY = "apps/web/overlays/prod/kustomization.yaml"
 NO_CACHE = RenderOptions(use_cache=False)

@@ -361,15 +361,7 @@ def load_fleet(repo: Path, fleet_file: Path | None = None, *, files: RepoFiles |
             frag_display = _display(frag_path, repo)
             if frag_path.is_symlink() or frag_dir.is_symlink():
                 safe_join(repo, frag_display)
-            for fdata, fmarks in _parse_file(frag_path, frag_display):
-                try:
-                    frag = FleetFragment.model_validate(fdata)
-                except ValidationError as exc:
-                    errors.extend(_convert(exc, FleetFragment, fmarks, frag_display))
-                    continue
-                for section in items:
-                    for i, value in enumerate(getattr(frag.spec, section)):
-                        items[section].append(_Item(value, frag_display, section, i, fmarks))
+            errors += _add_fragment(_parse_file(frag_path, frag_display), frag_display, items)
     if errors:
         raise FleetErrors(errors)
 
@@ -407,15 +399,24 @@ def _tree_fragments(files: RepoFiles, items: dict[str, list[_Item]]) -> list[Fle
         if is_dir or not name.endswith((".yaml", ".yml")):
             continue
         frag_display = f"{FLEET_DIR}/{name}"
-        for fdata, fmarks in _parse_file(Path(frag_display), frag_display, files):
-            try:
-                frag = FleetFragment.model_validate(fdata)
-            except ValidationError as exc:
-                errors.extend(_convert(exc, FleetFragment, fmarks, frag_display))
-                continue
-            for section in items:
-                for i, value in enumerate(getattr(frag.spec, section)):
-                    items[section].append(_Item(value, frag_display, section, i, fmarks))
+        errors += _add_fragment(_parse_file(Path(frag_display), frag_display, files), frag_display, items)
+    return errors
+
+
+def _add_fragment(
+    docs: list[tuple[Any, yamlio.Marks]], display: str, items: dict[str, list[_Item]]
+) -> list[FleetError]:
+    """Append the entries of one ``fleet.d/`` file's documents to ``items``; returns its errors."""
+    errors: list[FleetError] = []
+    for fdata, fmarks in docs:
+        try:
+            frag = FleetFragment.model_validate(fdata)
+        except ValidationError as exc:
+            errors.extend(_convert(exc, FleetFragment, fmarks, display))
+            continue
+        for section in items:
+            for i, value in enumerate(getattr(frag.spec, section)):
+                items[section].append(_Item(value, display, section, i, fmarks))
     return errors
 
 

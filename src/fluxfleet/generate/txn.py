@@ -28,7 +28,7 @@ from pathlib import Path, PurePosixPath
 from platformdirs import user_state_dir
 
 from fluxfleet.errors import FleetError
-from fluxfleet.fsutil import safe_join
+from fluxfleet.fsutil import prune_empty_dirs, safe_join
 
 TXN_DIR = ".fluxfleet-txn"
 _JOURNAL = "journal.json"
@@ -132,19 +132,9 @@ def _finish(repo: Path, folder: Path, writes: list[str], deletes: list[str]) -> 
         gone = safe_join(repo, rel)
         if gone.is_file() and not gone.is_symlink():
             gone.unlink()
-            _prune_empty_dirs(gone.parent, repo)
+            prune_empty_dirs(gone.parent, repo)
     shutil.rmtree(folder)
     _token_path(repo).unlink(missing_ok=True)
-
-
-def _prune_empty_dirs(start: Path, root: Path) -> None:
-    cur = start
-    while cur != root and root in cur.parents:
-        try:
-            cur.rmdir()
-        except OSError:
-            return
-        cur = cur.parent
 
 
 def write(repo: Path, plan: Mapping[str, str | None]) -> None:

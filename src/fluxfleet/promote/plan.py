@@ -3,6 +3,7 @@ and what every gate says. Nothing is written here; :mod:`fluxfleet.promote.apply
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -294,9 +295,8 @@ def _bad(ctx: Context, version: str) -> tuple[str, str] | None:
     return (rec.sha, rec.subject) if rec else None
 
 
-def overlay_versions(ctx: Context, state: EnvState, image: str) -> list[str]:
-    """Every version the environment's overlay named, newest first (from git history)."""
-    out: list[str] = []
+def _overlay_tags(ctx: Context, state: EnvState, image: str) -> Iterator[str]:
+    """The tag of ``image`` in each revision of the environment's overlay, newest first, read lazily."""
     for rev in history.file_revisions(ctx.git, state.overlay):
         if rev.content is None:
             continue
@@ -304,7 +304,15 @@ def overlay_versions(ctx: Context, state: EnvState, image: str) -> list[str]:
             tag = image_tag(rev.content.decode("utf-8", "replace"), image, state.overlay)
         except FleetError:
             continue
-        if tag and tag not in out:
+        if tag:
+            yield tag
+
+
+def overlay_versions(ctx: Context, state: EnvState, image: str) -> list[str]:
+    """Every version the environment's overlay named, newest first (from git history)."""
+    out: list[str] = []
+    for tag in _overlay_tags(ctx, state, image):
+        if tag not in out:
             out.append(tag)
     return out
 
@@ -321,16 +329,7 @@ def _known_gate(ctx: Context, app_name: str, target: EnvState, image: str, versi
 
 def previous_good(ctx: Context, state: EnvState, image: str, avoid: set[str]) -> str | None:
     """The newest earlier overlay version of this environment that is not bad."""
-    for rev in history.file_revisions(ctx.git, state.overlay):
-        if rev.content is None:
-            continue
-        try:
-            tag = image_tag(rev.content.decode("utf-8", "replace"), image, state.overlay)
-        except FleetError:
-            continue
-        if tag and tag not in avoid:
-            return tag
-    return None
+    return next((tag for tag in _overlay_tags(ctx, state, image) if tag not in avoid), None)
 
 
 def plan_rollback(ctx: Context, req: RollbackRequest) -> Change:

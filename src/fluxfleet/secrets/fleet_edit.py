@@ -42,11 +42,8 @@ def _child_map(parent: Any, key: str, display: str) -> CommentedMap:
     return node  # type: ignore[return-value]
 
 
-def set_age_recipients(repo: Path, fleet_file: Path, env: str, recipient: str, *, replace: bool) -> list[str]:
-    """Add (or with ``replace`` set) the age recipient of ``env`` in ``spec.secrets.ageRecipients``.
-
-    Returns the environment's recipients after the edit. Comments and layout elsewhere are kept.
-    """
+def load_for_edit(repo: Path, fleet_file: Path) -> tuple[YAML, CommentedMap, str]:
+    """``fleet_file`` loaded for a round-trip edit: the dumper, the document and its display name."""
     display = str(fleet_file.relative_to(repo)) if fleet_file.is_relative_to(repo) else str(fleet_file)
     text = yamlio.read_text(fleet_file, display=display)
     yamlio.load_all(text, display)  # same safety limits as every other read, before ruamel sees it
@@ -57,6 +54,15 @@ def set_age_recipients(repo: Path, fleet_file: Path, env: str, recipient: str, *
         raise FleetError(f"cannot edit the fleet definition: {exc}", file=display) from None
     if not isinstance(doc, dict):
         raise FleetError("the fleet definition must be a mapping", file=display)
+    return y, doc, display  # type: ignore[return-value]
+
+
+def set_age_recipients(repo: Path, fleet_file: Path, env: str, recipient: str, *, replace: bool) -> list[str]:
+    """Add (or with ``replace`` set) the age recipient of ``env`` in ``spec.secrets.ageRecipients``.
+
+    Returns the environment's recipients after the edit. Comments and layout elsewhere are kept.
+    """
+    y, doc, display = load_for_edit(repo, fleet_file)
     spec = _child_map(doc, "spec", display)
     secrets = _child_map(spec, "secrets", display)
     recipients = _child_map(secrets, "ageRecipients", display)

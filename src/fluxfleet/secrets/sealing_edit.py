@@ -7,11 +7,10 @@ from pathlib import Path
 
 from ruamel.yaml.scalarstring import LiteralScalarString
 
-from fluxfleet import yamlio
 from fluxfleet.errors import FleetError
 from fluxfleet.fleet.sealing import SealingCertificate
 from fluxfleet.fsutil import write_plan
-from fluxfleet.secrets.fleet_edit import _child_map, _yaml
+from fluxfleet.secrets.fleet_edit import _child_map, load_for_edit
 
 
 def check_certificate(pem: str, source: str) -> str:
@@ -25,16 +24,7 @@ def check_certificate(pem: str, source: str) -> str:
 
 def set_sealing_certificate(repo: Path, fleet_file: Path, pem: str, *, env: str, cluster: str | None) -> str:
     """Write ``pem`` as the certificate of ``env`` (or of ``cluster``); returns the field written."""
-    display = str(fleet_file.relative_to(repo)) if fleet_file.is_relative_to(repo) else str(fleet_file)
-    text = yamlio.read_text(fleet_file, display=display)
-    yamlio.load_all(text, display)
-    y = _yaml(text)
-    try:
-        doc = y.load(text)
-    except Exception as exc:
-        raise FleetError(f"cannot edit the fleet definition: {exc}", file=display) from None
-    if not isinstance(doc, dict):
-        raise FleetError("the fleet definition must be a mapping", file=display)
+    y, doc, display = load_for_edit(repo, fleet_file)
     spec = _child_map(doc, "spec", display)
     section, name = ("clusters", cluster) if cluster else ("environments", env)
     items = spec.get(section)
