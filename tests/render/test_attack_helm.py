@@ -208,5 +208,8 @@ def test_a_template_that_never_ends_is_killed_with_a_render_error(
     )
     code, text = _build(repo, capsys)
     assert code == 1, text
-    assert "helm template did not finish within 3s" in text
+    # Stopped by one of the sandbox's limits: the wall clock (fluxfleet's timeout) or, when helm
+    # allocates faster than the clock runs (a busy machine), its memory/CPU rlimits, which abort the
+    # Go runtime with its goroutine dump. Either way the release is a render error, not a hang.
+    assert "helm template did not finish within 3s" in text or "goroutine" in text, text
     assert CANARY_ENV not in text and CANARY_FILE not in text
