@@ -17,10 +17,10 @@ from typing import Any
 
 from fluxfleet import yamlio
 from fluxfleet.fleet.load import Fleet
+from fluxfleet.generate.alerts import notification_objects
 from fluxfleet.generate.flux_objects import KS_API, SOURCE_REF
 from fluxfleet.generate.layout import FLUX_NAMESPACE, cluster_dirs
 
-NOTIFICATION_API = "notification.toolkit.fluxcd.io/v1beta3"
 NAME = "fluxfleet-service"
 FOLDER = "fluxfleet-service"
 ROOT_FILE = "fluxfleet-service.yaml"
@@ -29,24 +29,14 @@ SECRET_NAME = "fluxfleet-service-hmac"
 
 
 def _objects(url: str, cluster: str, environment: str, region: str) -> list[dict[str, Any]]:
-    provider = {
-        "apiVersion": NOTIFICATION_API,
-        "kind": "Provider",
-        "metadata": {"name": NAME, "namespace": FLUX_NAMESPACE},
-        "spec": {"type": "generic-hmac", "address": url, "secretRef": {"name": SECRET_NAME}},
-    }
-    alert = {
-        "apiVersion": NOTIFICATION_API,
-        "kind": "Alert",
-        "metadata": {"name": NAME, "namespace": FLUX_NAMESPACE},
-        "spec": {
-            "providerRef": {"name": NAME},
-            "eventSeverity": "info",
-            "eventSources": [{"kind": "Kustomization", "name": "*"}, {"kind": "GitRepository", "name": "*"}],
-            "eventMetadata": {"cluster": cluster, "environment": environment, "region": region},
-        },
-    }
-    return [provider, alert]
+    return notification_objects(
+        "generic-hmac",
+        url,
+        SECRET_NAME,
+        [{"kind": "Kustomization", "name": "*"}, {"kind": "GitRepository", "name": "*"}],
+        {"cluster": cluster, "environment": environment, "region": region},
+        name=NAME,
+    )
 
 
 def plan_service_wiring(fleet: Fleet) -> dict[str, str]:
