@@ -58,9 +58,3 @@ def test_eight_promoters_all_land_with_default_settings(tmp_path: Path) -> None:
         assert "newTag: v5" in overlay(fresh, app, "dev")
         assert "newTag: v2" in overlay(fresh, app, "staging")
     assert DEFAULT_RETRIES >= 8
-
-
-def test_the_cli_default_retries_is_the_engine_default() -> None:
-    from fluxfleet.cli import promote_cmds
-
-    assert promote_cmds.DEFAULT_RETRIES == DEFAULT_RETRIES

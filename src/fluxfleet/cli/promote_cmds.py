@@ -15,9 +15,7 @@ import typer
 from fluxfleet.cli.common import OutputOpt, RepoOpt, echo, stderr
 from fluxfleet.errors import FleetError
 from fluxfleet.output import Format, structured
-
-# promote.apply.DEFAULT_RETRIES, not imported: the CLI loads no domain module before a command runs
-DEFAULT_RETRIES = 30
+from fluxfleet.promote import DEFAULT_RETRIES
 
 if TYPE_CHECKING:
     from fluxfleet.fleet.load import Fleet

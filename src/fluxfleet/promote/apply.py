@@ -22,8 +22,8 @@ from fluxfleet.fsutil import write_plan
 from fluxfleet.gitrepo import commit as gitcommit
 from fluxfleet.gitrepo import push as gitpush
 from fluxfleet.gitrepo.git import Git
+from fluxfleet.promote import DEFAULT_RETRIES, ledger
 from fluxfleet.promote import gates as g
-from fluxfleet.promote import ledger
 from fluxfleet.promote.context import Context, load_context
 from fluxfleet.promote.plan import Change
 
@@ -42,8 +42,6 @@ class GateRefused(FleetError):
         self.change = change
 
 
-# Enough for a busy fleet repository: with 8 promoters racing on one remote, every one lands.
-DEFAULT_RETRIES = 30
 _BACKOFF_BASE = 0.1
 _BACKOFF_CAP = 4.0
 
